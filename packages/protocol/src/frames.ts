@@ -1,0 +1,114 @@
+// Wire frames of protocol version 1: JSON text frames over one WebSocket (see docs/protocol.md).
+import type {
+  CallAcceptanceSentResult,
+  CallCancelSentResult,
+  CallEventMap,
+  CallEventName,
+  CallInvitationListQueriedResult,
+  CallInvitationSentResult,
+  CallRejectionSentResult,
+  PushConfig,
+} from "./call-types.js";
+import type { CallInvitationMode, ConnectionEvent } from "./enums.js";
+import type { BeckonErrorInfo } from "./errors.js";
+
+export interface LoginRequest {
+  protocolVersion: number;
+  userID: string;
+  token: string;
+  /** Chosen by the SDK once per instance; reconnects reuse it so the server knows the device. */
+  deviceID: string;
+  /** Present when the SDK resumes a session after a dropped socket. */
+  resume?: { epoch: string; seq: number };
+}
+
+export interface LoginResult {
+  userID: string;
+  deviceID: string;
+  serverTime: number;
+  tokenExpiresAt: number;
+  heartbeatIntervalMs: number;
+  /** The event stream of this device: a changed epoch means the SDK must resync. */
+  epoch: string;
+  /** True when the server replays what the device missed instead of sending a fresh picture. */
+  resumed: boolean;
+}
+
+export interface CallInviteRequest {
+  invitees: string[];
+  timeout?: number;
+  mode?: CallInvitationMode;
+  extendedData?: string;
+  enableNotReceivedCheck?: boolean;
+  pushConfig?: PushConfig;
+}
+
+export interface CallCancelRequest {
+  callID: string;
+  invitees: string[];
+  extendedData?: string;
+  pushConfig?: PushConfig;
+}
+
+export interface CallAnswerRequest {
+  callID: string;
+  extendedData?: string;
+}
+
+export interface CallAckRequest {
+  callID: string;
+}
+
+export interface QueryCallListRequest {
+  count: number;
+  nextFlag?: number;
+}
+
+/** Each operation's request data and result data. */
+export interface OperationMap {
+  login: { request: LoginRequest; result: LoginResult };
+  logout: { request: Record<string, never>; result: Record<string, never> };
+  renewToken: { request: { token: string }; result: { tokenExpiresAt: number } };
+  ping: { request: Record<string, never>; result: { serverTime: number } };
+  callInvite: { request: CallInviteRequest; result: CallInvitationSentResult };
+  callCancel: { request: CallCancelRequest; result: CallCancelSentResult };
+  callAccept: { request: CallAnswerRequest; result: CallAcceptanceSentResult };
+  callReject: { request: CallAnswerRequest; result: CallRejectionSentResult };
+  callAck: { request: CallAckRequest; result: Record<string, never> };
+  queryCallInvitationList: {
+    request: QueryCallListRequest;
+    result: CallInvitationListQueriedResult;
+  };
+}
+
+export type OperationName = keyof OperationMap;
+
+export interface RequestFrame<K extends OperationName = OperationName> {
+  id: number;
+  op: K;
+  data: OperationMap[K]["request"];
+}
+
+export type ReplyFrame =
+  | { id: number; ok: true; data: unknown }
+  | { id: number | null; ok: false; error: BeckonErrorInfo };
+
+/** A call event for this device; `seq` counts this device's call events, gapless per epoch. */
+export type CallEventFrame = {
+  [K in CallEventName]: { ev: K; seq: number; data: CallEventMap[K] };
+}[CallEventName];
+
+/** Session events are about the connection, not a call, and are never replayed. */
+export type SessionEventFrame =
+  | { ev: "tokenWillExpire"; data: { second: number } }
+  | { ev: "kicked"; data: { event: ConnectionEvent; reason: string } };
+
+export type ServerFrame = ReplyFrame | CallEventFrame | SessionEventFrame;
+
+/** WebSocket close codes the server uses; the SDK does not reconnect after them. */
+export const CloseCode = {
+  KickedOut: 4001,
+  TokenExpired: 4002,
+  LoggedOut: 4003,
+  ProtocolError: 4004,
+} as const;

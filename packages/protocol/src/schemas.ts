@@ -1,0 +1,62 @@
+// Structural validation of client frames. Shapes only: the SPEC's limits (timeout range, invitee
+// count, extendedData size, …) are the engine's to judge, so they get the engine's error codes.
+import { z } from "zod";
+import type { OperationMap, OperationName } from "./frames.js";
+
+// Generous outer bounds that stop floods of garbage before they reach anything else.
+const shortString = z.string().max(256);
+const anyExtendedData = z.string().max(65_536);
+const userList = z.array(z.string().max(256)).max(100);
+
+const pushConfig = z.object({
+  title: z.string().max(1024),
+  content: z.string().max(4096),
+  payload: z.string().max(8192),
+  resourcesID: z.string().max(256).optional(),
+});
+
+const empty = z.object({}).strip();
+
+export const requestSchemas = {
+  login: z.object({
+    protocolVersion: z.number().int(),
+    userID: shortString,
+    token: z.string().max(8192),
+    deviceID: z.string().min(1).max(64),
+    resume: z.object({ epoch: shortString, seq: z.number().int().nonnegative() }).optional(),
+  }),
+  logout: empty,
+  renewToken: z.object({ token: z.string().max(8192) }),
+  ping: empty,
+  callInvite: z.object({
+    invitees: userList,
+    timeout: z.number().optional(),
+    mode: z.number().int().optional(),
+    extendedData: anyExtendedData.optional(),
+    enableNotReceivedCheck: z.boolean().optional(),
+    pushConfig: pushConfig.optional(),
+  }),
+  callCancel: z.object({
+    callID: shortString,
+    invitees: userList,
+    extendedData: anyExtendedData.optional(),
+    pushConfig: pushConfig.optional(),
+  }),
+  callAccept: z.object({ callID: shortString, extendedData: anyExtendedData.optional() }),
+  callReject: z.object({ callID: shortString, extendedData: anyExtendedData.optional() }),
+  callAck: z.object({ callID: shortString }),
+  queryCallInvitationList: z.object({
+    count: z.number(),
+    nextFlag: z.number().optional(),
+  }),
+} satisfies { [K in OperationName]: z.ZodType<OperationMap[K]["request"]> };
+
+export const requestEnvelopeSchema = z.object({
+  id: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  op: z.string().max(64),
+  data: z.unknown().optional(),
+});
+
+export function isOperationName(op: string): op is OperationName {
+  return Object.hasOwn(requestSchemas, op);
+}

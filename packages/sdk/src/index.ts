@@ -1,0 +1,72 @@
+// The browser (and default) entry of @beckon/sdk: no Node-only imports here or below.
+
+export type {
+  BeckonErrorInfo,
+  CallAcceptanceSentResult,
+  CallAcceptConfig,
+  CallCancelConfig,
+  CallCancelSentResult,
+  CallEventMap,
+  CallEventName,
+  CallInfo,
+  CallInvitationCancelledEvent,
+  CallInvitationCreatedEvent,
+  CallInvitationEndedEvent,
+  CallInvitationListQueriedResult,
+  CallInvitationQueryConfig,
+  CallInvitationReceivedEvent,
+  CallInvitationSentResult,
+  CallInvitationTimeoutEvent,
+  CallInviteConfig,
+  CallRejectConfig,
+  CallRejectionSentResult,
+  CallUserInfo,
+  CallUserStateChangedEvent,
+  ErrorUserInfo,
+  PushConfig,
+} from "@beckon/protocol";
+export {
+  BeckonError,
+  CallInvitationMode,
+  CallState,
+  CallUserState,
+  CloseCode,
+  ConnectionEvent,
+  ConnectionState,
+  ErrorCode,
+  PROTOCOL_VERSION,
+} from "@beckon/protocol";
+export type {
+  CallEndConfig,
+  CallEndSentResult,
+  CallingInvitationSentResult,
+  CallingInviteConfig,
+  CallJoinConfig,
+  CallJoinSentResult,
+  CallQuitConfig,
+  CallQuitSentResult,
+} from "./advanced-call-types.js";
+export {
+  BeckonClient,
+  type BeckonClientEventHandler,
+  type BeckonClientOptions,
+  type LoginConfig,
+  type TokenRenewedResult,
+} from "./beckon-client.js";
+export type {
+  BeckonEventMap,
+  BeckonEventName,
+  BeckonListener,
+  ConnectionStateChangedEvent,
+  EventListeners,
+  TokenWillExpireEvent,
+} from "./client-events.js";
+export {
+  type SocketCloseEventLike,
+  type SocketMessageEventLike,
+  setDefaultWebSocket,
+  type WebSocketConstructorLike,
+  type WebSocketLike,
+} from "./web-socket-like.js";
+export { ZIM, type ZIMAppConfig } from "./zim.js";
+export * from "./zim-types.js";

@@ -1,0 +1,111 @@
+// Builds a Beckon node from its adapters and starts listening; `close()` stops all of it.
+import { createServer as createHttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { findMember } from "@beckon/engine";
+import { pino } from "pino";
+import { WebSocketServer } from "ws";
+import { LocalBus } from "./bus/local-bus.js";
+import { CallService } from "./call-service.js";
+import { Gateway } from "./gateway/gateway.js";
+import { createHttpHandler } from "./http-handler.js";
+import { resolveOptions, type ServerOptions } from "./server-options.js";
+import type { CallStore } from "./store/call-store.js";
+import { SqliteCallStore } from "./store/sqlite-call-store.js";
+
+/** Frames above this are refused by the socket layer (close 1009) before any parsing. */
+const MAX_FRAME_BYTES = 64 * 1024;
+
+export interface BeckonServer {
+  /** The WebSocket URL the SDK connects to. */
+  url: string;
+  httpUrl: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+function openStore(location: string): CallStore {
+  if (/^postgres(ql)?:\/\//.test(location)) {
+    throw new Error("createServer: the PostgreSQL store is not available yet; use a SQLite path");
+  }
+  return new SqliteCallStore(location);
+}
+
+export async function createServer(options: ServerOptions): Promise<BeckonServer> {
+  const config = resolveOptions(options);
+  if (config.redis) throw new Error("createServer: cluster mode (redis) is not available yet");
+  const log = pino({ level: config.logLevel, name: "beckon" });
+  const store = openStore(config.store);
+  const bus = new LocalBus();
+  const calls = new CallService(
+    store,
+    bus,
+    {
+      notReceivedCheckMs: config.notReceivedCheckMs,
+      callerGraceMs: config.callerGraceMs,
+      maxExtendedDataBytes: config.maxExtendedDataBytes,
+    },
+    log,
+  );
+  const gateway = new Gateway(config, calls, store, log);
+  bus.subscribe((message) => gateway.deliver(message));
+  const restored = await calls.restoreTimers();
+
+  const http = createHttpServer(createHttpHandler(config));
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: MAX_FRAME_BYTES,
+    perMessageDeflate: false,
+  });
+  http.on("upgrade", (request, socket, head) => {
+    if (new URL(request.url ?? "/", "http://localhost").pathname !== "/ws") {
+      socket.end("HTTP/1.1 404 Not Found\r\n\r\n");
+      return;
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => gateway.accept(ws));
+  });
+  await new Promise<void>((resolve, reject) => {
+    http.once("error", reject);
+    http.listen(config.port, config.host, () => resolve());
+  });
+  const { port } = http.address() as AddressInfo;
+  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+  log.info({ port, store: config.store, timers: restored }, "beckon listening");
+
+  // Every socket died with the old process: unanswered calls whose caller does not come back
+  // within the grace period are cancelled (SPEC §5 "Caller lost").
+  const sweep = (async () => {
+    for (const callID of await store.startedCallIDs()) {
+      const call = await store.getCall(callID);
+      const device = call && findMember(call, call.caller)?.mainDevice;
+      if (!call || !device) continue;
+      await calls
+        .execute(
+          callID,
+          { type: "deviceLost", actor: { userID: call.caller, deviceID: device } },
+          () => gateway.devices.get(call.caller, device) === undefined,
+        )
+        .catch((error: unknown) => log.warn({ err: error, callID }, "restart sweep failed"));
+    }
+  })();
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `ws://${host}:${port}/ws`,
+    httpUrl: `http://${host}:${port}`,
+    port,
+    close: () => {
+      closing ??= (async () => {
+        gateway.close();
+        await new Promise<void>((resolve) => wss.close(() => resolve()));
+        http.closeAllConnections();
+        await new Promise<void>((resolve) => http.close(() => resolve()));
+        await sweep;
+        await calls.drain();
+        calls.stop();
+        await bus.close();
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+}

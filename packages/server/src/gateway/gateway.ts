@@ -1,0 +1,409 @@
+// The WebSocket front door: validates frames, authenticates devices, turns requests into call
+// commands and delivers decided events to the devices on this node.
+import type { Actor } from "@beckon/engine";
+import { callInfoFor, checkCallListQuery, invitationEvent } from "@beckon/engine";
+import {
+  BeckonError,
+  CloseCode,
+  ConnectionEvent,
+  ErrorCode,
+  isPending,
+  isValidUserID,
+  type LoginRequest,
+  type LoginResult,
+  type OperationMap,
+  type OperationName,
+  PROTOCOL_VERSION,
+  type ReplyFrame,
+} from "@beckon/protocol";
+import { isOperationName, requestEnvelopeSchema, requestSchemas } from "@beckon/protocol/schemas";
+import type { Logger } from "pino";
+import type { RawData, WebSocket } from "ws";
+import { verifyToken } from "../auth-tokens.js";
+import type { BusMessage } from "../bus/bus.js";
+import type { CallService } from "../call-service.js";
+import type { CallStore } from "../store/call-store.js";
+import { DeviceRegistry } from "./device-registry.js";
+import { DeviceSession } from "./device-session.js";
+import { TokenBucket } from "./rate-limiter.js";
+
+export interface GatewaySettings {
+  secret: string;
+  heartbeatIntervalMs: number;
+  maxDevicesPerUser: number;
+  /** How long before expiry `tokenWillExpire` fires. */
+  tokenWarningSeconds: number;
+  loginTimeoutMs: number;
+  rateLimit: { burst: number; perSecond: number };
+}
+
+/** One socket, before and after login. */
+interface Connection {
+  socket: WebSocket;
+  openedAt: number;
+  lastSeen: number;
+  bucket: TokenBucket;
+  session: DeviceSession | null;
+  loggingIn: boolean;
+}
+
+type Handler<K extends OperationName> = (
+  connection: Connection & { session: DeviceSession },
+  data: OperationMap[K]["request"],
+) => Promise<OperationMap[K]["result"]>;
+
+export class Gateway {
+  readonly devices = new DeviceRegistry();
+  private readonly connections = new Set<Connection>();
+  private readonly sweepTimer: NodeJS.Timeout;
+
+  constructor(
+    private readonly settings: GatewaySettings,
+    private readonly calls: CallService,
+    private readonly store: CallStore,
+    private readonly log: Logger,
+    private readonly clock: () => number = Date.now,
+  ) {
+    this.sweepTimer = setInterval(() => this.sweep(), settings.heartbeatIntervalMs);
+    this.sweepTimer.unref();
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  accept(socket: WebSocket): void {
+    const now = this.clock();
+    const { burst, perSecond } = this.settings.rateLimit;
+    const connection: Connection = {
+      socket,
+      openedAt: now,
+      lastSeen: now,
+      bucket: new TokenBucket(burst, perSecond, now),
+      session: null,
+      loggingIn: false,
+    };
+    this.connections.add(connection);
+    socket.on("message", (raw, isBinary) => this.onFrame(connection, raw, isBinary));
+    socket.on("close", () => this.onClose(connection));
+    socket.on("error", (error) => this.log.debug({ err: error }, "socket error"));
+  }
+
+  /** Delivers a bus message to the matching devices on this node. */
+  deliver(message: BusMessage): void {
+    for (const { to, event } of message.deliveries) {
+      let json: string | undefined;
+      for (const device of this.devices.resolve(to)) {
+        json ??= JSON.stringify(event.data);
+        device.sendCallEvent(event.name, message.callID, json);
+      }
+    }
+  }
+
+  close(): void {
+    clearInterval(this.sweepTimer);
+    for (const connection of this.connections) {
+      connection.session?.clearTokenTimers();
+      if (connection.session) connection.session.endedOnPurpose = true;
+      connection.socket.terminate();
+    }
+  }
+
+  /** Drops sockets that went silent for two heartbeats, or never logged in. */
+  private sweep(): void {
+    const now = this.clock();
+    const silentSince = now - 2 * this.settings.heartbeatIntervalMs;
+    for (const connection of this.connections) {
+      const neverLoggedIn =
+        !connection.session && now - connection.openedAt > this.settings.loginTimeoutMs;
+      if (connection.lastSeen < silentSince || neverLoggedIn) connection.socket.terminate();
+    }
+  }
+
+  private reply(connection: Connection, frame: ReplyFrame): void {
+    if (connection.socket.readyState === connection.socket.OPEN) {
+      connection.socket.send(JSON.stringify(frame));
+    }
+  }
+
+  private fail(connection: Connection, id: number | null, code: ErrorCode, message: string): void {
+    this.reply(connection, { id, ok: false, error: { code, message } });
+  }
+
+  private onFrame(connection: Connection, raw: RawData, isBinary: boolean): void {
+    connection.lastSeen = this.clock();
+    if (isBinary) {
+      this.fail(connection, null, ErrorCode.ParamsInvalid, "binary frames are not supported");
+      return;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw.toString());
+    } catch {
+      this.fail(connection, null, ErrorCode.ParamsInvalid, "the frame is not JSON");
+      return;
+    }
+    const envelope = requestEnvelopeSchema.safeParse(parsed);
+    if (!envelope.success) {
+      const id = (parsed as { id?: unknown } | null)?.id;
+      this.fail(
+        connection,
+        typeof id === "number" && Number.isSafeInteger(id) ? id : null,
+        ErrorCode.ParamsInvalid,
+        "a request is {id, op, data}",
+      );
+      return;
+    }
+    const { id, op, data } = envelope.data;
+    if (!connection.bucket.take(this.clock())) {
+      this.fail(connection, id, ErrorCode.ServerFrequencyLimit, "too many requests");
+      return;
+    }
+    if (!isOperationName(op)) {
+      this.fail(connection, id, ErrorCode.ParamsInvalid, `unknown operation "${op}"`);
+      return;
+    }
+    const args = requestSchemas[op].safeParse(data ?? {});
+    if (!args.success) {
+      const issue = args.error.issues[0];
+      const where = issue?.path.join(".") || "data";
+      this.fail(
+        connection,
+        id,
+        ErrorCode.ParamsInvalid,
+        `${op}: ${where}: ${issue?.message ?? "invalid"}`,
+      );
+      return;
+    }
+    void this.dispatch(connection, id, op, args.data);
+  }
+
+  private async dispatch(
+    connection: Connection,
+    id: number,
+    op: OperationName,
+    data: unknown,
+  ): Promise<void> {
+    try {
+      let result: unknown;
+      if (op === "login") {
+        result = await this.login(connection, data as LoginRequest);
+      } else {
+        const { session } = connection;
+        if (!session) throw new BeckonError(ErrorCode.UserIsNotLogged, "log in first");
+        const handler = this.handlers[op] as Handler<typeof op>;
+        result = await handler({ ...connection, session }, data as never);
+      }
+      this.reply(connection, { id, ok: true, data: result });
+    } catch (error) {
+      if (error instanceof BeckonError) {
+        this.fail(connection, id, error.code, error.message);
+      } else {
+        this.log.error({ err: error, op }, "request failed");
+        this.fail(connection, id, ErrorCode.ServerError, "internal error");
+      }
+    }
+  }
+
+  private async login(connection: Connection, request: LoginRequest): Promise<LoginResult> {
+    if (request.protocolVersion !== PROTOCOL_VERSION) {
+      throw new BeckonError(
+        ErrorCode.ParamsInvalid,
+        `protocol version ${request.protocolVersion} is not supported (server speaks ${PROTOCOL_VERSION})`,
+      );
+    }
+    if (!isValidUserID(request.userID)) {
+      throw new BeckonError(ErrorCode.ParamsInvalid, "invalid userID");
+    }
+    if (connection.session || connection.loggingIn) {
+      throw new BeckonError(ErrorCode.ParamsInvalid, "this connection is already logged in");
+    }
+    connection.loggingIn = true;
+    try {
+      const expiresAt = await verifyToken(this.settings.secret, request.token, request.userID);
+      await this.store.addUsers([request.userID]);
+      if (connection.socket.readyState !== connection.socket.OPEN) {
+        throw new BeckonError(ErrorCode.NetworkError, "the connection closed during login");
+      }
+      const session = new DeviceSession(
+        request.userID,
+        request.deviceID,
+        connection.socket,
+        this.clock(),
+      );
+      this.admit(session);
+      connection.session = session;
+      this.armTokenTimers(session, expiresAt);
+      void this.showCurrentPicture(session).catch((error: unknown) =>
+        this.log.error({ err: error, userID: session.userID }, "login picture failed"),
+      );
+      return {
+        userID: session.userID,
+        deviceID: session.deviceID,
+        serverTime: this.clock(),
+        tokenExpiresAt: expiresAt,
+        heartbeatIntervalMs: this.settings.heartbeatIntervalMs,
+        epoch: session.epoch,
+        resumed: false,
+      };
+    } finally {
+      connection.loggingIn = false;
+    }
+  }
+
+  /** Registers a session, replacing a stale socket of the same device and enforcing the cap. */
+  private admit(session: DeviceSession): void {
+    const previous = this.devices.add(session);
+    if (previous) {
+      previous.endedOnPurpose = true;
+      previous.clearTokenTimers();
+      previous.socket.terminate();
+    }
+    const devices = this.devices.devicesOf(session.userID);
+    const excess = devices.length - this.settings.maxDevicesPerUser;
+    if (excess > 0) {
+      const oldest = devices
+        .filter((device) => device !== session)
+        .sort((a, b) => a.loginTime - b.loginTime)
+        .slice(0, excess);
+      for (const device of oldest)
+        this.kick(device, ConnectionEvent.KickedOut, "logged in on too many devices");
+    }
+  }
+
+  private kick(session: DeviceSession, event: ConnectionEvent, reason: string): void {
+    session.send({ ev: "kicked", data: { event, reason } });
+    session.socket.close(
+      event === ConnectionEvent.TokenExpired ? CloseCode.TokenExpired : CloseCode.KickedOut,
+      reason,
+    );
+  }
+
+  private armTokenTimers(session: DeviceSession, expiresAt: number): void {
+    session.tokenExpiresAt = expiresAt;
+    const now = this.clock();
+    const warnAt = expiresAt - this.settings.tokenWarningSeconds * 1000;
+    session.setTokenTimers([
+      setTimeout(
+        () =>
+          session.send({
+            ev: "tokenWillExpire",
+            data: { second: Math.max(0, Math.round((expiresAt - this.clock()) / 1000)) },
+          }),
+        Math.max(0, warnAt - now),
+      ),
+      setTimeout(
+        () => this.kick(session, ConnectionEvent.TokenExpired, "the token has expired"),
+        Math.max(0, expiresAt - now),
+      ),
+    ]);
+  }
+
+  /**
+   * At login: a lost caller device counts as back, and every invitation still ringing for
+   * the user is shown. Each call is read in its own queue, so nothing is shown twice or missed.
+   */
+  private async showCurrentPicture(session: DeviceSession): Promise<void> {
+    const calls = await this.store.activeCallsOf(session.userID);
+    const actor = { userID: session.userID, deviceID: session.deviceID };
+    await Promise.all(
+      calls.map(async (call) => {
+        if (call.caller === session.userID) {
+          await this.calls.execute(call.callID, { type: "deviceBack", actor });
+          return;
+        }
+        await this.calls.inCallOrder(call.callID, async () => {
+          const fresh = await this.store.getCall(call.callID);
+          const member = fresh?.members.find((m) => m.userID === session.userID);
+          if (!fresh || !member || !isPending(member.state) || !session.isOpen) return;
+          if (member.deadline <= this.clock()) return;
+          session.sendCallEvent(
+            "callInvitationReceived",
+            fresh.callID,
+            JSON.stringify(invitationEvent(fresh, member)),
+          );
+        });
+      }),
+    );
+  }
+
+  private onClose(connection: Connection): void {
+    this.connections.delete(connection);
+    const { session } = connection;
+    if (!session) return;
+    session.clearTokenTimers();
+    const stillCurrent = this.devices.remove(session);
+    if (!stillCurrent || session.endedOnPurpose) return;
+    void this.tellCallsDeviceLost(session);
+  }
+
+  private async tellCallsDeviceLost(session: DeviceSession): Promise<void> {
+    try {
+      const calls = await this.store.activeCallsOf(session.userID);
+      const actor = { userID: session.userID, deviceID: session.deviceID };
+      await Promise.all(
+        calls
+          .filter((call) => call.caller === session.userID)
+          .map((call) =>
+            // The device may be back on a new socket by the time this runs; then it is not lost.
+            this.calls.execute(
+              call.callID,
+              { type: "deviceLost", actor },
+              () => this.devices.get(session.userID, session.deviceID) === undefined,
+            ),
+          ),
+      );
+    } catch (error) {
+      this.log.error({ err: error, userID: session.userID }, "device-lost handling failed");
+    }
+  }
+
+  private actorOf(session: DeviceSession): Actor {
+    return { userID: session.userID, deviceID: session.deviceID };
+  }
+
+  private readonly handlers: { [K in Exclude<OperationName, "login">]: Handler<K> } = {
+    logout: async ({ session }) => {
+      session.endedOnPurpose = true;
+      const calls = await this.store.activeCallsOf(session.userID);
+      const actor = this.actorOf(session);
+      await Promise.all(
+        calls
+          .filter((call) => call.caller === session.userID)
+          .map((call) => this.calls.execute(call.callID, { type: "logout", actor })),
+      );
+      this.devices.remove(session);
+      session.clearTokenTimers();
+      // Reply first, then close: the SDK resolves logout on the reply.
+      setImmediate(() => session.socket.close(CloseCode.LoggedOut, "logged out"));
+      return {};
+    },
+    renewToken: async ({ session }, { token }) => {
+      const expiresAt = await verifyToken(this.settings.secret, token, session.userID);
+      this.armTokenTimers(session, expiresAt);
+      return { tokenExpiresAt: expiresAt };
+    },
+    ping: async () => ({ serverTime: this.clock() }),
+    callInvite: async ({ session }, request) =>
+      this.calls.invite({ ...request, actor: this.actorOf(session) }),
+    callCancel: async ({ session }, { callID, ...rest }) =>
+      this.calls.execute(callID, { type: "cancel", actor: this.actorOf(session), ...rest }),
+    callAccept: async ({ session }, { callID, extendedData }) =>
+      this.calls.execute(callID, { type: "accept", actor: this.actorOf(session), extendedData }),
+    callReject: async ({ session }, { callID, extendedData }) =>
+      this.calls.execute(callID, { type: "reject", actor: this.actorOf(session), extendedData }),
+    callAck: async ({ session }, { callID }) => {
+      await this.calls.execute(callID, { type: "receipt", actor: this.actorOf(session) });
+      return {};
+    },
+    queryCallInvitationList: async ({ session }, { count, nextFlag }) => {
+      const invalid = checkCallListQuery(count, nextFlag);
+      if (invalid) throw invalid;
+      const page = await this.store.listCallsOf(session.userID, count, nextFlag ?? 0);
+      return {
+        callList: page.calls.map((call) => callInfoFor(call, session.userID)),
+        nextFlag: page.next,
+      };
+    },
+  };
+}

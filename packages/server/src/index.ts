@@ -1,0 +1,4 @@
+// @beckon/server: run a Beckon node in-process, and mint development tokens.
+export { type SignTokenOptions, signToken } from "./auth-tokens.js";
+export { type BeckonServer, createServer } from "./create-server.js";
+export type { ServerOptions } from "./server-options.js";
