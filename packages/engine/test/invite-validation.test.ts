@@ -70,21 +70,21 @@ describe("mode", () => {
 
 describe("extendedData is limited to 2048 bytes of UTF-8, not 2048 characters", () => {
   // é is 2 bytes, € 3, 😀 4 (and two UTF-16 units).
-  const atLimit = [
+  const atLimit: [string, string][] = [
     ["ASCII", "a".repeat(2048)],
     ["2-byte", "é".repeat(1024)],
     ["3-byte", `${"€".repeat(682)}ab`],
     ["4-byte", "😀".repeat(512)],
   ];
-  const overLimit = atLimit.map(([name, text]) => [name, `${text}a`]);
+  const overLimit = atLimit.map(([name, text]): [string, string] => [name, `${text}a`]);
 
   it.each(atLimit)("accepts 2048 bytes of %s text", (_, extendedData) => {
-    expect(utf8Length(extendedData as string)).toBe(2048);
+    expect(utf8Length(extendedData)).toBe(2048);
     expect(invite({ extendedData })).toMatchObject({ ok: true, call: { extendedData } });
   });
 
   it.each(overLimit)("fails with ParamsInvalid for 2049 bytes of %s text", (_, extendedData) => {
-    expect(utf8Length(extendedData as string)).toBe(2049);
+    expect(utf8Length(extendedData)).toBe(2049);
     expect(errorCode(invite({ extendedData }))).toBe(ErrorCode.ParamsInvalid);
   });
 });

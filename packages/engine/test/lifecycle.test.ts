@@ -1,6 +1,6 @@
 // Pins SPEC §4–§5 for running calls: receipts, timers, the automatic end, caller loss, multi-device.
 import { type Call, timersOf } from "@beckon/engine";
-import { CallInvitationMode, CallState, CallUserState } from "@beckon/protocol";
+import { CallInvitationMode, CallState, CallUserState, ErrorCode } from "@beckon/protocol";
 import { describe, expect, it } from "vitest";
 import {
   accept,
@@ -13,6 +13,7 @@ import {
   deviceLost,
   drive,
   expectNoOp,
+  expectRefused,
   fire,
   Inboxes,
   invite,
@@ -441,13 +442,18 @@ describe("advanced mode, as far as the engine has it", () => {
 
   // SPEC §3: a cancel with an empty list cancels every pending invitee and "the call is over";
   // §5: advanced calls cancel "as in general mode", and a lost caller cancels "as if by callCancel".
+  // The engine sends no callInvitationEnded here: the invitees got callInvitationCancelled, and
+  // the caller cancelled (or logged out) itself, as in general mode.
   it.each([
-    ["callCancel with an empty list", cancel(), T0],
-    ["a logout of the caller's main device", logout(CALLER), T0],
-  ])("%s ends the call", (_, command, now) => {
-    const decision = applyChanged(advanced(), command, now);
-    expect(decision.call).toMatchObject({ state: CallState.Ended, endTime: now });
+    ["callCancel with an empty list", cancel()],
+    ["a logout of the caller's main device", logout(CALLER)],
+  ])("%s ends the call", (_, command) => {
+    const decision = applyChanged(advanced(), command, T0 + SECOND);
+    expect(decision.call).toMatchObject({ state: CallState.Ended, endTime: T0 + SECOND });
+    expect(stateOf(decision.call, CALLER)).toBe(CallUserState.Accepted);
+    expect(deliveriesOf(decision, "callInvitationEnded")).toEqual([]);
     expect(timersOf(decision.call, settings)).toEqual([]);
+    expectRefused(decision.call, cancel(), ErrorCode.CallCancelError);
   });
 
   it("the caller-lost timer ends the call and fires only once", () => {

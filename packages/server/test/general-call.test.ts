@@ -1,0 +1,162 @@
+// General-mode calls end to end: SDK -> WebSocket -> server -> engine -> SQLite -> other SDKs.
+import { CallState, CallUserState } from "@beckon/protocol";
+import { describe, expect, it } from "vitest";
+import { type Device, useWorld } from "./support/world.js";
+
+const world = useWorld();
+
+async function setup(inviteeCount: number) {
+  const server = await world.server();
+  const caller = await world.device(server, "caller");
+  const invitees: Device[] = [];
+  for (let i = 1; i <= inviteeCount; i++) invitees.push(await world.device(server, `invitee${i}`));
+  return { server, caller, invitees };
+}
+
+/** Every device's view of the call, read from the server, must agree on every member. */
+async function listedStates(device: Device, callID: string) {
+  const { callList } = await device.client.queryCallInvitationList({ count: 100, nextFlag: 0 });
+  const call = callList.find((entry) => entry.callID === callID);
+  if (!call) throw new Error(`${device.userID} does not see call ${callID}`);
+  return {
+    state: call.state,
+    users: Object.fromEntries(call.callUserList.map((user) => [user.userID, user.state])),
+  };
+}
+
+describe.each([1, 3])("a general call from 1 caller to %i invitee(s)", (inviteeCount) => {
+  it("rings every invitee, who acknowledge receipt", async () => {
+    const { caller, invitees } = await setup(inviteeCount);
+    const ids = invitees.map((d) => d.userID);
+    const sent = await caller.client.callInvite(ids, { timeout: 30, extendedData: "hello" });
+    expect(sent.errorUserList).toEqual([]);
+    expect(sent.timeout).toBe(30);
+
+    const created = await caller.waitFor("callInvitationCreated", (e) => e.callID === sent.callID);
+    expect(created.caller).toBe("caller");
+    for (const invitee of invitees) {
+      const received = await invitee.waitFor("callInvitationReceived");
+      expect(received).toMatchObject({
+        callID: sent.callID,
+        caller: "caller",
+        inviter: "caller",
+        extendedData: "hello",
+        timeout: 30,
+        mode: 0,
+      });
+      expect(received.deadline).toBe(received.createTime + 30_000);
+    }
+    // The SDK's automatic acknowledgement moves every invitee to Received, and the caller sees it.
+    for (const id of ids) {
+      await caller.waitFor("callUserStateChanged", (e) =>
+        e.callUserList.some((u) => u.userID === id && u.state === CallUserState.Received),
+      );
+    }
+    expect((await listedStates(caller, sent.callID)).users).toEqual({
+      caller: CallUserState.Accepted,
+      ...Object.fromEntries(ids.map((id) => [id, CallUserState.Received])),
+    });
+  });
+
+  it("cancel stops every invitee's ringing and ends the call", async () => {
+    const { caller, invitees } = await setup(inviteeCount);
+    const { callID } = await caller.client.callInvite(
+      invitees.map((d) => d.userID),
+      { timeout: 30 },
+    );
+    await Promise.all(invitees.map((d) => d.waitFor("callInvitationReceived")));
+    const result = await caller.client.callCancel([], callID, { extendedData: "bye" });
+    expect(result).toEqual({ callID, errorInvitees: [] });
+    for (const invitee of invitees) {
+      const cancelled = await invitee.waitFor("callInvitationCancelled");
+      expect(cancelled).toMatchObject({ callID, inviter: "caller", extendedData: "bye", mode: 0 });
+    }
+    const listed = await listedStates(invitees[0] as Device, callID);
+    expect(listed.state).toBe(CallState.Ended);
+    for (const invitee of invitees) expect(listed.users[invitee.userID]).toBe(CallUserState.Cancelled);
+  });
+
+  it("accept is seen by the caller and every other invitee", async () => {
+    const { caller, invitees } = await setup(inviteeCount);
+    const { callID } = await caller.client.callInvite(
+      invitees.map((d) => d.userID),
+      { timeout: 30 },
+    );
+    const [first, ...others] = invitees as [Device, ...Device[]];
+    await first.waitFor("callInvitationReceived");
+    await expect(first.client.callAccept(callID, { extendedData: "yes" })).resolves.toEqual({ callID });
+    const isAccept = (e: { callUserList: { userID: string; state: number; extendedData: string }[] }) =>
+      e.callUserList.some(
+        (u) => u.userID === first.userID && u.state === CallUserState.Accepted && u.extendedData === "yes",
+      );
+    await caller.waitFor("callUserStateChanged", isAccept);
+    for (const other of others) await other.waitFor("callUserStateChanged", isAccept);
+    // One answer does not end a general call while others are still ringing.
+    expect((await listedStates(caller, callID)).state).toBe(
+      others.length > 0 ? CallState.Started : CallState.Ended,
+    );
+  });
+
+  it("reject is seen by the caller; the call ends once nobody is left ringing", async () => {
+    const { caller, invitees } = await setup(inviteeCount);
+    const { callID } = await caller.client.callInvite(
+      invitees.map((d) => d.userID),
+      { timeout: 30 },
+    );
+    for (const invitee of invitees) {
+      await invitee.waitFor("callInvitationReceived");
+      await invitee.client.callReject(callID, { extendedData: "busy" });
+      await caller.waitFor("callUserStateChanged", (e) =>
+        e.callUserList.some((u) => u.userID === invitee.userID && u.state === CallUserState.Rejected),
+      );
+    }
+    const listed = await listedStates(caller, callID);
+    expect(listed.state).toBe(CallState.Ended);
+    expect(invitees.map((d) => listed.users[d.userID])).toEqual(
+      invitees.map(() => CallUserState.Rejected),
+    );
+  });
+
+  it("an unanswered invitation times out once, for the invitee and the caller", async () => {
+    const { caller, invitees } = await setup(inviteeCount);
+    const { callID } = await caller.client.callInvite(
+      invitees.map((d) => d.userID),
+      { timeout: 1 },
+    );
+    for (const invitee of invitees) {
+      await invitee.waitFor("callInvitationTimeout", (e) => e.callID === callID);
+      await caller.waitFor("callUserStateChanged", (e) =>
+        e.callUserList.some((u) => u.userID === invitee.userID && u.state === CallUserState.Timeout),
+      );
+    }
+    const listed = await listedStates(caller, callID);
+    expect(listed.state).toBe(CallState.Ended);
+    for (const invitee of invitees) {
+      expect(invitee.events("callInvitationTimeout", callID)).toHaveLength(1);
+      expect(listed.users[invitee.userID]).toBe(CallUserState.Timeout);
+    }
+  });
+});
+
+describe("receipt checks", () => {
+  it("an invitee who logs in late goes NotYetReceived, then Received", async () => {
+    const server = await world.server({ notReceivedCheckMs: 300 });
+    const caller = await world.device(server, "caller");
+    // Log in once so the user is known, then leave.
+    const once = await world.device(server, "late");
+    await once.client.logout();
+    const { callID } = await caller.client.callInvite(["late"], {
+      timeout: 30,
+      enableNotReceivedCheck: true,
+    });
+    await caller.waitFor("callUserStateChanged", (e) =>
+      e.callUserList.some((u) => u.userID === "late" && u.state === CallUserState.NotYetReceived),
+    );
+    const late = await world.device(server, "late");
+    const received = await late.waitFor("callInvitationReceived", (e) => e.callID === callID);
+    expect(received.deadline).toBeGreaterThan(Date.now());
+    await caller.waitFor("callUserStateChanged", (e) =>
+      e.callUserList.some((u) => u.userID === "late" && u.state === CallUserState.Received),
+    );
+  });
+});

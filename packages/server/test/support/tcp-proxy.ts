@@ -1,0 +1,70 @@
+// A TCP relay between a device and the server whose wire a test can cut (sockets close) or
+// black-hole (sockets stay open but nothing passes), as a real network would.
+import { createServer, type Server, type Socket } from "node:net";
+
+export interface TcpProxy {
+  url: string;
+  /** Closes every relayed connection at once; new ones are relayed again. */
+  cut(): void;
+  /** Closes every relayed connection and refuses new ones until `up()`. */
+  down(): void;
+  up(): void;
+  /** Stops forwarding bytes without closing anything (a half-open connection). */
+  blackhole(): void;
+  close(): Promise<void>;
+}
+
+export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
+  const pairs = new Set<[Socket, Socket]>();
+  let silent = false;
+  let refusing = false;
+  const server: Server = createServer((client) => {
+    if (refusing) {
+      client.destroy();
+      return;
+    }
+    const upstream = new (client.constructor as typeof Socket)();
+    upstream.connect(targetPort, "127.0.0.1");
+    const pair: [Socket, Socket] = [client, upstream];
+    pairs.add(pair);
+    const relay = (from: Socket, to: Socket) =>
+      from.on("data", (chunk) => {
+        if (!silent) to.write(chunk);
+      });
+    relay(client, upstream);
+    relay(upstream, client);
+    const end = () => {
+      pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on("close", end).on("error", end);
+    upstream.on("close", end).on("error", end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+  return {
+    url: `ws://127.0.0.1:${port}/ws`,
+    cut() {
+      for (const [a, b] of pairs) {
+        a.destroy();
+        b.destroy();
+      }
+    },
+    down() {
+      refusing = true;
+      this.cut();
+    },
+    up() {
+      refusing = false;
+    },
+    blackhole() {
+      silent = true;
+    },
+    async close() {
+      this.cut();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
