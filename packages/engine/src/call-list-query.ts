@@ -1,7 +1,10 @@
 // The rules of queryCallInvitationList (SPEC §3, §5 "Limits"): count 1–100, nextFlag a cursor.
 import { BeckonError, ErrorCode, MAX_QUERY_COUNT } from "@beckon/protocol";
 
-export function checkCallListQuery(count: number, nextFlag: number | undefined): BeckonError | null {
+export function checkCallListQuery(
+  count: number,
+  nextFlag: number | undefined,
+): BeckonError | null {
   if (!Number.isInteger(count) || count < 1 || count > MAX_QUERY_COUNT) {
     return new BeckonError(
       ErrorCode.ParamsInvalid,

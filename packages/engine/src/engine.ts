@@ -60,7 +60,11 @@ function checkExtendedData(
 /** `timeout` in seconds: 0 or absent means the default; otherwise a whole number in range. */
 function resolveTimeout(timeout: number | undefined): number | null {
   if (timeout === undefined || timeout === 0) return DEFAULT_TIMEOUT_SECONDS;
-  if (!Number.isInteger(timeout) || timeout < MIN_TIMEOUT_SECONDS || timeout > MAX_TIMEOUT_SECONDS) {
+  if (
+    !Number.isInteger(timeout) ||
+    timeout < MIN_TIMEOUT_SECONDS ||
+    timeout > MAX_TIMEOUT_SECONDS
+  ) {
     return null;
   }
   return timeout;
@@ -125,9 +129,7 @@ export function createCall(
     }
   }
   if (valid.length === 0) {
-    const anyUnknown = errorUserList.some(
-      (e) => e.reason === ErrorCode.CallInviteUserDoesNotExist,
-    );
+    const anyUnknown = errorUserList.some((e) => e.reason === ErrorCode.CallInviteUserDoesNotExist);
     return anyUnknown
       ? fail(ErrorCode.CallInviteUserDoesNotExist, "no invitee is a known user")
       : fail(ErrorCode.ParamsInvalid, "no invitee is a valid user ID");
@@ -298,9 +300,23 @@ function decide(
     case "cancel":
       return cancel(call, command.actor, command.invitees, command.extendedData, now, settings);
     case "accept":
-      return answer(call, command.actor, CallUserState.Accepted, command.extendedData, now, settings);
+      return answer(
+        call,
+        command.actor,
+        CallUserState.Accepted,
+        command.extendedData,
+        now,
+        settings,
+      );
     case "reject":
-      return answer(call, command.actor, CallUserState.Rejected, command.extendedData, now, settings);
+      return answer(
+        call,
+        command.actor,
+        CallUserState.Rejected,
+        command.extendedData,
+        now,
+        settings,
+      );
     case "receipt":
       return receipt(call, command.actor, now);
     case "deviceLost":
@@ -381,10 +397,17 @@ function answer(
   if (!member) return fail(ErrorCode.CallIsNotInvitee, "you are not invited to this call");
   const verb = state === CallUserState.Accepted ? "accept" : "reject";
   if (!isPending(member.state)) {
-    return fail(ErrorCode.CallCommonError, `cannot ${verb} in state ${CallUserState[member.state]}`);
+    return fail(
+      ErrorCode.CallCommonError,
+      `cannot ${verb} in state ${CallUserState[member.state]}`,
+    );
   }
   if (call.state !== CallState.Started) {
     return fail(ErrorCode.CallCommonError, "the call has ended");
+  }
+  // The deadline wins even if its timer has not run yet (e.g. just after a restart).
+  if (member.deadline !== 0 && member.deadline <= now) {
+    return fail(ErrorCode.CallCommonError, "the invitation has timed out");
   }
   const draft = new Draft(call, now);
   const draftMember = findMember(draft.call, actor.userID) as Member;
@@ -402,7 +425,9 @@ function receipt(call: Call, actor: Actor, now: number): Decision<Empty> {
   const member = findMember(call, actor.userID);
   const receivable =
     member?.state === CallUserState.Inviting || member?.state === CallUserState.NotYetReceived;
-  if (call.state !== CallState.Started || !receivable) return unchanged(call, {});
+  if (call.state !== CallState.Started || !receivable || (member?.deadline ?? 0) <= now) {
+    return unchanged(call, {});
+  }
   const draft = new Draft(call, now);
   draft.setState(findMember(draft.call, actor.userID) as Member, CallUserState.Received);
   return draft.finish({});

@@ -7,8 +7,8 @@ import {
   CallUserState,
   isActive,
 } from "@beckon/protocol";
-import type { Audience } from "./decision.js";
 import type { Call, Member } from "./call.js";
+import type { Audience } from "./decision.js";
 
 export function userInfo(member: Member): CallUserInfo {
   return { userID: member.userID, state: member.state, extendedData: member.extendedData };

@@ -1,5 +1,5 @@
 // Pins SPEC §4–§5 for running calls: receipts, timers, the automatic end, caller loss, multi-device.
-import { type Call, timersOf } from "@beckon/engine";
+import { applyCommand, type Call, timersOf } from "@beckon/engine";
 import { CallInvitationMode, CallState, CallUserState, ErrorCode } from "@beckon/protocol";
 import { describe, expect, it } from "vitest";
 import {
@@ -158,13 +158,14 @@ describe("deadline", () => {
 });
 
 describe("a general call ends by itself once nobody is pending", () => {
+  // Answers must come before the deadline (SPEC §5: at the deadline the invitee is Timeout).
   it.each([
-    ["an accept", accept("bob")],
-    ["a reject", reject("bob")],
-    ["a timeout", fire("deadline", "bob")],
-  ])("after %s in a 1:1 call, with no callInvitationEnded event", (_, last) => {
-    const decision = applyChanged(startCall(), last, DEADLINE);
-    expect(decision.call).toMatchObject({ state: CallState.Ended, endTime: DEADLINE });
+    ["an accept", accept("bob"), DEADLINE - 1],
+    ["a reject", reject("bob"), DEADLINE - 1],
+    ["a timeout", fire("deadline", "bob"), DEADLINE],
+  ])("after %s in a 1:1 call, with no callInvitationEnded event", (_, last, at) => {
+    const decision = applyChanged(startCall(), last, at);
+    expect(decision.call).toMatchObject({ state: CallState.Ended, endTime: at });
     expect(deliveriesOf(decision, "callInvitationEnded")).toEqual([]);
     expect(timersOf(decision.call, settings)).toEqual([]);
   });
@@ -462,5 +463,20 @@ describe("advanced mode, as far as the engine has it", () => {
     expect(decision.call.state).toBe(CallState.Ended);
     expect(timersOf(decision.call, settings)).toEqual([]);
     expectNoOp(decision.call, fire("callerLost", CALLER), T0 + SECOND + GRACE);
+  });
+});
+
+describe("the deadline wins over a late answer", () => {
+  it.each([
+    ["accept", accept("bob")],
+    ["reject", reject("bob")],
+  ])("%s at the deadline, before its timer ran, is refused and changes nothing", (_, late) => {
+    const call = startCall();
+    const decision = applyCommand(call, late, DEADLINE, settings);
+    expect(decision).toMatchObject({ ok: false, error: { code: ErrorCode.CallCommonError } });
+    const timedOut = applyChanged(call, fire("deadline", "bob"), DEADLINE);
+    expect(timedOut.call.members.find((m) => m.userID === "bob")?.state).toBe(
+      CallUserState.Timeout,
+    );
   });
 });

@@ -73,7 +73,8 @@ describe.each([1, 3])("a general call from 1 caller to %i invitee(s)", (inviteeC
     }
     const listed = await listedStates(invitees[0] as Device, callID);
     expect(listed.state).toBe(CallState.Ended);
-    for (const invitee of invitees) expect(listed.users[invitee.userID]).toBe(CallUserState.Cancelled);
+    for (const invitee of invitees)
+      expect(listed.users[invitee.userID]).toBe(CallUserState.Cancelled);
   });
 
   it("accept is seen by the caller and every other invitee", async () => {
@@ -84,10 +85,17 @@ describe.each([1, 3])("a general call from 1 caller to %i invitee(s)", (inviteeC
     );
     const [first, ...others] = invitees as [Device, ...Device[]];
     await first.waitFor("callInvitationReceived");
-    await expect(first.client.callAccept(callID, { extendedData: "yes" })).resolves.toEqual({ callID });
-    const isAccept = (e: { callUserList: { userID: string; state: number; extendedData: string }[] }) =>
+    await expect(first.client.callAccept(callID, { extendedData: "yes" })).resolves.toEqual({
+      callID,
+    });
+    const isAccept = (e: {
+      callUserList: { userID: string; state: number; extendedData: string }[];
+    }) =>
       e.callUserList.some(
-        (u) => u.userID === first.userID && u.state === CallUserState.Accepted && u.extendedData === "yes",
+        (u) =>
+          u.userID === first.userID &&
+          u.state === CallUserState.Accepted &&
+          u.extendedData === "yes",
       );
     await caller.waitFor("callUserStateChanged", isAccept);
     for (const other of others) await other.waitFor("callUserStateChanged", isAccept);
@@ -107,7 +115,9 @@ describe.each([1, 3])("a general call from 1 caller to %i invitee(s)", (inviteeC
       await invitee.waitFor("callInvitationReceived");
       await invitee.client.callReject(callID, { extendedData: "busy" });
       await caller.waitFor("callUserStateChanged", (e) =>
-        e.callUserList.some((u) => u.userID === invitee.userID && u.state === CallUserState.Rejected),
+        e.callUserList.some(
+          (u) => u.userID === invitee.userID && u.state === CallUserState.Rejected,
+        ),
       );
     }
     const listed = await listedStates(caller, callID);
@@ -126,7 +136,9 @@ describe.each([1, 3])("a general call from 1 caller to %i invitee(s)", (inviteeC
     for (const invitee of invitees) {
       await invitee.waitFor("callInvitationTimeout", (e) => e.callID === callID);
       await caller.waitFor("callUserStateChanged", (e) =>
-        e.callUserList.some((u) => u.userID === invitee.userID && u.state === CallUserState.Timeout),
+        e.callUserList.some(
+          (u) => u.userID === invitee.userID && u.state === CallUserState.Timeout,
+        ),
       );
     }
     const listed = await listedStates(caller, callID);

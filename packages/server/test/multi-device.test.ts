@@ -26,7 +26,11 @@ it("both devices ring; one accepts; the other stops with one last state change",
   await expect(laptop.client.callReject(callID, {})).rejects.toMatchObject({ code: 6000270 });
   // After its last word the laptop hears nothing more of this call, whatever happens next.
   const laptopEvents = laptop.log.filter((e) => (e.data as { callID?: string }).callID === callID);
-  expect(laptopEvents.filter((e) => e.name === "callUserStateChanged").filter((e) => accepted(e.data as never))).toHaveLength(1);
+  expect(
+    laptopEvents
+      .filter((e) => e.name === "callUserStateChanged")
+      .filter((e) => accepted(e.data as never)),
+  ).toHaveLength(1);
   expect(laptop.stateOf(callID, "bob")).toBe(CallUserState.Accepted);
 });
 
@@ -42,15 +46,19 @@ it("a reject from one device stops the other devices too", async () => {
   const rejected = await laptop.waitFor("callUserStateChanged", (e) =>
     e.callUserList.some((u) => u.userID === "bob" && u.state === CallUserState.Rejected),
   );
-  expect(rejected.callUserList).toEqual([{ userID: "bob", state: CallUserState.Rejected, extendedData: "no" }]);
+  expect(rejected.callUserList).toEqual([
+    { userID: "bob", state: CallUserState.Rejected, extendedData: "no" },
+  ]);
   await caller.waitFor("callUserStateChanged", (e) =>
     e.callUserList.some((u) => u.userID === "bob" && u.state === CallUserState.Rejected),
   );
   // The rejecting device got its answer as the reply; it is not told again.
   expect(
-    phone.events("callUserStateChanged", callID).filter((e) =>
-      e.callUserList.some((u) => u.userID === "bob" && u.state === CallUserState.Rejected),
-    ),
+    phone
+      .events("callUserStateChanged", callID)
+      .filter((e) =>
+        e.callUserList.some((u) => u.userID === "bob" && u.state === CallUserState.Rejected),
+      ),
   ).toHaveLength(0);
 });
 

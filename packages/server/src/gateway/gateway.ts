@@ -148,7 +148,7 @@ export class Gateway {
       const id = (parsed as { id?: unknown } | null)?.id;
       this.fail(
         connection,
-        typeof id === "number" && Number.isSafeInteger(id) ? id : null,
+        typeof id === "number" && Number.isSafeInteger(id) && id >= 0 ? id : null,
         ErrorCode.ParamsInvalid,
         "a request is {id, op, data}",
       );

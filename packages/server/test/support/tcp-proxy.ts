@@ -44,17 +44,18 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : 0;
+  const cut = () => {
+    for (const [a, b] of pairs) {
+      a.destroy();
+      b.destroy();
+    }
+  };
   return {
     url: `ws://127.0.0.1:${port}/ws`,
-    cut() {
-      for (const [a, b] of pairs) {
-        a.destroy();
-        b.destroy();
-      }
-    },
+    cut,
     down() {
       refusing = true;
-      this.cut();
+      cut();
     },
     up() {
       refusing = false;
@@ -63,7 +64,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       silent = true;
     },
     async close() {
-      this.cut();
+      cut();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

@@ -1,7 +1,8 @@
 // A test's servers and devices, all stopped after each test, plus event logs that tests await
 // instead of sleeping.
-import { type BeckonServer, createServer, type ServerOptions, signToken } from "@beckon/server";
+
 import { BeckonClient, type BeckonEventMap, type BeckonEventName } from "@beckon/sdk";
+import { type BeckonServer, createServer, type ServerOptions, signToken } from "@beckon/server";
 import { afterEach } from "vitest";
 
 export const SECRET = "test-secret-0123456789abcdef";
