@@ -42,7 +42,18 @@ export type CallCommand =
   | { type: "deviceBack"; actor: Actor }
   /** The user logged out on this device. */
   | { type: "logout"; actor: Actor }
-  | { type: "timer"; timer: TimerKind; userID: string };
+  | { type: "timer"; timer: TimerKind; userID: string }
+  /** Advanced mode (SPEC §3): an Accepted member invites more users. */
+  | {
+      type: "callingInvite";
+      actor: Actor;
+      invitees: readonly string[];
+      pushConfig?: PushConfig;
+      knownUsers: ReadonlySet<string>;
+    }
+  | { type: "join"; actor: Actor; extendedData?: string }
+  | { type: "quit"; actor: Actor; extendedData?: string }
+  | { type: "end"; actor: Actor; extendedData?: string };
 
 export type TimerKind = "deadline" | "notReceived" | "callerLost";
 

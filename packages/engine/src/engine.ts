@@ -1,275 +1,35 @@
 // The call state machine of SPEC §3–§6: (call, command, now) -> decision. Pure: no I/O, no clock.
 import {
-  BeckonError,
   type CallAcceptanceSentResult,
   type CallCancelSentResult,
+  type CallEndSentResult,
   type CallEvent,
   CallInvitationMode,
-  type CallInvitationSentResult,
+  type CallingInvitationSentResult,
+  type CallJoinSentResult,
+  type CallQuitSentResult,
   type CallRejectionSentResult,
   CallState,
-  type CallUserInfo,
   CallUserState,
-  DEFAULT_TIMEOUT_SECONDS,
   ErrorCode,
-  type ErrorUserInfo,
   isPending,
-  isValidUserID,
-  MAX_INVITEES_PER_INVITE,
-  MAX_TIMEOUT_SECONDS,
-  MIN_TIMEOUT_SECONDS,
-  utf8Length,
 } from "@beckon/protocol";
+import { callingInvite, cancelListed, endCall, join, quit } from "./advanced-mode.js";
 import { type Call, type EngineSettings, findMember, type Member } from "./call.js";
-import type { Actor, CallCommand, InviteCommand, TimerKind } from "./commands.js";
-import type { Audience, Decision, Delivery } from "./decision.js";
-import {
-  activeMembers,
-  audienceOf,
-  callUserList,
-  hasAccepted,
-  invitationEvent,
-  userInfo,
-} from "./views.js";
-
-type Empty = Record<string, never>;
+import type { Actor, CallCommand, TimerKind } from "./commands.js";
+import type { Decision } from "./decision.js";
+import { checkExtendedData, Draft, type Empty, fail, unchanged } from "./draft.js";
+import { audienceOf, hasAccepted } from "./views.js";
 
 export type CommandReply =
   | CallCancelSentResult
   | CallAcceptanceSentResult
   | CallRejectionSentResult
+  | CallingInvitationSentResult
+  | CallJoinSentResult
+  | CallQuitSentResult
+  | CallEndSentResult
   | Empty;
-
-function fail(code: ErrorCode, message: string): { ok: false; error: BeckonError } {
-  return { ok: false, error: new BeckonError(code, message) };
-}
-
-function checkExtendedData(
-  extendedData: string | undefined,
-  settings: EngineSettings,
-): BeckonError | null {
-  if (extendedData !== undefined && utf8Length(extendedData) > settings.maxExtendedDataBytes) {
-    return new BeckonError(
-      ErrorCode.ParamsInvalid,
-      `extendedData is longer than ${settings.maxExtendedDataBytes} bytes`,
-    );
-  }
-  return null;
-}
-
-/** `timeout` in seconds: 0 or absent means the default; otherwise a whole number in range. */
-function resolveTimeout(timeout: number | undefined): number | null {
-  if (timeout === undefined || timeout === 0) return DEFAULT_TIMEOUT_SECONDS;
-  if (
-    !Number.isInteger(timeout) ||
-    timeout < MIN_TIMEOUT_SECONDS ||
-    timeout > MAX_TIMEOUT_SECONDS
-  ) {
-    return null;
-  }
-  return timeout;
-}
-
-function newMember(userID: string, inviter: string, now: number, timeout: number): Member {
-  return {
-    userID,
-    state: CallUserState.Inviting,
-    inviter,
-    extendedData: "",
-    inviteTime: now,
-    deadline: now + timeout * 1000,
-    acceptTime: 0,
-    quitTime: 0,
-    mainDevice: null,
-    pushed: false,
-  };
-}
-
-/** Creates a call from `callInvite` (SPEC §3). */
-export function createCall(
-  command: InviteCommand,
-  now: number,
-  settings: EngineSettings,
-): Decision<CallInvitationSentResult> {
-  const { actor } = command;
-  const mode = command.mode ?? CallInvitationMode.General;
-  if (mode !== CallInvitationMode.General && mode !== CallInvitationMode.Advanced) {
-    return fail(ErrorCode.ParamsInvalid, `unknown mode ${String(mode)}`);
-  }
-  const timeout = resolveTimeout(command.timeout);
-  if (timeout === null) {
-    return fail(
-      ErrorCode.ParamsInvalid,
-      `timeout must be a whole number of seconds from ${MIN_TIMEOUT_SECONDS} to ${MAX_TIMEOUT_SECONDS}`,
-    );
-  }
-  const dataError = checkExtendedData(command.extendedData, settings);
-  if (dataError) return { ok: false, error: dataError };
-  if (command.invitees.length === 0) return fail(ErrorCode.ParamsInvalid, "invitees is empty");
-  const invitees = [...new Set(command.invitees)];
-  if (invitees.length > MAX_INVITEES_PER_INVITE) {
-    return fail(
-      ErrorCode.CallLimitExceeded,
-      `at most ${MAX_INVITEES_PER_INVITE} invitees per invitation`,
-    );
-  }
-  if (command.callerBusy) {
-    return fail(ErrorCode.CallCommonError, "the caller is already in a call");
-  }
-
-  const errorUserList: ErrorUserInfo[] = [];
-  const valid: string[] = [];
-  for (const userID of invitees) {
-    if (!isValidUserID(userID) || userID === actor.userID) {
-      errorUserList.push({ userID, reason: ErrorCode.ParamsInvalid });
-    } else if (!command.knownUsers.has(userID)) {
-      errorUserList.push({ userID, reason: ErrorCode.CallInviteUserDoesNotExist });
-    } else {
-      valid.push(userID);
-    }
-  }
-  if (valid.length === 0) {
-    const anyUnknown = errorUserList.some((e) => e.reason === ErrorCode.CallInviteUserDoesNotExist);
-    return anyUnknown
-      ? fail(ErrorCode.CallInviteUserDoesNotExist, "no invitee is a known user")
-      : fail(ErrorCode.ParamsInvalid, "no invitee is a valid user ID");
-  }
-
-  const caller: Member = {
-    ...newMember(actor.userID, actor.userID, now, 0),
-    state: CallUserState.Accepted,
-    deadline: 0,
-    acceptTime: now,
-    mainDevice: actor.deviceID,
-  };
-  const call: Call = {
-    callID: command.callID,
-    mode,
-    caller: actor.userID,
-    createTime: now,
-    endTime: 0,
-    state: CallState.Started,
-    timeout,
-    extendedData: command.extendedData ?? "",
-    enableNotReceivedCheck: command.enableNotReceivedCheck ?? false,
-    pushConfig: command.pushConfig ?? null,
-    callerLostAt: 0,
-    version: 1,
-    members: [caller, ...valid.map((userID) => newMember(userID, actor.userID, now, timeout))],
-  };
-
-  const deliveries: Delivery[] = [
-    {
-      // Every device of the caller, the creating one included, as in ZIM.
-      to: { userID: actor.userID },
-      event: {
-        name: "callInvitationCreated",
-        data: {
-          callID: call.callID,
-          mode,
-          caller: call.caller,
-          extendedData: call.extendedData,
-          timeout,
-          createTime: now,
-          callUserList: callUserList(call),
-        },
-      },
-    },
-    ...call.members
-      .filter((member) => member.userID !== call.caller)
-      .map(
-        (member): Delivery => ({
-          to: { userID: member.userID },
-          event: { name: "callInvitationReceived", data: invitationEvent(call, member) },
-        }),
-      ),
-  ];
-  return {
-    ok: true,
-    changed: true,
-    call,
-    reply: { callID: call.callID, timeout, errorUserList },
-    deliveries,
-  };
-}
-
-/**
- * A mutable copy of the call being decided on, with the events it has produced so far.
- * Commands edit the draft; `finish` applies the lifecycle rules and returns the decision.
- */
-class Draft {
-  readonly call: Call;
-  readonly deliveries: Delivery[] = [];
-  private readonly changedMembers: Member[] = [];
-  /** Devices that must get one last state change because their user picked another device. */
-  private readonly lastWordTo: Audience[] = [];
-  /** Set when the command itself ends the call, whatever the mode's automatic end rule says. */
-  private ending = false;
-
-  constructor(
-    original: Call,
-    private readonly now: number,
-  ) {
-    this.call = structuredClone(original);
-  }
-
-  setState(member: Member, state: CallUserState, extendedData?: string): void {
-    member.state = state;
-    if (extendedData !== undefined) member.extendedData = extendedData;
-    if (!this.changedMembers.includes(member)) this.changedMembers.push(member);
-  }
-
-  /** The acting device becomes the user's main device; the others get one last change. */
-  takeMainDevice(member: Member, deviceID: string): void {
-    if (member.mainDevice === null) {
-      this.lastWordTo.push({ userID: member.userID, exceptDevice: deviceID });
-    } else if (member.mainDevice !== deviceID) {
-      this.lastWordTo.push({ userID: member.userID, device: member.mainDevice });
-    }
-    member.mainDevice = deviceID;
-  }
-
-  send(to: Audience, event: CallEvent): void {
-    this.deliveries.push({ to, event });
-  }
-
-  end(): void {
-    this.ending = true;
-  }
-
-  finish<R>(reply: R): Decision<R> {
-    const { call } = this;
-    if (this.changedMembers.length > 0) {
-      const list: CallUserInfo[] = this.changedMembers.map(userInfo);
-      const event: CallEvent = {
-        name: "callUserStateChanged",
-        data: { callID: call.callID, callUserList: list },
-      };
-      for (const member of activeMembers(call)) this.send(audienceOf(member), event);
-      for (const audience of this.lastWordTo) this.send(audience, event);
-    }
-    if (call.state === CallState.Started && (this.ending || this.isOver())) {
-      call.state = CallState.Ended;
-      call.endTime = this.now;
-      call.callerLostAt = 0;
-    }
-    call.version += 1;
-    return { ok: true, changed: true, call, reply, deliveries: this.deliveries };
-  }
-
-  /** SPEC §5: general calls end when nobody is pending, advanced ones when nobody is active. */
-  private isOver(): boolean {
-    const members = this.call.members;
-    if (this.call.mode === CallInvitationMode.General) {
-      return !members.some((m) => isPending(m.state));
-    }
-    return activeMembers(this.call).length === 0;
-  }
-}
-
-function unchanged<R>(call: Call, reply: R): Decision<R> {
-  return { ok: true, changed: false, call, reply, deliveries: [] };
-}
 
 /** The reply each kind of command gets. */
 export type ReplyOf<C extends CallCommand> = C extends { type: "cancel" }
@@ -278,7 +38,15 @@ export type ReplyOf<C extends CallCommand> = C extends { type: "cancel" }
     ? CallAcceptanceSentResult
     : C extends { type: "reject" }
       ? CallRejectionSentResult
-      : Empty;
+      : C extends { type: "callingInvite" }
+        ? CallingInvitationSentResult
+        : C extends { type: "join" }
+          ? CallJoinSentResult
+          : C extends { type: "quit" }
+            ? CallQuitSentResult
+            : C extends { type: "end" }
+              ? CallEndSentResult
+              : Empty;
 
 /** Applies one command to an existing call (SPEC §3, §5, §6). */
 export function applyCommand<C extends CallCommand>(
@@ -327,6 +95,14 @@ function decide(
       return logout(call, command.actor, now);
     case "timer":
       return timerFired(call, command.timer, command.userID, now, settings);
+    case "callingInvite":
+      return callingInvite(call, command, now);
+    case "join":
+      return join(call, command.actor, command.extendedData, now, settings);
+    case "quit":
+      return quit(call, command.actor, command.extendedData, now, settings);
+    case "end":
+      return endCall(call, command.actor, command.extendedData, now, settings);
   }
 }
 
@@ -340,6 +116,10 @@ function cancel(
 ): Decision<CallCancelSentResult> {
   const dataError = checkExtendedData(extendedData, settings);
   if (dataError) return { ok: false, error: dataError };
+  // SPEC §3: in advanced mode a listed cancel withdraws only those invitations.
+  if (call.mode === CallInvitationMode.Advanced && invitees.length > 0) {
+    return cancelListed(call, actor, invitees, extendedData ?? "", now);
+  }
   if (call.caller !== actor.userID) {
     return fail(ErrorCode.CallIsNotInviter, "only the caller can cancel the call");
   }

@@ -1,7 +1,9 @@
 // The Beckon call engine: pure call semantics, shared by every server adapter.
+
 export * from "./call.js";
 export * from "./call-list-query.js";
 export * from "./commands.js";
+export * from "./create-call.js";
 export * from "./decision.js";
 export * from "./engine.js";
 export * from "./timers.js";

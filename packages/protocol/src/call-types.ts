@@ -72,6 +72,51 @@ export interface CallRejectionSentResult {
   callID: string;
 }
 
+export interface CallingInviteConfig {
+  pushConfig?: PushConfig;
+}
+
+export interface CallJoinConfig {
+  extendedData?: string;
+}
+
+export interface CallQuitConfig {
+  extendedData?: string;
+  pushConfig?: PushConfig;
+}
+
+export interface CallEndConfig {
+  extendedData?: string;
+  pushConfig?: PushConfig;
+}
+
+export interface CallingInvitationSentResult {
+  callID: string;
+  errorUserList: ErrorUserInfo[];
+}
+
+export interface CallJoinSentResult {
+  callID: string;
+  createTime: number;
+  joinTime: number;
+  extendedData: string;
+  callUserList: CallUserInfo[];
+}
+
+export interface CallQuitSentResult {
+  callID: string;
+  createTime: number;
+  acceptTime: number;
+  quitTime: number;
+}
+
+export interface CallEndSentResult {
+  callID: string;
+  createTime: number;
+  acceptTime: number;
+  endTime: number;
+}
+
 export interface CallInvitationQueryConfig {
   count: number;
   nextFlag?: number;

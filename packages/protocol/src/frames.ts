@@ -2,10 +2,14 @@
 import type {
   CallAcceptanceSentResult,
   CallCancelSentResult,
+  CallEndSentResult,
   CallEventMap,
   CallEventName,
   CallInvitationListQueriedResult,
   CallInvitationSentResult,
+  CallingInvitationSentResult,
+  CallJoinSentResult,
+  CallQuitSentResult,
   CallRejectionSentResult,
   PushConfig,
 } from "./call-types.js";
@@ -55,6 +59,18 @@ export interface CallAnswerRequest {
   extendedData?: string;
 }
 
+export interface CallingInviteRequest {
+  callID: string;
+  invitees: string[];
+  pushConfig?: PushConfig;
+}
+
+export interface CallLeaveRequest {
+  callID: string;
+  extendedData?: string;
+  pushConfig?: PushConfig;
+}
+
 export interface CallAckRequest {
   callID: string;
 }
@@ -75,6 +91,10 @@ export interface OperationMap {
   callAccept: { request: CallAnswerRequest; result: CallAcceptanceSentResult };
   callReject: { request: CallAnswerRequest; result: CallRejectionSentResult };
   callAck: { request: CallAckRequest; result: Record<string, never> };
+  callingInvite: { request: CallingInviteRequest; result: CallingInvitationSentResult };
+  callJoin: { request: CallAnswerRequest; result: CallJoinSentResult };
+  callQuit: { request: CallLeaveRequest; result: CallQuitSentResult };
+  callEnd: { request: CallLeaveRequest; result: CallEndSentResult };
   queryCallInvitationList: {
     request: QueryCallListRequest;
     result: CallInvitationListQueriedResult;

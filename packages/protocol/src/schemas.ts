@@ -45,6 +45,22 @@ export const requestSchemas = {
   callAccept: z.object({ callID: shortString, extendedData: anyExtendedData.optional() }),
   callReject: z.object({ callID: shortString, extendedData: anyExtendedData.optional() }),
   callAck: z.object({ callID: shortString }),
+  callingInvite: z.object({
+    callID: shortString,
+    invitees: userList,
+    pushConfig: pushConfig.optional(),
+  }),
+  callJoin: z.object({ callID: shortString, extendedData: anyExtendedData.optional() }),
+  callQuit: z.object({
+    callID: shortString,
+    extendedData: anyExtendedData.optional(),
+    pushConfig: pushConfig.optional(),
+  }),
+  callEnd: z.object({
+    callID: shortString,
+    extendedData: anyExtendedData.optional(),
+    pushConfig: pushConfig.optional(),
+  }),
   queryCallInvitationList: z.object({
     count: z.number(),
     nextFlag: z.number().optional(),

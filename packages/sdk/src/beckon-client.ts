@@ -1,5 +1,16 @@
 // One logged-in device over one WebSocket: the ZIM call API, automatic receipts, heartbeat,
 // and reconnect (with resume) after a dropped socket.
+
+import type {
+  CallEndConfig,
+  CallEndSentResult,
+  CallingInvitationSentResult,
+  CallingInviteConfig,
+  CallJoinConfig,
+  CallJoinSentResult,
+  CallQuitConfig,
+  CallQuitSentResult,
+} from "@beckon/protocol";
 import {
   BeckonError,
   type BeckonErrorInfo,
@@ -23,17 +34,6 @@ import {
   type OperationMap,
   PROTOCOL_VERSION,
 } from "@beckon/protocol";
-import type {
-  AdvancedOperationMap,
-  CallEndConfig,
-  CallEndSentResult,
-  CallingInvitationSentResult,
-  CallingInviteConfig,
-  CallJoinConfig,
-  CallJoinSentResult,
-  CallQuitConfig,
-  CallQuitSentResult,
-} from "./advanced-call-types.js";
 import {
   optionalConfig,
   pickDefined,
@@ -88,7 +88,7 @@ export interface TokenRenewedResult {
 
 export type BeckonClientEventHandler = EventListeners<BeckonClient>;
 
-type ClientOperationMap = OperationMap & AdvancedOperationMap;
+type ClientOperationMap = OperationMap;
 type ClientOperationName = keyof ClientOperationMap;
 type RequestOf<K extends ClientOperationName> = ClientOperationMap[K]["request"];
 type ResultOf<K extends ClientOperationName> = ClientOperationMap[K]["result"];

@@ -6,6 +6,8 @@ export type {
   CallAcceptConfig,
   CallCancelConfig,
   CallCancelSentResult,
+  CallEndConfig,
+  CallEndSentResult,
   CallEventMap,
   CallEventName,
   CallInfo,
@@ -18,6 +20,12 @@ export type {
   CallInvitationSentResult,
   CallInvitationTimeoutEvent,
   CallInviteConfig,
+  CallingInvitationSentResult,
+  CallingInviteConfig,
+  CallJoinConfig,
+  CallJoinSentResult,
+  CallQuitConfig,
+  CallQuitSentResult,
   CallRejectConfig,
   CallRejectionSentResult,
   CallUserInfo,
@@ -36,16 +44,6 @@ export {
   ErrorCode,
   PROTOCOL_VERSION,
 } from "@beckon/protocol";
-export type {
-  CallEndConfig,
-  CallEndSentResult,
-  CallingInvitationSentResult,
-  CallingInviteConfig,
-  CallJoinConfig,
-  CallJoinSentResult,
-  CallQuitConfig,
-  CallQuitSentResult,
-} from "./advanced-call-types.js";
 export {
   BeckonClient,
   type BeckonClientEventHandler,

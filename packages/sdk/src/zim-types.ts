@@ -14,6 +14,8 @@ export type {
   CallAcceptConfig as ZIMCallAcceptConfig,
   CallCancelConfig as ZIMCallCancelConfig,
   CallCancelSentResult as ZIMCallCancelSentResult,
+  CallEndConfig as ZIMCallEndConfig,
+  CallEndSentResult as ZIMCallEndSentResult,
   CallInfo as ZIMCallInfo,
   CallInvitationCancelledEvent as ZIMEventOfCallInvitationCancelledResult,
   CallInvitationCreatedEvent as ZIMEventOfCallInvitationCreatedResult,
@@ -24,6 +26,12 @@ export type {
   CallInvitationSentResult as ZIMCallInvitationSentResult,
   CallInvitationTimeoutEvent as ZIMEventOfCallInvitationTimeoutResult,
   CallInviteConfig as ZIMCallInviteConfig,
+  CallingInvitationSentResult as ZIMCallingInvitationSentResult,
+  CallingInviteConfig as ZIMCallingInviteConfig,
+  CallJoinConfig as ZIMCallJoinConfig,
+  CallJoinSentResult as ZIMCallJoinSentResult,
+  CallQuitConfig as ZIMCallQuitConfig,
+  CallQuitSentResult as ZIMCallQuitSentResult,
   CallRejectConfig as ZIMCallRejectConfig,
   CallRejectionSentResult as ZIMCallRejectionSentResult,
   CallUserInfo as ZIMCallUserInfo,
@@ -39,17 +47,6 @@ export {
   ConnectionState as ZIMConnectionState,
   ErrorCode as ZIMErrorCode,
 } from "@beckon/protocol";
-
-export type {
-  CallEndConfig as ZIMCallEndConfig,
-  CallEndSentResult as ZIMCallEndSentResult,
-  CallingInvitationSentResult as ZIMCallingInvitationSentResult,
-  CallingInviteConfig as ZIMCallingInviteConfig,
-  CallJoinConfig as ZIMCallJoinConfig,
-  CallJoinSentResult as ZIMCallJoinSentResult,
-  CallQuitConfig as ZIMCallQuitConfig,
-  CallQuitSentResult as ZIMCallQuitSentResult,
-} from "./advanced-call-types.js";
 
 /** What every failed call rejects with (a BeckonError, which also carries a stack). */
 export type ZIMError = BeckonErrorInfo;

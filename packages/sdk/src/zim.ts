@@ -5,24 +5,22 @@ import type {
   CallAcceptConfig,
   CallCancelConfig,
   CallCancelSentResult,
+  CallEndConfig,
+  CallEndSentResult,
   CallInvitationListQueriedResult,
   CallInvitationQueryConfig,
   CallInvitationSentResult,
   CallInviteConfig,
-  CallRejectConfig,
-  CallRejectionSentResult,
-  ConnectionState,
-} from "@beckon/protocol";
-import type {
-  CallEndConfig,
-  CallEndSentResult,
   CallingInvitationSentResult,
   CallingInviteConfig,
   CallJoinConfig,
   CallJoinSentResult,
   CallQuitConfig,
   CallQuitSentResult,
-} from "./advanced-call-types.js";
+  CallRejectConfig,
+  CallRejectionSentResult,
+  ConnectionState,
+} from "@beckon/protocol";
 import {
   BeckonClient,
   type BeckonClientOptions,

@@ -1,6 +1,6 @@
 // One logged-in device on one socket: its identity, its event stream (epoch + seq) and timers.
 import { randomBytes } from "node:crypto";
-import type { CallEventName, ServerFrame } from "@beckon/protocol";
+import type { CallEvent, ServerFrame } from "@beckon/protocol";
 import type WebSocket from "ws";
 
 /** Past this much unsent data the device is too slow to keep; it reconnects and resyncs. */
@@ -9,7 +9,7 @@ const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 export class DeviceSession {
   readonly epoch = randomBytes(8).toString("base64url");
   private seq = 0;
-  /** Calls whose invitation this device has been shown, so a login picture never repeats one. */
+  /** Invitations (callID + deadline) this device was shown, so a login picture never repeats one. */
   readonly invitationsShown = new Set<string>();
   tokenExpiresAt = 0;
   private tokenTimers: NodeJS.Timeout[] = [];
@@ -28,11 +28,13 @@ export class DeviceSession {
   }
 
   /** Sends a call event; `dataJson` is serialized once per event and shared by all devices. */
-  sendCallEvent(name: CallEventName, callID: string, dataJson: string): void {
+  sendCallEvent(event: CallEvent, dataJson: string): void {
     if (!this.isOpen) return;
+    const { name } = event;
     if (name === "callInvitationReceived") {
-      if (this.invitationsShown.has(callID)) return;
-      this.invitationsShown.add(callID);
+      const key = `${event.data.callID}:${event.data.deadline}`;
+      if (this.invitationsShown.has(key)) return;
+      this.invitationsShown.add(key);
     }
     this.seq += 1;
     this.sendRaw(`{"ev":"${name}","seq":${this.seq},"data":${dataJson}}`);

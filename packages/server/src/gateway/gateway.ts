@@ -95,7 +95,7 @@ export class Gateway {
       let json: string | undefined;
       for (const device of this.devices.resolve(to)) {
         json ??= JSON.stringify(event.data);
-        device.sendCallEvent(event.name, message.callID, json);
+        device.sendCallEvent(event, json);
       }
     }
   }
@@ -317,11 +317,8 @@ export class Gateway {
           const member = fresh?.members.find((m) => m.userID === session.userID);
           if (!fresh || !member || !isPending(member.state) || !session.isOpen) return;
           if (member.deadline <= this.clock()) return;
-          session.sendCallEvent(
-            "callInvitationReceived",
-            fresh.callID,
-            JSON.stringify(invitationEvent(fresh, member)),
-          );
+          const data = invitationEvent(fresh, member);
+          session.sendCallEvent({ name: "callInvitationReceived", data }, JSON.stringify(data));
         });
       }),
     );
@@ -392,6 +389,23 @@ export class Gateway {
       this.calls.execute(callID, { type: "accept", actor: this.actorOf(session), extendedData }),
     callReject: async ({ session }, { callID, extendedData }) =>
       this.calls.execute(callID, { type: "reject", actor: this.actorOf(session), extendedData }),
+    callingInvite: async ({ session }, { callID, invitees, pushConfig }) => {
+      const knownUsers = await this.store.knownUsers(invitees);
+      const actor = this.actorOf(session);
+      return this.calls.execute(callID, {
+        type: "callingInvite",
+        actor,
+        invitees,
+        pushConfig,
+        knownUsers,
+      });
+    },
+    callJoin: async ({ session }, { callID, extendedData }) =>
+      this.calls.execute(callID, { type: "join", actor: this.actorOf(session), extendedData }),
+    callQuit: async ({ session }, { callID, extendedData }) =>
+      this.calls.execute(callID, { type: "quit", actor: this.actorOf(session), extendedData }),
+    callEnd: async ({ session }, { callID, extendedData }) =>
+      this.calls.execute(callID, { type: "end", actor: this.actorOf(session), extendedData }),
     callAck: async ({ session }, { callID }) => {
       await this.calls.execute(callID, { type: "receipt", actor: this.actorOf(session) });
       return {};

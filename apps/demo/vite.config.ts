@@ -1,0 +1,30 @@
+// Builds the demo page into apps/demo/dist, which `beckon start` serves at `/`. The SDK and the
+// protocol come from their TypeScript sources (the SDK's browser entry), so no package build
+// is needed first; `vite` (dev server) proxies the WebSocket and token endpoint to a local node.
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vite";
+
+const packages = (path: string) => fileURLToPath(new URL(`../../packages/${path}`, import.meta.url));
+const backend = process.env.BECKON_DEMO_BACKEND ?? "http://localhost:4000";
+
+export default defineConfig({
+  root: fileURLToPath(new URL(".", import.meta.url)),
+  base: "./",
+  resolve: {
+    alias: [
+      { find: /^@beckon\/sdk$/, replacement: packages("sdk/src/index.ts") },
+      { find: /^@beckon\/protocol$/, replacement: packages("protocol/src/index.ts") },
+    ],
+  },
+  build: {
+    outDir: "dist",
+    emptyOutDir: true,
+    target: "es2022",
+  },
+  server: {
+    proxy: {
+      "/ws": { target: backend, ws: true },
+      "/dev": { target: backend },
+    },
+  },
+});
