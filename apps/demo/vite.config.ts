@@ -4,7 +4,8 @@
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vite";
 
-const packages = (path: string) => fileURLToPath(new URL(`../../packages/${path}`, import.meta.url));
+const packages = (path: string) =>
+  fileURLToPath(new URL(`../../packages/${path}`, import.meta.url));
 const backend = process.env.BECKON_DEMO_BACKEND ?? "http://localhost:4000";
 
 export default defineConfig({

@@ -39,6 +39,8 @@ export function describeError(action: string, error: unknown): string {
 /** One line per invitee the server refused, e.g. "bob: Unknown user … (6000281)". */
 export function describeErrorUsers(list: readonly ErrorUserInfo[]): string {
   return list
-    .map(({ userID, reason }) => `${userID}: ${hints[reason as ErrorCode] ?? "refused"} (${reason})`)
+    .map(
+      ({ userID, reason }) => `${userID}: ${hints[reason as ErrorCode] ?? "refused"} (${reason})`,
+    )
     .join("; ");
 }

@@ -14,9 +14,16 @@ import {
   type EngineSettings,
   findMember,
   type InviteCommand,
+  type Member,
   type TimerKind,
 } from "@beckon/engine";
-import type { CallEvent, CallEventName, CallUserState, ErrorCode } from "@beckon/protocol";
+import {
+  type CallEvent,
+  type CallEventName,
+  CallInvitationMode,
+  type CallUserState,
+  type ErrorCode,
+} from "@beckon/protocol";
 import { expect } from "vitest";
 
 export const settings: EngineSettings = defaultEngineSettings;
@@ -87,6 +94,11 @@ export function startCall(overrides: Partial<InviteCommand> = {}, now: number = 
   return decision.call;
 }
 
+/** An advanced-mode call (SPEC §5 "Advanced mode"), otherwise like `startCall`. */
+export function startAdvancedCall(overrides: Partial<InviteCommand> = {}, now: number = T0): Call {
+  return startCall({ mode: CallInvitationMode.Advanced, ...overrides }, now);
+}
+
 export const accept = (
   userID: string,
   deviceID: string = phone(userID),
@@ -126,6 +138,36 @@ export const logout = (userID: string, deviceID: string = phone(userID)): CallCo
   actor: by(userID, deviceID),
 });
 
+/** Advanced mode: an Accepted member invites more users (SPEC §3 callingInvite). */
+export const callingInvite = (
+  userID: string,
+  invitees: readonly string[],
+  deviceID: string = phone(userID),
+): CallCommand => ({
+  type: "callingInvite",
+  actor: by(userID, deviceID),
+  invitees,
+  knownUsers: KNOWN_USERS,
+});
+
+export const join = (
+  userID: string,
+  deviceID: string = phone(userID),
+  extendedData?: string,
+): CallCommand => ({ type: "join", actor: by(userID, deviceID), extendedData });
+
+export const quit = (
+  userID: string,
+  deviceID: string = phone(userID),
+  extendedData?: string,
+): CallCommand => ({ type: "quit", actor: by(userID, deviceID), extendedData });
+
+export const end = (
+  userID: string,
+  deviceID: string = phone(userID),
+  extendedData?: string,
+): CallCommand => ({ type: "end", actor: by(userID, deviceID), extendedData });
+
 export const fire = (timer: TimerKind, userID: string): CallCommand => ({
   type: "timer",
   timer,
@@ -158,6 +200,13 @@ export function drive(call: Call, ...steps: (CallCommand | [CallCommand, number]
 
 export function stateOf(call: Call, userID: string): CallUserState | undefined {
   return findMember(call, userID)?.state;
+}
+
+/** The member record of a user who must be in the call. */
+export function memberOf(call: Call, userID: string): Member {
+  const member = findMember(call, userID);
+  if (!member) throw new Error(`${userID} is not a member of ${call.callID}`);
+  return member;
 }
 
 /** Asserts the command fails with `code` and leaves the call exactly as it was. */

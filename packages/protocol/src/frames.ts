@@ -24,6 +24,11 @@ export interface LoginRequest {
   deviceID: string;
   /** Present when the SDK resumes a session after a dropped socket. */
   resume?: { epoch: string; seq: number };
+  /**
+   * Calls the SDK still shows as ringing or running. If the server cannot resume the stream, it
+   * sends, for each of these that is over for the user, the event that closed it.
+   */
+  openCalls?: string[];
 }
 
 export interface LoginResult {
@@ -85,7 +90,8 @@ export interface OperationMap {
   login: { request: LoginRequest; result: LoginResult };
   logout: { request: Record<string, never>; result: Record<string, never> };
   renewToken: { request: { token: string }; result: { tokenExpiresAt: number } };
-  ping: { request: Record<string, never>; result: { serverTime: number } };
+  /** `ack`: the last event seq the device has, so the server may forget older ones. */
+  ping: { request: { ack?: number }; result: { serverTime: number } };
   callInvite: { request: CallInviteRequest; result: CallInvitationSentResult };
   callCancel: { request: CallCancelRequest; result: CallCancelSentResult };
   callAccept: { request: CallAnswerRequest; result: CallAcceptanceSentResult };

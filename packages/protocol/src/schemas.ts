@@ -24,10 +24,11 @@ export const requestSchemas = {
     token: z.string().max(8192),
     deviceID: z.string().min(1).max(64),
     resume: z.object({ epoch: shortString, seq: z.number().int().nonnegative() }).optional(),
+    openCalls: z.array(shortString).max(100).optional(),
   }),
   logout: empty,
   renewToken: z.object({ token: z.string().max(8192) }),
-  ping: empty,
+  ping: z.object({ ack: z.number().int().nonnegative().optional() }),
   callInvite: z.object({
     invitees: userList,
     timeout: z.number().optional(),

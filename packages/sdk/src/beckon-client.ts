@@ -19,6 +19,7 @@ import {
   type CallCancelConfig,
   type CallCancelSentResult,
   type CallInvitationListQueriedResult,
+  CallInvitationMode,
   type CallInvitationQueryConfig,
   type CallInvitationSentResult,
   type CallInviteConfig,
@@ -52,6 +53,7 @@ import {
 import type { BeckonEventName, BeckonListener, EventListeners } from "./client-events.js";
 import { randomDeviceID } from "./device-id.js";
 import { ListenerRegistry } from "./listener-registry.js";
+import { OpenCalls } from "./open-calls.js";
 import { type BackoffOptions, fullJitterDelay } from "./reconnect-backoff.js";
 import { type ParsedServerFrame, parseServerFrame } from "./server-frame-parser.js";
 import {
@@ -204,6 +206,7 @@ export class BeckonClient {
   // Where this device's event stream stands, for resuming after a reconnect.
   private epoch: string | null = null;
   private lastSeq = 0;
+  private readonly openCalls = new OpenCalls();
 
   private heartbeatIntervalMs = DEFAULT_HEARTBEAT_INTERVAL_MS;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
@@ -375,11 +378,13 @@ export class BeckonClient {
     }));
   }
 
-  callJoin(callID: string, config: CallJoinConfig): Promise<CallJoinSentResult> {
-    return this.request("callJoin", () => ({
+  async callJoin(callID: string, config: CallJoinConfig): Promise<CallJoinSentResult> {
+    const result = await this.request("callJoin", () => ({
       callID: requireString(callID, "callID"),
       ...pickDefined(optionalConfig(config, "config"), ["extendedData"]),
     }));
+    this.openCalls.open(result.callID, CallInvitationMode.Advanced, result.callUserList);
+    return result;
   }
 
   callQuit(callID: string, config: CallQuitConfig): Promise<CallQuitSentResult> {
@@ -525,7 +530,10 @@ export class BeckonClient {
       token: session.token,
       deviceID: this.deviceID,
     };
-    if (this.epoch !== null) request.resume = { epoch: this.epoch, seq: this.lastSeq };
+    if (this.epoch !== null) {
+      request.resume = { epoch: this.epoch, seq: this.lastSeq };
+      request.openCalls = this.openCalls.ids();
+    }
     const result = await this.exchange(socket, "login", request);
     if (generation !== this.generation) throw loginAborted();
     // The reply's continuation runs a tick later; the socket may have died in between.
@@ -607,10 +615,20 @@ export class BeckonClient {
   private handleEvent(frame: EventFrame): void {
     switch (frame.kind) {
       case "callEvent":
-        if (frame.seq !== null) this.lastSeq = frame.seq;
+        if (frame.seq !== null) {
+          // Replays overlap what already arrived: drop those, so the app sees each event once.
+          if (frame.seq <= this.lastSeq) return;
+          // A hole means a frame was lost: resume from the last one we have, which replays it.
+          if (frame.seq > this.lastSeq + 1) {
+            if (this.socket) this.handleSocketLost(this.socket, connectionLost("event gap"));
+            return;
+          }
+          this.lastSeq = frame.seq;
+        }
         // The receipt goes out before any listener runs: it must not depend on the app.
         if (frame.name === "callInvitationReceived")
           this.sendOneWay("callAck", { callID: frame.data.callID });
+        if (this.session) this.openCalls.observe(frame.name, frame.data, this.session.userID);
         this.listeners.emit(frame.name, frame.data);
         return;
       case "tokenWillExpire":
@@ -633,6 +651,7 @@ export class BeckonClient {
 
   private onLoggedIn(socket: WebSocketLike, result: LoginResult): void {
     const epoch = typeof result?.epoch === "string" ? result.epoch : null;
+    const wasReconnect = this.epoch !== null;
     const resumed = result?.resumed === true && epoch !== null && epoch === this.epoch;
     // Not resumed: the server sends a fresh picture and counts from the start of the new epoch.
     if (!resumed) this.lastSeq = 0;
@@ -649,7 +668,12 @@ export class BeckonClient {
     for (const request of this.pending.values()) {
       if (request.socket === null) this.transmitRequest(request, socket);
     }
-    this.setState(ConnectionState.Connected, ConnectionEvent.Success);
+    // After a reconnect the app learns whether it missed nothing (resumed) or got a resync.
+    this.setState(
+      ConnectionState.Connected,
+      ConnectionEvent.Success,
+      wasReconnect ? JSON.stringify({ resumed }) : "",
+    );
     const early = this.earlyFrames;
     this.earlyFrames = [];
     for (const frame of early) {
@@ -660,7 +684,10 @@ export class BeckonClient {
 
   private startHeartbeat(socket: WebSocketLike): void {
     this.stopHeartbeat();
-    this.heartbeatTimer = setInterval(() => this.sendOneWay("ping", {}), this.heartbeatIntervalMs);
+    this.heartbeatTimer = setInterval(
+      () => this.sendOneWay("ping", { ack: this.lastSeq }),
+      this.heartbeatIntervalMs,
+    );
     unrefTimer(this.heartbeatTimer);
     this.armLivenessTimer(socket);
   }
@@ -771,6 +798,7 @@ export class BeckonClient {
     this.firstLogin = null;
     this.epoch = null;
     this.lastSeq = 0;
+    this.openCalls.clear();
     this.reconnectAttempt = 0;
     if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;

@@ -175,7 +175,7 @@ describe("BeckonClient", () => {
     client.on("callUserStateChanged", (_client, data) => changed.push(data.callUserList.length));
     server.send(firstSocket, {
       ev: "callUserStateChanged",
-      seq: 7,
+      seq: 1,
       data: { callID: "call-1", callUserList: [] },
     });
     await changed.waitFor(() => true);
@@ -190,7 +190,7 @@ describe("BeckonClient", () => {
       userID: "alice",
       token: "token-a",
       deviceID: client.deviceID,
-      resume: { epoch: FAKE_EPOCH, seq: 7 },
+      resume: { epoch: FAKE_EPOCH, seq: 1 },
     });
     expect(states.items.slice(2)).toEqual([
       {
@@ -198,7 +198,12 @@ describe("BeckonClient", () => {
         event: ConnectionEvent.LoginInterrupted,
         extendedData: "",
       },
-      { state: ConnectionState.Connected, event: ConnectionEvent.Success, extendedData: "" },
+      // The fake server resumes a known epoch, so the app is told it missed nothing.
+      {
+        state: ConnectionState.Connected,
+        event: ConnectionEvent.Success,
+        extendedData: JSON.stringify({ resumed: true }),
+      },
     ]);
   });
 
@@ -353,9 +358,10 @@ describe("BeckonClient", () => {
     server.send(socket, { ev: "somethingNew", data: { callID: "x" } });
     server.send(socket, { ev: "callInvitationTimeout", seq: 1, data: { mode: 0 } });
     server.send(socket, { id: 999_999, ok: true, data: {} });
+    // The malformed event above never counted, so this one is the first of the stream.
     server.send(socket, {
       ev: "callInvitationTimeout",
-      seq: 2,
+      seq: 1,
       data: { callID: "call-5", mode: 0 },
     });
 

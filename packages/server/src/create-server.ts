@@ -82,7 +82,7 @@ export async function createServer(options: ServerOptions): Promise<BeckonServer
         .execute(
           callID,
           { type: "deviceLost", actor: { userID: call.caller, deviceID: device } },
-          () => gateway.devices.get(call.caller, device) === undefined,
+          () => !gateway.devices.isOnline(call.caller, device),
         )
         .catch((error: unknown) => log.warn({ err: error, callID }, "restart sweep failed"));
     }

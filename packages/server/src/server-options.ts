@@ -21,6 +21,8 @@ export interface ServerOptions {
   maxExtendedDataBytes?: number;
   tokenWarningSeconds?: number;
   loginTimeoutMs?: number;
+  /** How long a dropped device may take to come back and get exactly the events it missed. */
+  resumeWindowMs?: number;
   rateLimit?: { burst: number; perSecond: number };
   /** Serve `POST /dev/token`, which mints a token for any user. Development only. */
   devTokens?: boolean;
@@ -52,6 +54,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
       options.maxExtendedDataBytes ?? defaultEngineSettings.maxExtendedDataBytes,
     tokenWarningSeconds: options.tokenWarningSeconds ?? 30,
     loginTimeoutMs: options.loginTimeoutMs ?? 10_000,
+    resumeWindowMs: options.resumeWindowMs ?? 120_000,
     rateLimit: options.rateLimit ?? { burst: 200, perSecond: 100 },
     devTokens: options.devTokens ?? false,
     staticDir: options.staticDir,

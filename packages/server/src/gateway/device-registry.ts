@@ -14,6 +14,11 @@ export class DeviceRegistry {
     return this.byUser.get(userID)?.get(deviceID);
   }
 
+  /** Whether the device is logged in with a live socket (not just resumable). */
+  isOnline(userID: string, deviceID: string): boolean {
+    return this.get(userID, deviceID)?.isAttached ?? false;
+  }
+
   /** Adds a session, returning the one it replaces on the same device, if any. */
   add(session: DeviceSession): DeviceSession | undefined {
     let devices = this.byUser.get(session.userID);

@@ -1,65 +1,115 @@
-// One logged-in device on one socket: its identity, its event stream (epoch + seq) and timers.
+// One logged-in device: its identity, its event stream (epoch + seq, with the recent events kept
+// for a resume) and the socket it is on right now, if any. It outlives a dropped socket for the
+// resume window, so events sent meanwhile can be replayed in order, none twice.
 import { randomBytes } from "node:crypto";
 import type { CallEvent, ServerFrame } from "@beckon/protocol";
 import type WebSocket from "ws";
 
-/** Past this much unsent data the device is too slow to keep; it reconnects and resyncs. */
+/** Past this much unsent data the device is too slow to keep; it reconnects and resumes. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/** Unacknowledged events kept per device; a device further behind resyncs instead. */
+const MAX_REPLAY_EVENTS = 1_000;
+
+interface SentEvent {
+  seq: number;
+  text: string;
+}
 
 export class DeviceSession {
   readonly epoch = randomBytes(8).toString("base64url");
   private seq = 0;
+  private readonly replay: SentEvent[] = [];
   /** Invitations (callID + deadline) this device was shown, so a login picture never repeats one. */
-  readonly invitationsShown = new Set<string>();
-  tokenExpiresAt = 0;
+  private readonly invitationsShown = new Set<string>();
+  /** Null until the login reply is out, and while the device is away. */
+  socket: WebSocket | null = null;
   private tokenTimers: NodeJS.Timeout[] = [];
-  /** Set when the session ended on purpose (logout, kick, replaced), not by a lost socket. */
-  endedOnPurpose = false;
+  /** Ends the session once the device has been away for the resume window. */
+  expiryTimer: NodeJS.Timeout | null = null;
+  /** Set by logout: the device left on purpose, so it is not "lost". */
+  loggedOut = false;
 
   constructor(
     readonly userID: string,
     readonly deviceID: string,
-    readonly socket: WebSocket,
     readonly loginTime: number,
   ) {}
 
-  get isOpen(): boolean {
-    return this.socket.readyState === this.socket.OPEN;
+  get isAttached(): boolean {
+    return this.socket !== null && this.socket.readyState === this.socket.OPEN;
   }
 
-  /** Sends a call event; `dataJson` is serialized once per event and shared by all devices. */
+  /**
+   * Queues a call event for replay and sends it if the socket is up. `dataJson` is serialized
+   * once per event and shared by every device that gets it.
+   */
   sendCallEvent(event: CallEvent, dataJson: string): void {
-    if (!this.isOpen) return;
-    const { name } = event;
-    if (name === "callInvitationReceived") {
+    if (event.name === "callInvitationReceived") {
       const key = `${event.data.callID}:${event.data.deadline}`;
       if (this.invitationsShown.has(key)) return;
       this.invitationsShown.add(key);
     }
     this.seq += 1;
-    this.sendRaw(`{"ev":"${name}","seq":${this.seq},"data":${dataJson}}`);
+    const text = `{"ev":"${event.name}","seq":${this.seq},"data":${dataJson}}`;
+    this.replay.push({ seq: this.seq, text });
+    if (this.replay.length > MAX_REPLAY_EVENTS) this.replay.shift();
+    if (this.isAttached) this.sendRaw(text);
+  }
+
+  /** The device has every event up to `seq`; they need not be kept any longer. */
+  acknowledge(seq: number): void {
+    let drop = 0;
+    while (drop < this.replay.length && (this.replay[drop] as SentEvent).seq <= seq) drop++;
+    if (drop > 0) this.replay.splice(0, drop);
+  }
+
+  /** Whether every event after `seq` is still kept (so a resume from `seq` loses nothing). */
+  canResumeFrom(seq: number): boolean {
+    if (seq > this.seq || seq < 0) return false;
+    if (seq === this.seq) return true;
+    const first = this.replay[0];
+    return first !== undefined && first.seq <= seq + 1;
+  }
+
+  /** Attaches a new socket and sends it everything after `seq`, in order. */
+  resumeOn(socket: WebSocket, seq: number): void {
+    this.attach(socket);
+    for (const event of this.replay) if (event.seq > seq) this.sendRaw(event.text);
+  }
+
+  private attach(socket: WebSocket): void {
+    this.socket = socket;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = null;
+  }
+
+  detach(): void {
+    this.socket = null;
   }
 
   send(frame: ServerFrame): void {
-    if (this.isOpen) this.sendRaw(JSON.stringify(frame));
+    if (this.isAttached) this.sendRaw(JSON.stringify(frame));
   }
 
   private sendRaw(text: string): void {
-    if (this.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
-      this.socket.terminate();
+    const socket = this.socket as WebSocket;
+    if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+      socket.terminate();
       return;
     }
-    this.socket.send(text);
+    socket.send(text);
   }
 
   setTokenTimers(timers: NodeJS.Timeout[]): void {
-    this.clearTokenTimers();
+    for (const timer of this.tokenTimers) clearTimeout(timer);
     for (const timer of timers) timer.unref();
     this.tokenTimers = timers;
   }
 
-  clearTokenTimers(): void {
+  clearTimers(): void {
     for (const timer of this.tokenTimers) clearTimeout(timer);
     this.tokenTimers = [];
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = null;
   }
 }

@@ -1,13 +1,13 @@
 // The WebSocket front door: validates frames, authenticates devices, turns requests into call
 // commands and delivers decided events to the devices on this node.
 import type { Actor } from "@beckon/engine";
-import { callInfoFor, checkCallListQuery, invitationEvent } from "@beckon/engine";
+import { callInfoFor, checkCallListQuery, closingEventFor, pictureFor } from "@beckon/engine";
 import {
   BeckonError,
+  type CallEvent,
   CloseCode,
   ConnectionEvent,
   ErrorCode,
-  isPending,
   isValidUserID,
   type LoginRequest,
   type LoginResult,
@@ -34,6 +34,8 @@ export interface GatewaySettings {
   /** How long before expiry `tokenWillExpire` fires. */
   tokenWarningSeconds: number;
   loginTimeoutMs: number;
+  /** How long a dropped device's session waits to be resumed before it ends. */
+  resumeWindowMs: number;
   rateLimit: { burst: number; perSecond: number };
 }
 
@@ -56,6 +58,8 @@ export class Gateway {
   readonly devices = new DeviceRegistry();
   private readonly connections = new Set<Connection>();
   private readonly sweepTimer: NodeJS.Timeout;
+  /** Set by close(): sockets dropping now are the server going away, not devices getting lost. */
+  private closing = false;
 
   constructor(
     private readonly settings: GatewaySettings,
@@ -102,11 +106,9 @@ export class Gateway {
 
   close(): void {
     clearInterval(this.sweepTimer);
-    for (const connection of this.connections) {
-      connection.session?.clearTokenTimers();
-      if (connection.session) connection.session.endedOnPurpose = true;
-      connection.socket.terminate();
-    }
+    this.closing = true;
+    for (const session of this.devices.all()) session.clearTimers();
+    for (const connection of this.connections) connection.socket.terminate();
   }
 
   /** Drops sockets that went silent for two heartbeats, or never logged in. */
@@ -187,7 +189,10 @@ export class Gateway {
     try {
       let result: unknown;
       if (op === "login") {
-        result = await this.login(connection, data as LoginRequest);
+        const login = await this.login(connection, data as LoginRequest);
+        this.reply(connection, { id, ok: true, data: login.result });
+        login.afterReply();
+        return;
       } else {
         const { session } = connection;
         if (!session) throw new BeckonError(ErrorCode.UserIsNotLogged, "log in first");
@@ -205,7 +210,15 @@ export class Gateway {
     }
   }
 
-  private async login(connection: Connection, request: LoginRequest): Promise<LoginResult> {
+  /**
+   * Authenticates the device and either resumes its event stream (replaying what it missed) or
+   * starts a new one with the current picture. `afterReply` runs right after the reply is sent,
+   * so replayed and new events always follow it.
+   */
+  private async login(
+    connection: Connection,
+    request: LoginRequest,
+  ): Promise<{ result: LoginResult; afterReply: () => void }> {
     if (request.protocolVersion !== PROTOCOL_VERSION) {
       throw new BeckonError(
         ErrorCode.ParamsInvalid,
@@ -222,43 +235,64 @@ export class Gateway {
     try {
       const expiresAt = await verifyToken(this.settings.secret, request.token, request.userID);
       await this.store.addUsers([request.userID]);
-      if (connection.socket.readyState !== connection.socket.OPEN) {
+      const { socket } = connection;
+      if (socket.readyState !== socket.OPEN) {
         throw new BeckonError(ErrorCode.NetworkError, "the connection closed during login");
       }
-      const session = new DeviceSession(
-        request.userID,
-        request.deviceID,
-        connection.socket,
-        this.clock(),
-      );
-      this.admit(session);
+      const existing = this.devices.get(request.userID, request.deviceID);
+      const { resume } = request;
+      const resumable =
+        existing !== undefined &&
+        resume !== undefined &&
+        existing.epoch === resume.epoch &&
+        existing.canResumeFrom(resume.seq);
+      let session: DeviceSession;
+      if (resumable) {
+        session = existing;
+        // A half-open socket of the same device may still hang on; it is replaced quietly.
+        session.socket?.terminate();
+        session.detach();
+      } else {
+        if (existing) this.endSession(existing);
+        session = new DeviceSession(request.userID, request.deviceID, this.clock());
+        this.admit(session);
+      }
       connection.session = session;
       this.armTokenTimers(session, expiresAt);
-      void this.showCurrentPicture(session).catch((error: unknown) =>
-        this.log.error({ err: error, userID: session.userID }, "login picture failed"),
-      );
-      return {
+      const result: LoginResult = {
         userID: session.userID,
         deviceID: session.deviceID,
         serverTime: this.clock(),
         tokenExpiresAt: expiresAt,
         heartbeatIntervalMs: this.settings.heartbeatIntervalMs,
         epoch: session.epoch,
-        resumed: false,
+        resumed: resumable,
       };
+      const afterReply = () => {
+        session.resumeOn(socket, resumable ? (resume?.seq ?? 0) : 0);
+        void this.afterLogin(session, resumable ? null : (request.openCalls ?? [])).catch(
+          (error: unknown) =>
+            this.log.error({ err: error, userID: session.userID }, "login follow-up failed"),
+        );
+      };
+      return { result, afterReply };
     } finally {
       connection.loggingIn = false;
     }
   }
 
+  /** Ends a session for good: its socket goes, its stream is forgotten. */
+  private endSession(session: DeviceSession): void {
+    this.devices.remove(session);
+    session.clearTimers();
+    const socket = session.socket;
+    session.detach();
+    socket?.terminate();
+  }
+
   /** Registers a session, replacing a stale socket of the same device and enforcing the cap. */
   private admit(session: DeviceSession): void {
-    const previous = this.devices.add(session);
-    if (previous) {
-      previous.endedOnPurpose = true;
-      previous.clearTokenTimers();
-      previous.socket.terminate();
-    }
+    this.devices.add(session);
     const devices = this.devices.devicesOf(session.userID);
     const excess = devices.length - this.settings.maxDevicesPerUser;
     if (excess > 0) {
@@ -273,14 +307,15 @@ export class Gateway {
 
   private kick(session: DeviceSession, event: ConnectionEvent, reason: string): void {
     session.send({ ev: "kicked", data: { event, reason } });
-    session.socket.close(
+    session.socket?.close(
       event === ConnectionEvent.TokenExpired ? CloseCode.TokenExpired : CloseCode.KickedOut,
       reason,
     );
+    this.devices.remove(session);
+    session.clearTimers();
   }
 
   private armTokenTimers(session: DeviceSession, expiresAt: number): void {
-    session.tokenExpiresAt = expiresAt;
     const now = this.clock();
     const warnAt = expiresAt - this.settings.tokenWarningSeconds * 1000;
     session.setTokenTimers([
@@ -300,38 +335,51 @@ export class Gateway {
   }
 
   /**
-   * At login: a lost caller device counts as back, and every invitation still ringing for
-   * the user is shown. Each call is read in its own queue, so nothing is shown twice or missed.
+   * After a login: a lost caller device counts as back, and a device that could not resume gets
+   * the current picture (`openCalls` non-null). Each call is read in its own queue, so nothing
+   * decided meanwhile is missed or shown twice.
    */
-  private async showCurrentPicture(session: DeviceSession): Promise<void> {
+  private async afterLogin(session: DeviceSession, openCalls: readonly string[] | null) {
     const calls = await this.store.activeCallsOf(session.userID);
-    const actor = { userID: session.userID, deviceID: session.deviceID };
-    await Promise.all(
-      calls.map(async (call) => {
-        if (call.caller === session.userID) {
-          await this.calls.execute(call.callID, { type: "deviceBack", actor });
-          return;
+    const actor = this.actorOf(session);
+    const show = (event: CallEvent) => session.sendCallEvent(event, JSON.stringify(event.data));
+    const active = new Set(calls.map((call) => call.callID));
+    await Promise.all([
+      ...calls.map(async ({ callID, caller }) => {
+        if (caller === session.userID) {
+          await this.calls.execute(callID, { type: "deviceBack", actor });
         }
-        await this.calls.inCallOrder(call.callID, async () => {
-          const fresh = await this.store.getCall(call.callID);
-          const member = fresh?.members.find((m) => m.userID === session.userID);
-          if (!fresh || !member || !isPending(member.state) || !session.isOpen) return;
-          if (member.deadline <= this.clock()) return;
-          const data = invitationEvent(fresh, member);
-          session.sendCallEvent({ name: "callInvitationReceived", data }, JSON.stringify(data));
+        if (openCalls === null) return;
+        await this.calls.inCallOrder(callID, async () => {
+          const call = await this.store.getCall(callID);
+          const event = call && pictureFor(call, session.userID, session.deviceID, this.clock());
+          if (event) show(event);
         });
       }),
-    );
+      ...(openCalls ?? [])
+        .filter((callID) => !active.has(callID))
+        .map((callID) =>
+          this.calls.inCallOrder(callID, async () => {
+            const call = await this.store.getCall(callID);
+            const event = call && closingEventFor(call, session.userID);
+            if (event) show(event);
+          }),
+        ),
+    ]);
   }
 
   private onClose(connection: Connection): void {
     this.connections.delete(connection);
     const { session } = connection;
-    if (!session) return;
-    session.clearTokenTimers();
-    const stillCurrent = this.devices.remove(session);
-    if (!stillCurrent || session.endedOnPurpose) return;
-    void this.tellCallsDeviceLost(session);
+    // Only the socket the session is on counts; a replaced one leaves quietly.
+    if (!session || session.socket !== connection.socket) return;
+    session.detach();
+    if (this.closing) return;
+    session.expiryTimer = setTimeout(() => {
+      if (!session.isAttached) this.endSession(session);
+    }, this.settings.resumeWindowMs);
+    session.expiryTimer.unref();
+    if (!session.loggedOut) void this.tellCallsDeviceLost(session);
   }
 
   private async tellCallsDeviceLost(session: DeviceSession): Promise<void> {
@@ -346,7 +394,7 @@ export class Gateway {
             this.calls.execute(
               call.callID,
               { type: "deviceLost", actor },
-              () => this.devices.get(session.userID, session.deviceID) === undefined,
+              () => !this.devices.isOnline(session.userID, session.deviceID),
             ),
           ),
       );
@@ -361,7 +409,7 @@ export class Gateway {
 
   private readonly handlers: { [K in Exclude<OperationName, "login">]: Handler<K> } = {
     logout: async ({ session }) => {
-      session.endedOnPurpose = true;
+      session.loggedOut = true;
       const calls = await this.store.activeCallsOf(session.userID);
       const actor = this.actorOf(session);
       await Promise.all(
@@ -370,9 +418,10 @@ export class Gateway {
           .map((call) => this.calls.execute(call.callID, { type: "logout", actor })),
       );
       this.devices.remove(session);
-      session.clearTokenTimers();
+      session.clearTimers();
+      const socket = session.socket;
       // Reply first, then close: the SDK resolves logout on the reply.
-      setImmediate(() => session.socket.close(CloseCode.LoggedOut, "logged out"));
+      setImmediate(() => socket?.close(CloseCode.LoggedOut, "logged out"));
       return {};
     },
     renewToken: async ({ session }, { token }) => {
@@ -380,7 +429,10 @@ export class Gateway {
       this.armTokenTimers(session, expiresAt);
       return { tokenExpiresAt: expiresAt };
     },
-    ping: async () => ({ serverTime: this.clock() }),
+    ping: async ({ session }, { ack }) => {
+      if (ack !== undefined) session.acknowledge(ack);
+      return { serverTime: this.clock() };
+    },
     callInvite: async ({ session }, request) =>
       this.calls.invite({ ...request, actor: this.actorOf(session) }),
     callCancel: async ({ session }, { callID, ...rest }) =>

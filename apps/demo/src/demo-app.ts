@@ -1,0 +1,710 @@
+// The demo page: one BeckonClient per sign-in (the real @beckon/sdk, browser entry), the call
+// book its events feed, and the views. Every SDK failure ends up as a readable notice.
+import {
+  BeckonClient,
+  type BeckonEventMap,
+  type BeckonEventName,
+  type CallInfo,
+  CallUserState,
+  ConnectionEvent,
+  ConnectionState,
+} from "@beckon/sdk";
+import { CallBook, type CallRecord } from "./call-book.js";
+import { callExtendedData, parseUserList } from "./call-labels.js";
+import { fetchDevToken, probeTokenMode, type TokenMode } from "./dev-tokens.js";
+import { h, replaceChildren } from "./element-builder.js";
+import { describeError, describeErrorUsers } from "./error-text.js";
+import { RecentUsers } from "./recent-users.js";
+import { TabPresence } from "./tab-presence.js";
+import { savedSession, saveSession, tabDeviceID } from "./tab-session.js";
+import type { CallActions } from "./views/call-actions.js";
+import { callCard } from "./views/call-card.js";
+import { startCountdownTicker } from "./views/countdown.js";
+import { createDialerView, type DialerValues } from "./views/dialer-view.js";
+import { eventLogEntries, type LoggedEvent } from "./views/event-log.js";
+import { type HistoryState, historyView } from "./views/history-view.js";
+import { incomingCall } from "./views/incoming-call.js";
+import { createLoginView } from "./views/login-view.js";
+import { type Notice, type NoticeKind, noticeList } from "./views/notice-list.js";
+import { peopleView } from "./views/people-view.js";
+import { topBarContent } from "./views/top-bar.js";
+
+const defaultPageSize = 5;
+const maxLoggedEvents = 100;
+const infoNoticeMs = 6_000;
+
+/** The WebSocket endpoint beside the page: the server that served it. */
+function serverURL(): string {
+  return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
+}
+
+/** History page size; `?pageSize=3` makes paging easy to try. */
+function pageSizeFromURL(): number {
+  const asked = Number(new URLSearchParams(location.search).get("pageSize"));
+  return Number.isInteger(asked) && asked >= 1 && asked <= 100 ? asked : defaultPageSize;
+}
+
+const disconnectReasons: Partial<Record<ConnectionEvent, string>> = {
+  [ConnectionEvent.KickedOut]:
+    "You were signed out by the server: this user signed in on too many devices, or the " +
+    "session was ended.",
+  [ConnectionEvent.TokenExpired]: "You were signed out: the token expired or was refused.",
+  [ConnectionEvent.LoginTimeout]: "The connection was lost and signing back in timed out.",
+  [ConnectionEvent.LoginInterrupted]: "The connection was lost and could not be resumed.",
+};
+
+interface Session {
+  userID: string;
+  client: BeckonClient;
+  book: CallBook;
+  /** A pasted token; null when it came from the development endpoint. */
+  pastedToken: string | null;
+}
+
+export class DemoApp {
+  private tokenMode: TokenMode | "unknown" = "unknown";
+  private session: Session | null = null;
+  private signingIn = false;
+  private connection = ConnectionState.Disconnected;
+  private notices: Notice[] = [];
+  private nextNoticeID = 1;
+  private events: LoggedEvent[] = [];
+  private readonly busy = new Set<string>();
+  private readonly drafts = new Map<string, string>();
+  /** Calls this device created, to tell them from calls the user started on another device. */
+  private readonly ownCallIDs = new Set<string>();
+  private invitesInFlight = 0;
+  private history: HistoryState = {
+    items: [],
+    nextFlag: 0,
+    loading: false,
+    loaded: false,
+    pageSize: pageSizeFromURL(),
+  };
+  private historyRefreshTimer: ReturnType<typeof setTimeout> | undefined;
+  private historyReloadWanted = false;
+
+  private readonly recent = new RecentUsers(() => this.renderPeople());
+  private readonly presence = new TabPresence(() => this.renderPeople());
+
+  // The page's fixed regions; each is re-rendered on its own.
+  private readonly topBar = h("header", { class: "top-bar", testid: "top-bar" });
+  private readonly banner = h("div", { class: "mode-banner", testid: "token-mode" });
+  private readonly noticeArea = h("div", {
+    class: "notices",
+    testid: "notices",
+    attrs: { "aria-live": "polite" },
+  });
+  private readonly login = createLoginView((userID, token) => void this.signIn(userID, token));
+  private readonly dialer = createDialerView((values) => void this.invite(values));
+  private readonly callsArea = h("section", {
+    class: "calls",
+    testid: "calls",
+    attrs: { "aria-label": "Calls" },
+  });
+  private readonly historyArea = h("div", { class: "history-slot" });
+  private readonly logList = h("ol", { class: "log-list" });
+  private readonly logSummary = h("summary", null, "Event log");
+  private readonly incomingLayer = h("div", {
+    class: "incoming-layer",
+    testid: "incoming-layer",
+    attrs: { hidden: true },
+  });
+  private readonly workspace = h(
+    "div",
+    { class: "workspace", testid: "workspace", attrs: { hidden: true } },
+    this.callsArea,
+    h("div", { class: "dialer-slot" }, this.dialer.element),
+    this.historyArea,
+    h(
+      "details",
+      { class: "card event-log", testid: "event-log" },
+      this.logSummary,
+      h(
+        "p",
+        { class: "hint" },
+        "Every SDK event this tab received, newest first, as the server sent it.",
+      ),
+      this.logList,
+    ),
+  );
+
+  private readonly callActions: CallActions = {
+    accept: (callID) => void this.answer(callID, CallUserState.Accepted),
+    reject: (callID) => void this.answer(callID, CallUserState.Rejected),
+    cancel: (callID) =>
+      void this.run("cancel", callID, "Could not cancel the call", async ({ client, book }) => {
+        await client.callCancel([], callID, {});
+        book.cancelledHere(callID);
+      }),
+    quit: (callID) =>
+      void this.run("quit", callID, "Could not leave the call", async ({ client, book }) => {
+        await client.callQuit(callID, {});
+        book.quitHere(callID);
+      }),
+    end: (callID) =>
+      void this.run("end", callID, "Could not end the call", async ({ client, book, userID }) => {
+        const result = await client.callEnd(callID, {});
+        const call = book.get(callID);
+        if (call) {
+          book.ended({
+            callID,
+            mode: call.mode,
+            caller: call.caller,
+            operatedUserID: userID,
+            extendedData: "",
+            endTime: result.endTime,
+          });
+        }
+      }),
+    hangUp: (callID) => {
+      this.session?.book.hungUpHere(callID);
+      this.afterCallChange();
+    },
+    dismiss: (callID) => {
+      this.session?.book.remove(callID);
+      this.drafts.delete(callID);
+      this.renderCalls();
+    },
+    addPeople: (callID, text) => void this.addPeople(callID, text),
+    setDraft: (callID, text) => this.drafts.set(callID, text),
+    draft: (callID) => this.drafts.get(callID) ?? "",
+    isBusy: (action, callID) => this.busy.has(`${action}:${callID}`),
+  };
+
+  constructor(private readonly root: HTMLElement) {
+    this.dialer.element.addEventListener("selection-change", () => this.renderPeople());
+    replaceChildren(
+      root,
+      this.topBar,
+      this.banner,
+      this.noticeArea,
+      h(
+        "main",
+        { class: "main" },
+        h("div", { class: "login-slot" }, this.login.element),
+        this.workspace,
+      ),
+      h(
+        "footer",
+        { class: "footer" },
+        "Beckon demo: the real @beckon/sdk against this server. Guides in the repository's docs/: ",
+        "quick-start.md, tokens.md, modes.md.",
+      ),
+      this.incomingLayer,
+    );
+    startCountdownTicker(root);
+    window.addEventListener("error", (event) =>
+      this.notify("error", `Unexpected error in the page: ${event.message}`),
+    );
+    window.addEventListener("unhandledrejection", (event) =>
+      this.notify("error", describeError("Unexpected failure", event.reason)),
+    );
+  }
+
+  async start(): Promise<void> {
+    this.renderAll();
+    try {
+      this.tokenMode = await probeTokenMode();
+    } catch (error) {
+      this.notify("error", describeError("The server is not answering", error));
+    }
+    this.login.setTokenMode(this.tokenMode);
+    this.renderBanner();
+    // A reload of a signed-in tab signs back in as the same user and device.
+    const saved = savedSession();
+    if (saved && (saved.token !== null || this.tokenMode === "development")) {
+      await this.signIn(saved.userID, saved.token);
+    }
+  }
+
+  // ── Session ───────────────────────────────────────────────────────────────────────────────
+
+  private async signIn(userID: string, pastedToken: string | null): Promise<void> {
+    if (this.signingIn || this.session) return;
+    if (userID === "") {
+      this.notify("error", "Type a user name first.");
+      return;
+    }
+    this.signingIn = true;
+    this.login.setBusy(true);
+    let client: BeckonClient | null = null;
+    try {
+      const token = pastedToken ?? (await this.developmentToken(userID));
+      client = new BeckonClient({ url: serverURL(), deviceID: tabDeviceID() });
+      // The session exists before login resolves: pending invitations arrive with the login.
+      const session: Session = { userID, client, book: new CallBook(userID), pastedToken };
+      this.session = session;
+      this.attach(session);
+      await client.login(userID, { token });
+      saveSession({ userID, token: pastedToken });
+      this.recent.remember([userID]);
+      this.presence.setUser(userID);
+      this.history = { ...this.history, items: [], nextFlag: 0, loaded: false };
+      void this.loadHistory(true);
+    } catch (error) {
+      this.session = null;
+      void client?.destroy();
+      saveSession(null);
+      this.connection = ConnectionState.Disconnected;
+      this.notify("error", describeError(`Could not sign in as "${userID}"`, error));
+    } finally {
+      this.signingIn = false;
+      this.login.setBusy(false);
+      this.renderAll();
+    }
+  }
+
+  private async developmentToken(userID: string): Promise<string> {
+    if (this.tokenMode === "production") {
+      throw new Error(
+        "this server does not hand out development tokens (production mode): paste a token",
+      );
+    }
+    return fetchDevToken(userID);
+  }
+
+  private async signOut(): Promise<void> {
+    const session = this.session;
+    if (!session) return;
+    this.endSession();
+    await session.client.logout();
+    await session.client.destroy();
+  }
+
+  /** Back to the sign-in screen; the client's late events are ignored from here on. */
+  private endSession(): void {
+    const session = this.session;
+    this.session = null;
+    this.connection = ConnectionState.Disconnected;
+    this.busy.clear();
+    this.drafts.clear();
+    this.ownCallIDs.clear();
+    saveSession(null);
+    this.presence.setUser(null);
+    if (session) this.login.prefill(session.userID);
+    this.renderAll();
+  }
+
+  private attach(session: Session): void {
+    const { client, book } = session;
+    const on = <K extends BeckonEventName>(name: K, handle: (data: BeckonEventMap[K]) => void) => {
+      client.on(name, (_client, data) => {
+        if (this.session !== session) return;
+        this.logEvent(name, data);
+        handle(data);
+      });
+    };
+    on("connectionStateChanged", (data) => {
+      this.connection = data.state;
+      this.renderTopBar();
+      // Disconnected without our own sign-out: the server or the network ended the session.
+      if (data.state === ConnectionState.Disconnected && !this.signingIn) {
+        const why = disconnectReasons[data.event] ?? "You were signed out.";
+        this.notify("error", data.extendedData ? `${why} (${data.extendedData})` : why);
+        this.endSession();
+      }
+    });
+    on("callInvitationCreated", (data) => {
+      if (this.invitesInFlight === 0 && !this.ownCallIDs.has(data.callID)) {
+        this.notify("info", `You started a call on another device (${data.callID}).`);
+        return;
+      }
+      book.created(data);
+      this.recent.remember(data.callUserList.map((user) => user.userID));
+      this.afterCallChange();
+    });
+    on("callInvitationReceived", (data) => {
+      book.received(data);
+      this.recent.remember([data.caller, data.inviter, ...data.callUserList.map((u) => u.userID)]);
+      this.afterCallChange();
+    });
+    on("callInvitationCancelled", (data) => {
+      book.cancelled(data);
+      this.afterCallChange();
+    });
+    on("callInvitationTimeout", (data) => {
+      book.timedOut(data);
+      this.afterCallChange();
+    });
+    on("callInvitationEnded", (data) => {
+      book.ended(data);
+      this.afterCallChange();
+    });
+    on("callUserStateChanged", (data) => {
+      book.stateChanged(data);
+      this.recent.remember(data.callUserList.map((user) => user.userID));
+      this.afterCallChange();
+    });
+    on("tokenWillExpire", (data) => void this.renewToken(session, data.second));
+    on("error", (data) => this.notify("error", describeError("The server refused a frame", data)));
+  }
+
+  private async renewToken(session: Session, secondsLeft: number): Promise<void> {
+    if (session.pastedToken !== null) {
+      this.notify(
+        "warning",
+        `Your token expires in ${secondsLeft} s. Sign out and in again with a fresh one to stay reachable.`,
+      );
+      return;
+    }
+    try {
+      await session.client.renewToken(await fetchDevToken(session.userID));
+    } catch (error) {
+      this.notify("error", describeError("Could not renew the token", error));
+    }
+  }
+
+  // ── Calls ─────────────────────────────────────────────────────────────────────────────────
+
+  private async invite(values: DialerValues): Promise<void> {
+    const session = this.session;
+    if (!session) return;
+    if (values.invitees.length === 0) {
+      this.notify("error", "Type at least one user ID to call, or pick someone from the list.");
+      return;
+    }
+    if (!Number.isInteger(values.timeout) || values.timeout < 1 || values.timeout > 600) {
+      this.notify("error", "The ring time must be a whole number of seconds from 1 to 600.");
+      return;
+    }
+    const { client, book, userID } = session;
+    this.invitesInFlight++;
+    this.dialer.setBusy(true);
+    try {
+      const extendedData = callExtendedData(values.media);
+      const result = await client.callInvite(values.invitees, {
+        timeout: values.timeout,
+        mode: values.mode,
+        extendedData,
+        enableNotReceivedCheck: values.notReceivedCheck,
+      });
+      this.ownCallIDs.add(result.callID);
+      const refused = new Set(result.errorUserList.map((user) => user.userID));
+      if (!book.get(result.callID) && this.session === session) {
+        // Normally callInvitationCreated came first; without it the caller still sees the call.
+        book.created({
+          callID: result.callID,
+          mode: values.mode,
+          caller: userID,
+          extendedData,
+          timeout: result.timeout,
+          createTime: Date.now(),
+          callUserList: [
+            { userID, state: CallUserState.Accepted, extendedData: "" },
+            ...values.invitees
+              .filter((invitee) => !refused.has(invitee))
+              .map((invitee) => ({
+                userID: invitee,
+                state: CallUserState.Inviting,
+                extendedData: "",
+              })),
+          ],
+        });
+        this.afterCallChange();
+      }
+      if (result.errorUserList.length > 0) {
+        this.notify("warning", `Not invited: ${describeErrorUsers(result.errorUserList)}`);
+      }
+    } catch (error) {
+      this.notify("error", describeError("Could not place the call", error));
+    } finally {
+      this.invitesInFlight--;
+      this.dialer.setBusy(false);
+    }
+  }
+
+  private answer(callID: string, state: CallUserState.Accepted | CallUserState.Rejected) {
+    const accepting = state === CallUserState.Accepted;
+    return this.run(
+      accepting ? "accept" : "reject",
+      callID,
+      accepting ? "Could not accept the call" : "Could not decline the call",
+      async ({ client, book }) => {
+        book.answering(callID, true);
+        try {
+          if (accepting) await client.callAccept(callID, {});
+          else await client.callReject(callID, {});
+        } catch (error) {
+          book.answering(callID, false);
+          throw error;
+        }
+        book.answered(callID, state);
+      },
+    );
+  }
+
+  private addPeople(callID: string, text: string) {
+    const invitees = parseUserList(text);
+    if (invitees.length === 0) {
+      this.notify("error", "Type the user IDs to add to the call.");
+      return;
+    }
+    return this.run("addPeople", callID, "Could not add people", async ({ client, book }) => {
+      const result = await client.callingInvite(invitees, callID, {});
+      const refused = new Set(result.errorUserList.map((user) => user.userID));
+      book.invitedHere(
+        callID,
+        invitees.filter((userID) => !refused.has(userID)),
+      );
+      this.drafts.delete(callID);
+      this.recent.remember(invitees);
+      if (result.errorUserList.length > 0) {
+        this.notify("warning", `Not added: ${describeErrorUsers(result.errorUserList)}`);
+      }
+    });
+  }
+
+  private join(call: CallInfo) {
+    return this.run("join", call.callID, "Could not join the call", async ({ client, book }) => {
+      const result = await client.callJoin(call.callID, {});
+      book.joined(
+        call.callID,
+        {
+          caller: call.caller,
+          extendedData: call.extendedData,
+          timeout: 0,
+          createTime: call.createTime,
+        },
+        result.callUserList,
+      );
+    });
+  }
+
+  /** Runs one SDK request for a call: its button is busy meanwhile, a failure is a notice. */
+  private async run(
+    action: string,
+    callID: string,
+    failure: string,
+    work: (session: Session) => Promise<void>,
+  ): Promise<void> {
+    const session = this.session;
+    const key = `${action}:${callID}`;
+    if (!session || this.busy.has(key)) return;
+    this.busy.add(key);
+    this.renderCalls();
+    try {
+      await work(session);
+    } catch (error) {
+      if (this.session === session) this.notify("error", describeError(failure, error));
+    } finally {
+      this.busy.delete(key);
+      if (this.session === session) this.afterCallChange();
+    }
+  }
+
+  /** After any change to the calls: redraw, and refresh the history once a call settles. */
+  private afterCallChange(): void {
+    this.renderCalls();
+    const session = this.session;
+    if (!session) return;
+    const settled = session.book
+      .list()
+      .map((call) => `${call.callID}:${session.book.phase(call)}`)
+      .join(",");
+    if (settled !== this.lastSettled) {
+      this.lastSettled = settled;
+      clearTimeout(this.historyRefreshTimer);
+      this.historyRefreshTimer = setTimeout(() => void this.loadHistory(true), 300);
+    }
+  }
+  private lastSettled = "";
+
+  // ── History ───────────────────────────────────────────────────────────────────────────────
+
+  private async loadHistory(fromStart: boolean): Promise<void> {
+    const session = this.session;
+    if (!session) return;
+    if (this.history.loading) {
+      this.historyReloadWanted ||= fromStart;
+      return;
+    }
+    this.history = { ...this.history, loading: true };
+    this.renderHistory();
+    try {
+      const result = await session.client.queryCallInvitationList({
+        count: this.history.pageSize,
+        nextFlag: fromStart ? 0 : this.history.nextFlag,
+      });
+      if (this.session !== session) return;
+      const items = fromStart ? result.callList : [...this.history.items, ...result.callList];
+      const unique = [...new Map(items.map((call) => [call.callID, call])).values()];
+      this.history = { ...this.history, items: unique, nextFlag: result.nextFlag, loaded: true };
+      this.recent.remember(
+        result.callList.flatMap((call) => call.callUserList.map((user) => user.userID)),
+      );
+    } catch (error) {
+      if (this.session === session) {
+        this.notify("error", describeError("Could not load the call history", error));
+      }
+    } finally {
+      this.history = { ...this.history, loading: false };
+      this.renderHistory();
+      if (this.historyReloadWanted && this.session === session) {
+        this.historyReloadWanted = false;
+        void this.loadHistory(true);
+      }
+    }
+  }
+
+  // ── Notices and the event log ─────────────────────────────────────────────────────────────
+
+  private notify(kind: NoticeKind, text: string): void {
+    const id = this.nextNoticeID++;
+    this.notices = [...this.notices.slice(-4), { id, kind, text }];
+    if (kind === "info") setTimeout(() => this.closeNotice(id), infoNoticeMs);
+    this.renderNotices();
+  }
+
+  private closeNotice(id: number): void {
+    this.notices = this.notices.filter((notice) => notice.id !== id);
+    this.renderNotices();
+  }
+
+  private logEvent(name: string, data: unknown): void {
+    this.events = [{ at: Date.now(), name, data }, ...this.events].slice(0, maxLoggedEvents);
+    this.logSummary.textContent = `Event log (${this.events.length})`;
+    replaceChildren(this.logList, eventLogEntries(this.events));
+  }
+
+  // ── Rendering ─────────────────────────────────────────────────────────────────────────────
+
+  private renderAll(): void {
+    this.renderTopBar();
+    this.renderBanner();
+    this.renderNotices();
+    const signedIn = this.session !== null && !this.signingIn;
+    this.login.element.parentElement!.hidden = signedIn;
+    this.workspace.hidden = !signedIn;
+    this.root.classList.toggle("is-signed-in", signedIn);
+    this.login.setRecent(this.recent.list().map((entry) => entry.userID));
+    this.renderPeople();
+    this.renderCalls();
+    this.renderHistory();
+  }
+
+  private renderTopBar(): void {
+    replaceChildren(
+      this.topBar,
+      topBarContent(this.connection, this.session?.userID ?? null, () => void this.signOut()),
+    );
+  }
+
+  private renderBanner(): void {
+    this.banner.dataset.mode = this.tokenMode;
+    replaceChildren(
+      this.banner,
+      this.tokenMode === "development"
+        ? [
+            h("strong", null, "Development mode."),
+            " This server hands out a token to anyone who asks (POST /dev/token). Fine on your " +
+              "machine; never expose it like this. Production tokens: docs/tokens.md.",
+          ]
+        : this.tokenMode === "production"
+          ? [
+              h("strong", null, "Production mode."),
+              " This server does not hand out development tokens: sign in with a token from " +
+                "your app's backend.",
+            ]
+          : "Checking the server…",
+    );
+  }
+
+  private renderNotices(): void {
+    replaceChildren(
+      this.noticeArea,
+      noticeList(this.notices, (id) => this.closeNotice(id)),
+    );
+  }
+
+  private renderPeople(): void {
+    const me = this.session?.userID ?? null;
+    const inOtherTabs = this.presence.usersInOtherTabs();
+    const recent = this.recent.list().map((entry) => entry.userID);
+    const people = [...new Set([...inOtherTabs, ...recent])]
+      .filter((userID) => userID !== me)
+      .slice(0, 16)
+      .map((userID) => ({ userID, inOtherTab: inOtherTabs.has(userID) }));
+    replaceChildren(
+      this.dialer.peopleSlot,
+      peopleView(
+        people,
+        this.dialer.selected(),
+        (userID) => this.dialer.toggle(userID),
+        (userID) => this.recent.forget(userID),
+      ),
+    );
+    if (!this.session) this.login.setRecent(recent);
+  }
+
+  private renderCalls(): void {
+    const session = this.session;
+    const calls = session?.book.list() ?? [];
+    const incoming = calls.filter((call) => call.surface === "incoming");
+    const cards = calls.filter((call) => call.surface === "card");
+    const focus = this.focusedControl();
+
+    if (session) {
+      replaceChildren(
+        this.incomingLayer,
+        h(
+          "div",
+          { class: "incoming-stack" },
+          incoming.map((call) => incomingCall(call, session.book, this.callActions)),
+        ),
+      );
+      replaceChildren(
+        this.callsArea,
+        cards.length > 0 ? h("h2", { class: "section-title" }, "Calls") : null,
+        cards.map((call) => callCard(call, session.book, this.callActions)),
+      );
+    } else {
+      replaceChildren(this.incomingLayer);
+      replaceChildren(this.callsArea);
+    }
+    this.incomingLayer.hidden = incoming.length === 0;
+    this.callsArea.hidden = cards.length === 0;
+    document.body.classList.toggle("has-incoming", incoming.length > 0);
+    this.restoreFocus(focus);
+
+    const ringing = session
+      ? incoming.find((call: CallRecord) => session.book.phase(call) === "ringing")
+      : undefined;
+    document.title = ringing ? `📞 ${ringing.caller} is calling · Beckon demo` : "Beckon demo";
+  }
+
+  private renderHistory(): void {
+    const session = this.session;
+    if (!session) {
+      replaceChildren(this.historyArea);
+      return;
+    }
+    replaceChildren(
+      this.historyArea,
+      historyView(this.history, session.userID, {
+        refresh: () => void this.loadHistory(true),
+        more: () => void this.loadHistory(false),
+        join: (call) => void this.join(call),
+        isJoining: (callID) => this.busy.has(`join:${callID}`),
+      }),
+    );
+  }
+
+  /** Which call control has the focus, so a re-render does not steal it from the user. */
+  private focusedControl(): { callID: string; testid: string } | null {
+    const active = document.activeElement;
+    if (!(active instanceof HTMLElement) || !active.dataset.testid) return null;
+    const callID = active.closest<HTMLElement>("[data-call-id]")?.dataset.callId;
+    return callID ? { callID, testid: active.dataset.testid } : null;
+  }
+
+  private restoreFocus(focus: { callID: string; testid: string } | null): void {
+    if (!focus) return;
+    const selector = `[data-call-id="${CSS.escape(focus.callID)}"] [data-testid="${CSS.escape(focus.testid)}"]`;
+    const element = this.root.querySelector<HTMLElement>(selector);
+    element?.focus();
+    if (element instanceof HTMLInputElement) {
+      element.setSelectionRange(element.value.length, element.value.length);
+    }
+  }
+}

@@ -1,0 +1,155 @@
+// The call history from queryCallInvitationList: newest first, a page at a time.
+import { type CallInfo, CallInvitationMode, CallState, CallUserState } from "@beckon/sdk";
+import { mediaLabel, modeLabel, userStateLook, userStateName } from "../call-labels.js";
+import { h } from "../element-builder.js";
+
+export interface HistoryState {
+  items: CallInfo[];
+  /** 0 once the server has nothing more; the next page's cursor otherwise. */
+  nextFlag: number;
+  loading: boolean;
+  loaded: boolean;
+  pageSize: number;
+}
+
+export interface HistoryActions {
+  refresh(): void;
+  more(): void;
+  join(call: CallInfo): void;
+  isJoining(callID: string): boolean;
+}
+
+const timeFormat = new Intl.DateTimeFormat(undefined, {
+  month: "short",
+  day: "numeric",
+  hour: "2-digit",
+  minute: "2-digit",
+  second: "2-digit",
+});
+
+function item(call: CallInfo, me: string, actions: HistoryActions): HTMLElement {
+  const outgoing = call.caller === me;
+  const others = call.callUserList.filter((user) => user.userID !== me);
+  const mine = call.callUserList.find((user) => user.userID === me)?.state;
+  const running = call.state === CallState.Started;
+  const canJoin =
+    running && call.mode === CallInvitationMode.Advanced && mine !== CallUserState.Accepted;
+  return h(
+    "li",
+    {
+      class: "history-item",
+      testid: "history-item",
+      attrs: { "data-call-id": call.callID, "data-call-state": CallState[call.state] },
+    },
+    h(
+      "div",
+      { class: "history-main" },
+      h(
+        "span",
+        { class: `direction ${outgoing ? "out" : "in"}`, attrs: { "aria-hidden": "true" } },
+        outgoing ? "↗" : "↙",
+      ),
+      h(
+        "div",
+        { class: "history-text" },
+        h(
+          "p",
+          { class: "history-title", testid: "history-title" },
+          outgoing ? `To ${others.map((user) => user.userID).join(", ")}` : `From ${call.caller}`,
+        ),
+        h(
+          "p",
+          { class: "meta" },
+          `${mediaLabel(call.extendedData)} · ${modeLabel(call.mode)} · ${timeFormat.format(call.createTime)}`,
+        ),
+      ),
+      h(
+        "span",
+        { class: `phase-badge ${running ? "phase-badge-in-call" : "phase-badge-over"}` },
+        running ? "Ongoing" : "Ended",
+      ),
+    ),
+    h(
+      "ul",
+      { class: "history-members" },
+      call.callUserList.map((user) => {
+        const look = userStateLook(user.state);
+        return h(
+          "li",
+          {
+            class: `chip tone-${look.tone}`,
+            attrs: { "data-user-id": user.userID, "data-state": userStateName(user.state) },
+          },
+          user.userID === me ? `${user.userID} (you)` : user.userID,
+          ": ",
+          look.label,
+        );
+      }),
+    ),
+    canJoin
+      ? h(
+          "button",
+          {
+            class: "button button-primary button-small",
+            testid: "history-join",
+            attrs: { type: "button", disabled: actions.isJoining(call.callID) },
+            on: { click: () => actions.join(call) },
+          },
+          "Join this call",
+        )
+      : null,
+  );
+}
+
+export function historyView(state: HistoryState, me: string, actions: HistoryActions): HTMLElement {
+  const hasMore = state.nextFlag !== 0;
+  return h(
+    "section",
+    { class: "card history", testid: "history", attrs: { "aria-busy": state.loading } },
+    h(
+      "header",
+      { class: "card-head" },
+      h("h2", null, "Call history"),
+      h(
+        "button",
+        {
+          class: "button button-quiet button-small",
+          testid: "history-refresh",
+          attrs: { type: "button", disabled: state.loading },
+          on: { click: () => actions.refresh() },
+        },
+        "Refresh",
+      ),
+    ),
+    h(
+      "p",
+      { class: "hint" },
+      `Your calls from queryCallInvitationList, newest first, ${state.pageSize} per page.`,
+    ),
+    state.items.length > 0
+      ? h(
+          "ol",
+          { class: "history-list" },
+          state.items.map((call) => item(call, me, actions)),
+        )
+      : h(
+          "p",
+          { class: "empty", testid: "history-empty" },
+          state.loaded ? "No calls yet." : "Loading…",
+        ),
+    hasMore
+      ? h(
+          "button",
+          {
+            class: "button button-wide",
+            testid: "history-more",
+            attrs: { type: "button", disabled: state.loading },
+            on: { click: () => actions.more() },
+          },
+          state.loading ? "Loading…" : "Load more",
+        )
+      : state.items.length > 0
+        ? h("p", { class: "empty", testid: "history-end" }, "That's all.")
+        : null,
+  );
+}

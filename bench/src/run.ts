@@ -1,0 +1,96 @@
+// `npm run bench [-- --quick] [-- --only=calls,connections,timers]`: runs the scenarios of
+// bench/README.md against built code, prints the table and writes bench/results/<time>.json.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { type BenchConfig, fullConfig, quickConfig } from "./bench-config.js";
+import { formatReport, type RunResults } from "./report.js";
+import { runCallScenarios } from "./scenarios/call-scenarios.js";
+import { runConnections } from "./scenarios/connections.js";
+import { runTimersAndRecovery } from "./scenarios/timers-recovery.js";
+
+const SCENARIOS = ["calls", "connections", "timers"] as const;
+type ScenarioName = (typeof SCENARIOS)[number];
+
+function gitCommit(): string | null {
+  try {
+    const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--", "packages"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }).trim();
+    return dirty ? `${commit} (packages/ modified)` : commit;
+  } catch {
+    return null;
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: "boolean", default: false },
+      only: { type: "string" },
+    },
+  });
+  const config: BenchConfig = values.quick ? quickConfig : fullConfig;
+  const only = (values.only?.split(",") ?? [...SCENARIOS]) as ScenarioName[];
+  for (const name of only) {
+    if (!SCENARIOS.includes(name)) throw new Error(`unknown scenario "${name}"`);
+  }
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const startedAt = new Date();
+  const clock = performance.now();
+  const workDir = mkdtempSync(join(tmpdir(), "beckon-bench-"));
+  const results: RunResults = {};
+  log(`Beckon bench (${config.quick ? "quick" : "full"}), ${availableParallelism()} cores`);
+  try {
+    if (only.includes("calls")) {
+      log("1-2. ring latency and throughput");
+      results.calls = await runCallScenarios(config, workDir, log);
+    }
+    if (only.includes("connections")) {
+      log("3. connections");
+      results.connections = await runConnections(config, workDir, log);
+    }
+    if (only.includes("timers")) {
+      log("4-5. timers and recovery");
+      results.timers = await runTimersAndRecovery(config, workDir, log);
+    }
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+  const durationMs = performance.now() - clock;
+
+  process.stdout.write(`\n${formatReport(results)}\n`);
+  const meta = {
+    date: startedAt.toISOString(),
+    mode: config.quick ? "quick" : "full",
+    durationSeconds: Math.round(durationMs / 1000),
+    cores: availableParallelism(),
+    cpu: cpus()[0]?.model ?? "unknown",
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    commit: gitCommit(),
+  };
+  const resultsDir = fileURLToPath(new URL("../results/", import.meta.url));
+  mkdirSync(resultsDir, { recursive: true });
+  const file = join(resultsDir, `${startedAt.toISOString().replace(/[:.]/g, "-")}.json`);
+  writeFileSync(file, `${JSON.stringify({ meta, config, results }, null, 2)}\n`);
+  process.stdout.write(
+    `${meta.mode} run on ${meta.cores} cores, ${meta.memoryGiB} GiB, Node ${meta.node}, took ${meta.durationSeconds} s; JSON: ${file}\n`,
+  );
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`bench failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,41 @@
+// The server under test, as production runs it: the built @beckon/server on a SQLite file (WAL),
+// in its own process. Only the rate limit is raised, so the load is not refused; the rest of its
+// settings are the defaults unless the scenario says otherwise (BENCH_SERVER, JSON).
+import { createServer } from "@beckon/server";
+import { serveCommands } from "../bench-child.js";
+import { memoryReport } from "./memory-report.js";
+
+interface BeckonServerSettings {
+  store: string;
+  secret: string;
+  callerGraceMs?: number;
+}
+
+const settings = JSON.parse(process.env.BENCH_SERVER ?? "{}") as BeckonServerSettings;
+const server = await createServer({
+  store: settings.store,
+  secret: settings.secret,
+  port: 0,
+  host: "127.0.0.1",
+  logLevel: "silent",
+  rateLimit: { burst: 1_000_000, perSecond: 1_000_000 },
+  ...(settings.callerGraceMs === undefined ? {} : { callerGraceMs: settings.callerGraceMs }),
+});
+
+const stop = () => {
+  void server.close().finally(() => process.exit(0));
+};
+process.once("SIGTERM", stop);
+
+serveCommands(
+  {
+    memory: memoryReport,
+    close: async () => {
+      await server.close();
+      return {};
+    },
+  },
+  // performance.now() counts from this process's start: Node's boot, module loading,
+  // opening the store and re-arming its timers are all in it.
+  { url: server.url, port: server.port, listeningMs: performance.now() },
+);
