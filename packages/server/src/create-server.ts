@@ -88,6 +88,16 @@ export async function createServer(options: ServerOptions): Promise<BeckonServer
     }
   })();
 
+  // Ended calls older than the retention are dropped at start and then every hour.
+  const purge = () =>
+    store
+      .purgeEndedBefore(Date.now() - config.retentionMs)
+      .then((count) => count > 0 && log.info({ count }, "purged old calls"))
+      .catch((error: unknown) => log.warn({ err: error }, "purge failed"));
+  await purge();
+  const purgeTimer = setInterval(purge, Math.max(1_000, Math.min(config.retentionMs, 3_600_000)));
+  purgeTimer.unref();
+
   let closing: Promise<void> | undefined;
   return {
     url: `ws://${host}:${port}/ws`,
@@ -95,6 +105,7 @@ export async function createServer(options: ServerOptions): Promise<BeckonServer
     port,
     close: () => {
       closing ??= (async () => {
+        clearInterval(purgeTimer);
         gateway.close();
         await new Promise<void>((resolve) => wss.close(() => resolve()));
         http.closeAllConnections();

@@ -21,6 +21,8 @@ export interface ServerOptions {
   maxExtendedDataBytes?: number;
   tokenWarningSeconds?: number;
   loginTimeoutMs?: number;
+  /** How long ended calls are kept for `queryCallInvitationList` (default 30 days). */
+  retentionMs?: number;
   /** How long a dropped device may take to come back and get exactly the events it missed. */
   resumeWindowMs?: number;
   rateLimit?: { burst: number; perSecond: number };
@@ -55,6 +57,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     tokenWarningSeconds: options.tokenWarningSeconds ?? 30,
     loginTimeoutMs: options.loginTimeoutMs ?? 10_000,
     resumeWindowMs: options.resumeWindowMs ?? 120_000,
+    retentionMs: options.retentionMs ?? 30 * 86_400_000,
     rateLimit: options.rateLimit ?? { burst: 200, perSecond: 100 },
     devTokens: options.devTokens ?? false,
     staticDir: options.staticDir,

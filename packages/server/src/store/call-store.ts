@@ -28,6 +28,8 @@ export interface CallStore {
   /** Every started call, for the sweep after a restart. */
   startedCallIDs(): Promise<string[]>;
   allTimers(): Promise<StoredTimer[]>;
+  /** Deletes ended calls that ended before `time` (epoch ms); returns how many. */
+  purgeEndedBefore(time: number): Promise<number>;
   addUsers(userIDs: readonly string[]): Promise<void>;
   /** The subset of `userIDs` that have logged in or been registered. */
   knownUsers(userIDs: readonly string[]): Promise<Set<string>>;

@@ -15,9 +15,11 @@ CREATE TABLE IF NOT EXISTS calls (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   call_id TEXT NOT NULL UNIQUE,
   state INTEGER NOT NULL,
+  end_time INTEGER NOT NULL,
   version INTEGER NOT NULL,
   data TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS calls_ended ON calls(end_time) WHERE state = 2;
 CREATE TABLE IF NOT EXISTS call_members (
   user_id TEXT NOT NULL,
   call_seq INTEGER NOT NULL REFERENCES calls(seq) ON DELETE CASCADE,
@@ -53,11 +55,15 @@ export class SqliteCallStore implements CallStore {
     this.db.exec(schema);
     const db = this.db;
     this.statements = {
-      insertCall: db.prepare<[string, number, number, string]>(
-        "INSERT INTO calls (call_id, state, version, data) VALUES (?, ?, ?, ?)",
+      insertCall: db.prepare<[string, number, number, number, string]>(
+        "INSERT INTO calls (call_id, state, end_time, version, data) VALUES (?, ?, ?, ?, ?)",
       ),
-      updateCall: db.prepare<[number, number, string, string, number]>(
-        "UPDATE calls SET state = ?, version = ?, data = ? WHERE call_id = ? AND version = ?",
+      updateCall: db.prepare<[number, number, number, string, string, number]>(
+        `UPDATE calls SET state = ?, end_time = ?, version = ?, data = ?
+         WHERE call_id = ? AND version = ?`,
+      ),
+      purge: db.prepare<[number]>(
+        `DELETE FROM calls WHERE state = ${CallState.Ended} AND end_time < ?`,
       ),
       seqOf: db.prepare<[string], { seq: number }>("SELECT seq FROM calls WHERE call_id = ?"),
       getCall: db.prepare<[string], CallRow>("SELECT seq, data FROM calls WHERE call_id = ?"),
@@ -109,6 +115,7 @@ export class SqliteCallStore implements CallStore {
       const { lastInsertRowid } = this.statements.insertCall.run(
         call.callID,
         call.state,
+        call.endTime,
         call.version,
         JSON.stringify(call),
       );
@@ -119,6 +126,7 @@ export class SqliteCallStore implements CallStore {
     this.db.transaction((): boolean => {
       const { changes } = this.statements.updateCall.run(
         call.state,
+        call.endTime,
         call.version,
         JSON.stringify(call),
         call.callID,
@@ -176,6 +184,10 @@ export class SqliteCallStore implements CallStore {
       userID: row.user_id,
       at: row.due_at,
     }));
+  }
+
+  async purgeEndedBefore(time: number): Promise<number> {
+    return this.statements.purge.run(time).changes;
   }
 
   async addUsers(userIDs: readonly string[]): Promise<void> {
