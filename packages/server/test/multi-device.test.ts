@@ -1,8 +1,8 @@
 // One user on several devices: every device rings, the one that answers takes the call, and the
 // others get one last state change so they stop ringing.
-import { CallUserState } from "@beckon/protocol";
+import { CallInvitationMode, CallUserState } from "@beckon/protocol";
 import { expect, it } from "vitest";
-import { useWorld } from "./support/world.js";
+import { type Device, useWorld } from "./support/world.js";
 
 const world = useWorld();
 
@@ -84,4 +84,58 @@ it("an eleventh device logs the oldest out with KickedOut", async () => {
   await world.device(server, "carol", { deviceID: "three" });
   const kicked = await first.waitFor("connectionStateChanged", (e) => e.state === 0);
   expect(kicked.event).toBe(4);
+});
+
+it("three devices of an invitee and two of the caller: each gets exactly its share", async () => {
+  const server = await world.server();
+  const [deskA, pocketA] = await Promise.all(
+    ["desk", "pocket"].map((d) => world.device(server, "alice", { deviceID: d })),
+  );
+  const bobs = await Promise.all(
+    ["b1", "b2", "b3"].map((d) => world.device(server, "bob", { deviceID: d })),
+  );
+  const carol = await world.device(server, "carol");
+  const [b1, b2, b3] = bobs as [Device, Device, Device];
+  const { callID } = await deskA!.client.callInvite(["bob", "carol"], {
+    mode: CallInvitationMode.Advanced,
+    timeout: 60,
+  });
+  // Every device of bob rings; both of alice's devices see the call created.
+  for (const b of bobs) await b.waitFor("callInvitationReceived", (e) => e.callID === callID);
+  for (const a of [deskA!, pocketA!]) await a.waitFor("callInvitationCreated", (e) => e.callID === callID);
+  await carol.waitFor("callInvitationReceived", (e) => e.callID === callID);
+
+  await b2.client.callAccept(callID, {});
+  const bobAccepted = (e: { callUserList: { userID: string; state: number }[] }) =>
+    e.callUserList.some((u) => u.userID === "bob" && u.state === CallUserState.Accepted);
+  for (const b of bobs) await b.waitFor("callUserStateChanged", bobAccepted);
+  await carol.client.callReject(callID, { extendedData: "later" });
+  const carolRejected = (e: { callUserList: { userID: string; state: number }[] }) =>
+    e.callUserList.some((u) => u.userID === "carol" && u.state === CallUserState.Rejected);
+  await b2.waitFor("callUserStateChanged", carolRejected);
+  await deskA!.waitFor("callUserStateChanged", carolRejected);
+  await deskA!.client.callEnd(callID, {});
+  await b2.waitFor("callInvitationEnded", (e) => e.callID === callID);
+  await deskA!.waitFor("callInvitationEnded", (e) => e.callID === callID);
+
+  const names = (d: Device) =>
+    d.log.filter((e) => (e.data as { callID?: string }).callID === callID).map((e) => e.name);
+  // The answering device follows the call to its end.
+  expect(names(b2)).toEqual([
+    "callInvitationReceived",
+    ...names(b2).slice(1, -2).map(() => "callUserStateChanged"),
+    "callUserStateChanged",
+    "callInvitationEnded",
+  ]);
+  // The other two rang, heard bob answer once, and nothing after.
+  for (const other of [b1, b3]) {
+    const events = names(other);
+    expect(events.at(-1)).toBe("callUserStateChanged");
+    expect(other.events("callUserStateChanged", callID).filter(bobAccepted)).toHaveLength(1);
+    expect(other.events("callUserStateChanged", callID).some(carolRejected)).toBe(false);
+    expect(other.events("callInvitationEnded", callID)).toEqual([]);
+  }
+  // Alice's second device saw the call created and nothing of its course.
+  expect(names(pocketA!)).toEqual(["callInvitationCreated"]);
+  expect(names(deskA!)).toContain("callInvitationEnded");
 });
