@@ -122,6 +122,8 @@ export function join(
   if (existing?.state === CallUserState.Accepted) {
     // A device switch: this device now acts for the user; nobody else is told (SPEC §3).
     existing.mainDevice = actor.deviceID;
+    // Caller lost watches the caller's main device (SPEC §5), and that is this live one now.
+    if (actor.userID === call.caller) draft.call.callerLostAt = 0;
     return draft.finish(reply(existing));
   }
   const joined = existing ?? newMember(actor.userID, "", now, 0);

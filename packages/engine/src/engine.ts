@@ -154,12 +154,16 @@ function cancelAllPending(draft: Draft, extendedData: string, exceptCallerDevice
     draft.send(audienceOf(member), event);
   }
   draft.end();
-  draft.send(
-    exceptCallerDevice === null
-      ? { userID: call.caller }
-      : { userID: call.caller, exceptDevice: exceptCallerDevice },
-    event,
-  );
+  // An advanced call's caller may have quit (or been re-invited, and just cancelled above): a
+  // terminal member gets no further events of the call (SPEC §4).
+  if (findMember(call, call.caller)?.state === CallUserState.Accepted) {
+    draft.send(
+      exceptCallerDevice === null
+        ? { userID: call.caller }
+        : { userID: call.caller, exceptDevice: exceptCallerDevice },
+      event,
+    );
+  }
   return cancelled;
 }
 

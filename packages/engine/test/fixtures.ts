@@ -15,6 +15,7 @@ import {
   findMember,
   type InviteCommand,
   type Member,
+  type ReplyOf,
   type TimerKind,
 } from "@beckon/engine";
 import {
@@ -27,6 +28,9 @@ import {
 import { expect } from "vitest";
 
 export const settings: EngineSettings = defaultEngineSettings;
+
+/** One kind of command, so that its reply is typed. */
+export type CommandOf<T extends CallCommand["type"]> = Extract<CallCommand, { type: T }>;
 
 /** An arbitrary fixed "now"; the engine never reads a clock. */
 export const T0 = 1_700_000_000_000;
@@ -121,7 +125,7 @@ export const cancel = (
   invitees: readonly string[] = [],
   deviceID: string = phone(userID),
   extendedData?: string,
-): CallCommand => ({ type: "cancel", actor: by(userID, deviceID), invitees, extendedData });
+): CommandOf<"cancel"> => ({ type: "cancel", actor: by(userID, deviceID), invitees, extendedData });
 
 export const deviceLost = (userID: string, deviceID: string = phone(userID)): CallCommand => ({
   type: "deviceLost",
@@ -143,7 +147,7 @@ export const callingInvite = (
   userID: string,
   invitees: readonly string[],
   deviceID: string = phone(userID),
-): CallCommand => ({
+): CommandOf<"callingInvite"> => ({
   type: "callingInvite",
   actor: by(userID, deviceID),
   invitees,
@@ -154,19 +158,19 @@ export const join = (
   userID: string,
   deviceID: string = phone(userID),
   extendedData?: string,
-): CallCommand => ({ type: "join", actor: by(userID, deviceID), extendedData });
+): CommandOf<"join"> => ({ type: "join", actor: by(userID, deviceID), extendedData });
 
 export const quit = (
   userID: string,
   deviceID: string = phone(userID),
   extendedData?: string,
-): CallCommand => ({ type: "quit", actor: by(userID, deviceID), extendedData });
+): CommandOf<"quit"> => ({ type: "quit", actor: by(userID, deviceID), extendedData });
 
 export const end = (
   userID: string,
   deviceID: string = phone(userID),
   extendedData?: string,
-): CallCommand => ({ type: "end", actor: by(userID, deviceID), extendedData });
+): CommandOf<"end"> => ({ type: "end", actor: by(userID, deviceID), extendedData });
 
 export const fire = (timer: TimerKind, userID: string): CallCommand => ({
   type: "timer",
@@ -174,12 +178,16 @@ export const fire = (timer: TimerKind, userID: string): CallCommand => ({
   userID,
 });
 
-export function apply(call: Call, command: CallCommand, now: number = T0): Decision<CommandReply> {
+export function apply<C extends CallCommand>(
+  call: Call,
+  command: C,
+  now: number = T0,
+): Decision<ReplyOf<C>> {
   return applyCommand(call, command, now, settings);
 }
 
 /** Applies a command that must succeed and change the call. */
-export function applyChanged(call: Call, command: CallCommand, now: number = T0) {
+export function applyChanged<C extends CallCommand>(call: Call, command: C, now: number = T0) {
   const decision = apply(call, command, now);
   if (!decision.ok) {
     throw new Error(`${command.type} failed: ${decision.error.code} ${decision.error.message}`);

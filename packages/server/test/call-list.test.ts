@@ -9,11 +9,16 @@ const world = useWorld();
 it("pages through 250 calls while more are created between pages", async () => {
   const server = await world.server({ rateLimit: { burst: 5_000, perSecond: 5_000 } });
   const pager = await world.device(server, "pager");
-  const callers = await Promise.all(["c0", "c1", "c2", "c3", "c4"].map((u) => world.device(server, u)));
+  const callers = await Promise.all(
+    ["c0", "c1", "c2", "c3", "c4"].map((u) => world.device(server, u)),
+  );
   // Each caller rings the pager and hangs up, so it is free to call again.
   const ring = async (i: number) => {
     const caller = callers[i % callers.length]!;
-    const { callID } = await caller.client.callInvite(["pager"], { timeout: 60, extendedData: `#${i}` });
+    const { callID } = await caller.client.callInvite(["pager"], {
+      timeout: 60,
+      extendedData: `#${i}`,
+    });
     await caller.client.callCancel([], callID, {});
     return callID;
   };
@@ -62,7 +67,10 @@ it("returns the full ZIMCallInfo shape, with inviter as this user sees it", asyn
   await bob.waitFor("callUserStateChanged", (e) =>
     e.callUserList.some((u) => u.userID === "carol" && u.state === CallUserState.Received),
   );
-  const { callList, nextFlag } = await carol.client.queryCallInvitationList({ count: 100, nextFlag: 0 });
+  const { callList, nextFlag } = await carol.client.queryCallInvitationList({
+    count: 100,
+    nextFlag: 0,
+  });
   expect(nextFlag).toBe(0);
   expect(callList).toEqual([
     {
@@ -86,7 +94,12 @@ it("returns the full ZIMCallInfo shape, with inviter as this user sees it", asyn
 it("refuses a count outside 1–100 or a bad nextFlag with 6000001", async () => {
   const server = await world.server();
   const alice = await world.device(server, "alice");
-  for (const config of [{ count: 0 }, { count: 101 }, { count: 2.5 }, { count: 10, nextFlag: -1 }]) {
+  for (const config of [
+    { count: 0 },
+    { count: 101 },
+    { count: 2.5 },
+    { count: 10, nextFlag: -1 },
+  ]) {
     await expect(alice.client.queryCallInvitationList(config)).rejects.toMatchObject({
       code: ErrorCode.ParamsInvalid,
     });

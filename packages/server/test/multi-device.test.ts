@@ -102,7 +102,8 @@ it("three devices of an invitee and two of the caller: each gets exactly its sha
   });
   // Every device of bob rings; both of alice's devices see the call created.
   for (const b of bobs) await b.waitFor("callInvitationReceived", (e) => e.callID === callID);
-  for (const a of [deskA!, pocketA!]) await a.waitFor("callInvitationCreated", (e) => e.callID === callID);
+  for (const a of [deskA!, pocketA!])
+    await a.waitFor("callInvitationCreated", (e) => e.callID === callID);
   await carol.waitFor("callInvitationReceived", (e) => e.callID === callID);
 
   await b2.client.callAccept(callID, {});
@@ -123,7 +124,9 @@ it("three devices of an invitee and two of the caller: each gets exactly its sha
   // The answering device follows the call to its end.
   expect(names(b2)).toEqual([
     "callInvitationReceived",
-    ...names(b2).slice(1, -2).map(() => "callUserStateChanged"),
+    ...names(b2)
+      .slice(1, -2)
+      .map(() => "callUserStateChanged"),
     "callUserStateChanged",
     "callInvitationEnded",
   ]);

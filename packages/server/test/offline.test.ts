@@ -33,7 +33,9 @@ it("an invitee who logs in after the deadline is not rung, but sees the call in 
   );
   const bob = await world.device(server, "bob");
   const { callList } = await bob.client.queryCallInvitationList({ count: 10, nextFlag: 0 });
-  expect(callList.map((c) => [c.callID, c.state, c.inviter])).toEqual([[callID, CallState.Ended, "alice"]]);
+  expect(callList.map((c) => [c.callID, c.state, c.inviter])).toEqual([
+    [callID, CallState.Ended, "alice"],
+  ]);
   expect(bob.events("callInvitationReceived")).toEqual([]);
 });
 
@@ -48,7 +50,10 @@ it("a device back after the resume window gets the current picture and the end o
     const bob = new Device("bob", world.client(proxy.url, "bob-phone"));
     await bob.client.login("bob", { token: await world.token("bob") });
     // Bob is in a running advanced call, and is being rung for a second call.
-    const running = await alice.client.callInvite(["bob"], { mode: CallInvitationMode.Advanced, timeout: 60 });
+    const running = await alice.client.callInvite(["bob"], {
+      mode: CallInvitationMode.Advanced,
+      timeout: 60,
+    });
     await bob.waitFor("callInvitationReceived", (e) => e.callID === running.callID);
     await bob.client.callAccept(running.callID, {});
     const ringing = await carol.client.callInvite(["bob"], { timeout: 60 });
@@ -64,10 +69,13 @@ it("a device back after the resume window gets the current picture and the end o
     proxy.up();
     await bob.waitFor(
       "connectionStateChanged",
-      (e) => e.state === ConnectionState.Connected && bob.log.findIndex((x) => x.data === e) >= before,
+      (e) =>
+        e.state === ConnectionState.Connected && bob.log.findIndex((x) => x.data === e) >= before,
     );
     const back = bob.log.slice(before).find((e) => e.name === "connectionStateChanged");
-    expect((back?.data as { extendedData: string }).extendedData).toBe(JSON.stringify({ resumed: false }));
+    expect((back?.data as { extendedData: string }).extendedData).toBe(
+      JSON.stringify({ resumed: false }),
+    );
     // It stops ringing for the cancelled call...
     await bob.waitFor("callInvitationCancelled", (e) => e.callID === ringing.callID);
     // ...and learns every member's state in the running call, carol's new invitation included.
@@ -89,7 +97,10 @@ it("a new device of a user with a main device in a call does not get that call's
   const server = await world.server();
   const alice = await world.device(server, "alice");
   const phone = await world.device(server, "bob", { deviceID: "phone" });
-  const { callID } = await alice.client.callInvite(["bob"], { mode: CallInvitationMode.Advanced, timeout: 60 });
+  const { callID } = await alice.client.callInvite(["bob"], {
+    mode: CallInvitationMode.Advanced,
+    timeout: 60,
+  });
   await phone.waitFor("callInvitationReceived");
   await phone.client.callAccept(callID, {});
   const laptop = await world.device(server, "bob", { deviceID: "laptop" });
