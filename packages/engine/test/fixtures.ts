@@ -6,7 +6,6 @@ import {
   applyCommand,
   type Call,
   type CallCommand,
-  type CommandReply,
   createCall,
   type Decision,
   type Delivery,
