@@ -190,6 +190,16 @@ export interface CallEventMap {
 
 export type CallEventName = keyof CallEventMap;
 
+/** Every call event name, for code that must handle or forward all of them. */
+export const callEventNames = [
+  "callInvitationCreated",
+  "callInvitationReceived",
+  "callInvitationCancelled",
+  "callInvitationTimeout",
+  "callInvitationEnded",
+  "callUserStateChanged",
+] as const satisfies readonly CallEventName[];
+
 export type CallEvent = {
   [K in CallEventName]: { name: K; data: CallEventMap[K] };
 }[CallEventName];

@@ -1,9 +1,10 @@
 // The events a client emits and the `(client, data)` listener shape ZIM apps already use.
-import type {
-  BeckonErrorInfo,
-  CallEventMap,
-  ConnectionEvent,
-  ConnectionState,
+import {
+  type BeckonErrorInfo,
+  type CallEventMap,
+  type ConnectionEvent,
+  type ConnectionState,
+  callEventNames,
 } from "@beckon/protocol";
 
 export interface ConnectionStateChangedEvent {
@@ -39,12 +40,7 @@ export type EventListeners<Owner> = {
 
 /** Every event name, for code that forwards all of them (the ZIM façade). */
 export const beckonEventNames = [
-  "callInvitationCreated",
-  "callInvitationReceived",
-  "callInvitationCancelled",
-  "callInvitationTimeout",
-  "callInvitationEnded",
-  "callUserStateChanged",
+  ...callEventNames,
   "connectionStateChanged",
   "tokenWillExpire",
   "error",

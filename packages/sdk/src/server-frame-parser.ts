@@ -5,6 +5,7 @@ import {
   type CallEventMap,
   type CallEventName,
   ConnectionEvent,
+  callEventNames,
   ErrorCode,
 } from "@beckon/protocol";
 
@@ -20,14 +21,7 @@ export type ParsedServerFrame =
   | { kind: "tokenWillExpire"; second: number }
   | { kind: "kicked"; event: ConnectionEvent; reason: string };
 
-const callEventNames: ReadonlySet<string> = new Set<CallEventName>([
-  "callInvitationCreated",
-  "callInvitationReceived",
-  "callInvitationCancelled",
-  "callInvitationTimeout",
-  "callInvitationEnded",
-  "callUserStateChanged",
-]);
+const knownCallEvents: ReadonlySet<string> = new Set<CallEventName>(callEventNames);
 
 type JsonObject = Record<string, unknown>;
 
@@ -70,7 +64,7 @@ function parseReply(frame: JsonObject): ParsedServerFrame | null {
 function parseEvent(name: string, frame: JsonObject): ParsedServerFrame | null {
   const data = frame.data;
   if (!isObject(data)) return null;
-  if (callEventNames.has(name)) {
+  if (knownCallEvents.has(name)) {
     // Every call event names its call (SPEC §4); without one the app could not route it.
     if (typeof data.callID !== "string") return null;
     return {

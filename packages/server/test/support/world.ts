@@ -1,6 +1,7 @@
 // A test's servers and devices, all stopped after each test, plus event logs that tests await
 // instead of sleeping.
 
+import { callEventNames } from "@beckon/protocol";
 import { BeckonClient, type BeckonEventMap, type BeckonEventName } from "@beckon/sdk";
 import { type BeckonServer, createServer, type ServerOptions, signToken } from "@beckon/server";
 import { afterEach } from "vitest";
@@ -12,15 +13,7 @@ export interface LoggedEvent<K extends BeckonEventName = BeckonEventName> {
   data: BeckonEventMap[K];
 }
 
-const watchedEvents = [
-  "callInvitationCreated",
-  "callInvitationReceived",
-  "callInvitationCancelled",
-  "callInvitationTimeout",
-  "callInvitationEnded",
-  "callUserStateChanged",
-  "connectionStateChanged",
-] as const satisfies readonly BeckonEventName[];
+const watchedEvents = [...callEventNames, "connectionStateChanged"] as const;
 
 /** One SDK instance (a device) and everything it has been told. */
 export class Device {
