@@ -83,6 +83,7 @@ export class DemoApp {
   };
   private historyRefreshTimer: ReturnType<typeof setTimeout> | undefined;
   private historyReloadWanted = false;
+  private shownCalls = new Set<string>();
 
   private readonly recent = new RecentUsers(() => this.renderPeople());
   private readonly presence = new TabPresence(() => this.renderPeople());
@@ -493,22 +494,13 @@ export class DemoApp {
     }
   }
 
-  /** After any change to the calls: redraw, and refresh the history once a call settles. */
+  /** After any change to the calls: redraw, and refresh the history (debounced). */
   private afterCallChange(): void {
     this.renderCalls();
-    const session = this.session;
-    if (!session) return;
-    const settled = session.book
-      .list()
-      .map((call) => `${call.callID}:${session.book.phase(call)}`)
-      .join(",");
-    if (settled !== this.lastSettled) {
-      this.lastSettled = settled;
-      clearTimeout(this.historyRefreshTimer);
-      this.historyRefreshTimer = setTimeout(() => void this.loadHistory(true), 300);
-    }
+    if (!this.session) return;
+    clearTimeout(this.historyRefreshTimer);
+    this.historyRefreshTimer = setTimeout(() => void this.loadHistory(true), 300);
   }
-  private lastSettled = "";
 
   // ── History ───────────────────────────────────────────────────────────────────────────────
 
@@ -522,8 +514,12 @@ export class DemoApp {
     this.history = { ...this.history, loading: true };
     this.renderHistory();
     try {
+      // A refresh reloads as many calls as are shown, so paging on is not undone.
+      const count = fromStart
+        ? Math.min(100, Math.max(this.history.pageSize, this.history.items.length))
+        : this.history.pageSize;
       const result = await session.client.queryCallInvitationList({
-        count: this.history.pageSize,
+        count,
         nextFlag: fromStart ? 0 : this.history.nextFlag,
       });
       if (this.session !== session) return;
@@ -665,6 +661,7 @@ export class DemoApp {
     this.incomingLayer.hidden = incoming.length === 0;
     this.callsArea.hidden = cards.length === 0;
     document.body.classList.toggle("has-incoming", incoming.length > 0);
+    this.markNewArrivals();
     this.restoreFocus(focus);
 
     const ringing = session
@@ -688,6 +685,19 @@ export class DemoApp {
         isJoining: (callID) => this.busy.has(`join:${callID}`),
       }),
     );
+  }
+
+  /** Only screens and cards that just appeared animate in, not every re-render of them. */
+  private markNewArrivals(): void {
+    const shown = new Set<string>();
+    for (const element of this.root.querySelectorAll<HTMLElement>(
+      '[data-testid="incoming-call"], [data-testid="call-card"]',
+    )) {
+      const key = `${element.dataset.testid}:${element.dataset.callId}`;
+      shown.add(key);
+      if (!this.shownCalls.has(key)) element.classList.add("is-new");
+    }
+    this.shownCalls = shown;
   }
 
   /** Which call control has the focus, so a re-render does not steal it from the user. */

@@ -7,7 +7,7 @@ type Listener = (event: Event) => void;
 export interface ElementProps {
   class?: string;
   testid?: string;
-  /** Extra attributes; `false`/`null`/`undefined` leave the attribute out. */
+  /** Extra attributes; `null`/`undefined` (and `false`, but for aria-/data-) leave it out. */
   attrs?: Record<string, string | number | boolean | null | undefined>;
   /** Event listeners by event name (`click`, `submit`, …). */
   on?: Record<string, Listener>;
@@ -22,8 +22,10 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   if (props?.class) element.className = props.class;
   if (props?.testid) element.dataset.testid = props.testid;
   for (const [name, value] of Object.entries(props?.attrs ?? {})) {
-    if (value === false || value === null || value === undefined) continue;
-    element.setAttribute(name, value === true ? "" : String(value));
+    if (value === null || value === undefined) continue;
+    // aria-* and data-* take "true"/"false"; other booleans are present or absent (disabled).
+    if (/^(aria|data)-/.test(name)) element.setAttribute(name, String(value));
+    else if (value !== false) element.setAttribute(name, value === true ? "" : String(value));
   }
   for (const [name, listener] of Object.entries(props?.on ?? {})) {
     element.addEventListener(name, listener);

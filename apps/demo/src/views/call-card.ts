@@ -20,8 +20,10 @@ function title(call: CallRecord, book: CallBook): string {
         : "Only you are in the call";
     case "ringing":
       return `${call.caller} is calling`;
-    default:
-      return book.outcome(call).reason;
+    default: {
+      const names = others.map((member) => member.userID).join(", ");
+      return call.caller === book.me ? `Call to ${names}` : `Call from ${call.caller}`;
+    }
   }
 }
 
@@ -119,7 +121,7 @@ export function callCard(call: CallRecord, book: CallBook, actions: CallActions)
           busy: busy("end"),
         })
       : null,
-    over ? button("Dismiss", "call-dismiss", () => actions.dismiss(id), { kind: "quiet" }) : null,
+    over ? button("Dismiss", "call-dismiss", () => actions.dismiss(id)) : null,
   ].filter((control) => control !== null);
 
   const media = mediaOf(call.extendedData) ?? "call";

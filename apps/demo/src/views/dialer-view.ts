@@ -4,6 +4,7 @@
 import { CallInvitationMode } from "@beckon/sdk";
 import { type MediaKind, parseUserList } from "../call-labels.js";
 import { h } from "../element-builder.js";
+import { icon } from "./icons.js";
 
 export interface DialerValues {
   invitees: string[];
@@ -34,7 +35,7 @@ const modeHints: Record<CallInvitationMode, string> = {
 function segmented<T extends string>(
   name: string,
   legend: string,
-  options: { value: T; label: string; testid: string }[],
+  options: { value: T; label: string; testid: string; icon?: SVGSVGElement }[],
   initial: T,
   onChange: () => void,
 ): { element: HTMLElement; value(): T } {
@@ -56,7 +57,7 @@ function segmented<T extends string>(
           "label",
           { class: "segment", testid: option.testid },
           inputs[index],
-          h("span", null, option.label),
+          h("span", null, option.icon ?? null, option.label),
         ),
       ),
     ),
@@ -84,8 +85,8 @@ export function createDialerView(onCall: (values: DialerValues) => void): Dialer
     "media",
     "Call type",
     [
-      { value: "voice", label: "🎙 Voice", testid: "media-voice" },
-      { value: "video", label: "🎥 Video", testid: "media-video" },
+      { value: "voice", label: "Voice", testid: "media-voice", icon: icon("mic") },
+      { value: "video", label: "Video", testid: "media-video", icon: icon("video") },
     ],
     "video",
     () => update(),

@@ -7,11 +7,13 @@ import { h } from "../element-builder.js";
 import { avatar } from "./avatar.js";
 import type { CallActions } from "./call-actions.js";
 import { countdown } from "./countdown.js";
+import { icon } from "./icons.js";
 
 export function incomingCall(call: CallRecord, book: CallBook, actions: CallActions): HTMLElement {
   const phase = book.phase(call);
   const ringing = phase === "ringing";
   const mine = call.members.get(book.me);
+  const timedOut = mine?.state === CallUserState.Timeout;
   const others = [...call.members.keys()].filter(
     (userID) => userID !== book.me && userID !== call.caller,
   );
@@ -34,6 +36,7 @@ export function incomingCall(call: CallRecord, book: CallBook, actions: CallActi
     h(
       "p",
       { class: "incoming-kicker", testid: "incoming-media", attrs: { "data-media": media } },
+      icon(media === "voice" ? "mic" : "video"),
       `Incoming ${mediaLabel(call.extendedData).toLowerCase()} · ${modeLabel(call.mode)} mode`,
     ),
     h("h2", { class: "incoming-caller", testid: "incoming-caller" }, call.caller),
@@ -45,16 +48,19 @@ export function incomingCall(call: CallRecord, book: CallBook, actions: CallActi
         : "is calling you",
     ),
     others.length > 0 ? h("p", { class: "incoming-with" }, `with ${others.join(", ")}`) : null,
-    h(
-      "p",
-      { class: "incoming-timer" },
-      countdown(
-        "incoming-countdown",
-        mine?.state === CallUserState.Timeout ? null : (mine?.deadline ?? null),
-        "countdown-big",
-      ),
-      h("span", null, " s left to answer"),
-    ),
+    // Counting down while it rings; frozen at 0 once it timed out; gone after other outcomes.
+    ringing || timedOut
+      ? h(
+          "p",
+          { class: "incoming-timer" },
+          countdown(
+            "incoming-countdown",
+            timedOut ? null : (mine?.deadline ?? null),
+            "countdown-big",
+          ),
+          h("span", null, " s left to answer"),
+        )
+      : null,
     ringing
       ? h(
           "div",
@@ -67,7 +73,7 @@ export function incomingCall(call: CallRecord, book: CallBook, actions: CallActi
               attrs: { type: "button", disabled: busy },
               on: { click: () => actions.reject(call.callID) },
             },
-            h("span", { class: "round-icon", attrs: { "aria-hidden": "true" } }, "✕"),
+            h("span", { class: "round-icon" }, icon("phone", "icon-hang-up")),
             "Decline",
           ),
           h(
@@ -78,7 +84,7 @@ export function incomingCall(call: CallRecord, book: CallBook, actions: CallActi
               attrs: { type: "button", disabled: busy },
               on: { click: () => actions.accept(call.callID) },
             },
-            h("span", { class: "round-icon", attrs: { "aria-hidden": "true" } }, "✓"),
+            h("span", { class: "round-icon" }, icon("phone")),
             "Accept",
           ),
         )

@@ -10,6 +10,8 @@ export function topBarContent(
   userID: string | null,
   onSignOut: () => void,
 ): HTMLElement[] {
+  // Before signing in "Disconnected" is the normal state, not an alarm.
+  const idle = userID === null && state === State.Disconnected;
   return [
     h(
       "a",
@@ -21,12 +23,12 @@ export function topBarContent(
     h(
       "span",
       {
-        class: `connection connection-${State[state]?.toLowerCase() ?? "unknown"}`,
+        class: `connection connection-${idle ? "idle" : (State[state]?.toLowerCase() ?? "unknown")}`,
         testid: "connection-state",
         attrs: { "data-state": State[state] ?? String(state), role: "status" },
       },
       h("span", { class: "connection-dot", attrs: { "aria-hidden": "true" } }),
-      connectionLabel(state),
+      idle ? "Not signed in" : connectionLabel(state),
     ),
     userID
       ? h(
