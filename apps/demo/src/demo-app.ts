@@ -14,8 +14,8 @@ import { callExtendedData, parseUserList } from "./call-labels.js";
 import { fetchDevToken, probeTokenMode, type TokenMode } from "./dev-tokens.js";
 import { h, replaceChildren } from "./element-builder.js";
 import { describeError, describeErrorUsers } from "./error-text.js";
+import { OnlineUsers } from "./online-users.js";
 import { RecentUsers } from "./recent-users.js";
-import { TabPresence } from "./tab-presence.js";
 import { savedSession, saveSession, tabDeviceID } from "./tab-session.js";
 import type { CallActions } from "./views/call-actions.js";
 import { callCard } from "./views/call-card.js";
@@ -86,7 +86,7 @@ export class DemoApp {
   private shownCalls = new Set<string>();
 
   private readonly recent = new RecentUsers(() => this.renderPeople());
-  private readonly presence = new TabPresence(() => this.renderPeople());
+  private readonly online = new OnlineUsers(() => this.renderPeople());
 
   // The page's fixed regions; each is re-rendered on its own.
   private readonly topBar = h("header", { class: "top-bar", testid: "top-bar" });
@@ -240,7 +240,7 @@ export class DemoApp {
       await client.login(userID, { token });
       saveSession({ userID, token: pastedToken });
       this.recent.remember([userID]);
-      this.presence.setUser(userID);
+      if (this.tokenMode === "development") this.online.start();
       this.history = { ...this.history, items: [], nextFlag: 0, loaded: false };
       void this.loadHistory(true);
     } catch (error) {
@@ -282,7 +282,7 @@ export class DemoApp {
     this.drafts.clear();
     this.ownCallIDs.clear();
     saveSession(null);
-    this.presence.setUser(null);
+    this.online.stop();
     if (session) this.login.prefill(session.userID);
     this.renderAll();
   }
@@ -615,16 +615,17 @@ export class DemoApp {
 
   private renderPeople(): void {
     const me = this.session?.userID ?? null;
-    const inOtherTabs = this.presence.usersInOtherTabs();
+    const online = this.online.list();
     const recent = this.recent.list().map((entry) => entry.userID);
-    const people = [...new Set([...inOtherTabs, ...recent])]
+    const people = [...new Set([...online, ...recent])]
       .filter((userID) => userID !== me)
       .slice(0, 16)
-      .map((userID) => ({ userID, inOtherTab: inOtherTabs.has(userID) }));
+      .map((userID) => ({ userID, online: online.has(userID) }));
     replaceChildren(
       this.dialer.peopleSlot,
       peopleView(
         people,
+        this.tokenMode === "development",
         this.dialer.selected(),
         (userID) => this.dialer.toggle(userID),
         (userID) => this.recent.forget(userID),

@@ -1,5 +1,5 @@
 // "Recent users": user IDs this browser has seen (its own sign-ins, callers, invitees, history),
-// kept in localStorage. Beckon has no presence API, so this is memory, not an online list.
+// kept in localStorage: the names a person used here, whether or not they are online.
 
 const storageKey = "beckon-demo/recent-users";
 const maxEntries = 30;

@@ -166,6 +166,10 @@ describe.skipIf(!hasChromium && !inCI)("the demo page in Chromium", () => {
     const alice = await openAs("alice");
     const bob = await openAs("bob", phone);
     await shot(bob, "signed-in-phone");
+    // Each sees the other online (the development server's presence list).
+    await alice.locator('[data-testid="person"][data-user-id="bob"][data-online="true"]').waitFor();
+    await bob.locator('[data-testid="person"][data-user-id="alice"][data-online="true"]').waitFor();
+    await shot(alice, "who-is-online");
     const card = await call(alice, ["bob"], { media: "video" });
     const callID = await callIDOf(card);
 

@@ -50,7 +50,9 @@ export async function createServer(options: ServerOptions): Promise<BeckonServer
   bus.subscribe((message) => gateway.deliver(message));
   const restored = await calls.restoreTimers();
 
-  const http = createHttpServer(createHttpHandler(config));
+  const http = createHttpServer(
+    createHttpHandler(config, { onlineUsers: (limit) => gateway.devices.onlineUsers(limit) }),
+  );
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: MAX_FRAME_BYTES,

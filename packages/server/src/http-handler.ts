@@ -36,7 +36,15 @@ async function readBody(request: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
-export function createHttpHandler(options: ResolvedOptions) {
+/** What the HTTP side may ask of the rest of the node. */
+export interface HttpDependencies {
+  /** Users with a device online now, for the development presence list. */
+  onlineUsers(limit: number): string[];
+}
+
+const MAX_LISTED_ONLINE = 200;
+
+export function createHttpHandler(options: ResolvedOptions, node: HttpDependencies) {
   return async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const url = new URL(request.url ?? "/", "http://localhost");
     if (url.pathname === "/healthz") {
@@ -59,6 +67,12 @@ export function createHttpHandler(options: ResolvedOptions) {
         userID,
         token: await signToken({ secret: options.secret, userID }),
       });
+      return;
+    }
+    // Who is online, for the demo. Development only: in production this would tell anyone who
+    // uses the service; an app shows presence through its own backend and rules.
+    if (url.pathname === "/dev/online" && request.method === "GET" && options.devTokens) {
+      sendJson(response, 200, { userIDs: node.onlineUsers(MAX_LISTED_ONLINE) });
       return;
     }
     if (options.staticDir && (request.method === "GET" || request.method === "HEAD")) {

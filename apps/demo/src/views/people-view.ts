@@ -1,16 +1,16 @@
-// "People": user IDs this browser remembers, marked when they are signed in in another tab here.
-// Labelled for what it is: Beckon has no presence API, so this is not "who is online".
+// "People": who is online (from the development server) and the user IDs this browser remembers.
 import { h } from "../element-builder.js";
 import { avatar } from "./avatar.js";
 
 export interface Person {
   userID: string;
-  /** Signed in in another tab of this browser right now. */
-  inOtherTab: boolean;
+  /** Has a device connected to the server right now. */
+  online: boolean;
 }
 
 export function peopleView(
   people: readonly Person[],
+  presenceKnown: boolean,
   selected: ReadonlySet<string>,
   onToggle: (userID: string) => void,
   onForget: (userID: string) => void,
@@ -21,11 +21,14 @@ export function peopleView(
     h(
       "p",
       { class: "hint" },
-      people.length > 0
-        ? "Recent on this browser (not an online list: Beckon has no presence). A green dot: " +
-            "signed in in another tab here. Anyone who has signed in once can be called."
-        : "Type any user ID. Names you use on this browser will show up here; a user must have " +
-            "signed in once to be called.",
+      people.length === 0
+        ? "Type any user ID. Who is online and names you use on this browser show up here; a " +
+            "user must have signed in once to be called."
+        : presenceKnown
+          ? "A green dot: online now (the development server lists who is connected). Others " +
+            "are names used on this browser; anyone who has signed in once can be called."
+          : "Names used on this browser. This server is in production mode and does not say " +
+            "who is online; anyone who has signed in once can be called.",
     ),
     people.length > 0
       ? h(
@@ -37,7 +40,7 @@ export function peopleView(
               {
                 class: `chip person ${selected.has(person.userID) ? "is-selected" : ""}`,
                 testid: "person",
-                attrs: { "data-user-id": person.userID, "data-in-other-tab": person.inOtherTab },
+                attrs: { "data-user-id": person.userID, "data-online": person.online },
               },
               h(
                 "button",
@@ -52,9 +55,7 @@ export function peopleView(
                 },
                 avatar(person.userID),
                 person.userID,
-                person.inOtherTab
-                  ? h("span", { class: "dot", attrs: { title: "signed in in another tab" } })
-                  : null,
+                person.online ? h("span", { class: "dot", attrs: { title: "online now" } }) : null,
               ),
               h(
                 "button",

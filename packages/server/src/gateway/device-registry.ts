@@ -53,6 +53,16 @@ export class DeviceRegistry {
     }
   }
 
+  /** Users with at least one live socket, up to `limit` (a development aid, not a hot path). */
+  onlineUsers(limit: number): string[] {
+    const users: string[] = [];
+    for (const [userID, devices] of this.byUser) {
+      if (users.length >= limit) break;
+      if ([...devices.values()].some((device) => device.isAttached)) users.push(userID);
+    }
+    return users;
+  }
+
   *all(): Iterable<DeviceSession> {
     for (const devices of this.byUser.values()) yield* devices.values();
   }
