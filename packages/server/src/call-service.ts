@@ -25,6 +25,8 @@ export type InviteInput = Omit<InviteCommand, "type" | "callID" | "knownUsers" |
 
 export class CallService {
   private readonly queue = new KeyedQueue();
+  /** Each call's latest deferred publish, so readers can wait until its events are out. */
+  private readonly publishing = new Map<string, Promise<void>>();
   readonly scheduler: TimerScheduler;
 
   constructor(
@@ -102,13 +104,21 @@ export class CallService {
     });
   }
 
-  /** Runs `task` in the call's queue, so it sees no command half-applied. */
+  /**
+   * Runs `task` in the call's queue once the call's decided events are out, so what it sends
+   * (a login picture) comes after them and it sees no command half-applied.
+   */
   inCallOrder<T>(callID: string, task: () => Promise<T>): Promise<T> {
-    return this.queue.run(callID, task);
+    return this.queue.run(callID, async () => {
+      await this.publishing.get(callID);
+      return task();
+    });
   }
 
+  /** Resolves once every queued command has run and its events have been published. */
   async drain(): Promise<void> {
     await this.queue.drain();
+    await Promise.all(this.publishing.values());
   }
 
   stop(): void {
@@ -118,13 +128,19 @@ export class CallService {
   private commit(decision: Decision<unknown> & { ok: true }): void {
     const { call } = decision;
     this.scheduler.replace(call.callID, timersOf(call, this.settings));
-    if (decision.deliveries.length > 0) {
-      void this.bus
-        .publish({ callID: call.callID, deliveries: decision.deliveries })
-        .catch((error: unknown) =>
-          this.log.error({ err: error, callID: call.callID }, "publish failed"),
-        );
-    }
+    if (decision.deliveries.length === 0) return;
+    const message = { callID: call.callID, deliveries: decision.deliveries };
+    // Published on the next turn, after the actor's reply has gone out, so an app learns its
+    // callID before the events about it. setImmediate runs in order, so events keep theirs.
+    const published = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.bus.publish(message))
+      .catch((error: unknown) =>
+        this.log.error({ err: error, callID: call.callID }, "publish failed"),
+      );
+    this.publishing.set(call.callID, published);
+    void published.then(() => {
+      if (this.publishing.get(call.callID) === published) this.publishing.delete(call.callID);
+    });
   }
 
   private onTimer(timer: StoredTimer): void {

@@ -1,6 +1,7 @@
 // General-mode calls end to end: SDK -> WebSocket -> server -> engine -> SQLite -> other SDKs.
 import { CallState, CallUserState } from "@beckon/protocol";
 import { describe, expect, it } from "vitest";
+import { openRawSocket } from "./support/raw-socket.js";
 import { type Device, useWorld } from "./support/world.js";
 
 const world = useWorld();
@@ -171,4 +172,28 @@ describe("receipt checks", () => {
       e.callUserList.some((u) => u.userID === "late" && u.state === CallUserState.Received),
     );
   });
+});
+
+it("the caller's reply comes before the events about its new call, on the wire", async () => {
+  const server = await world.server();
+  await world.device(server, "bob");
+  const raw = await openRawSocket(server.url);
+  try {
+    const token = await world.token("alice");
+    const login = { protocolVersion: 1, userID: "alice", token, deviceID: "raw" };
+    expect(await raw.request(JSON.stringify({ id: 1, op: "login", data: login }))).toMatchObject({
+      ok: true,
+    });
+    const invite = { invitees: ["bob"], timeout: 30 };
+    const reply = await raw.request(JSON.stringify({ id: 2, op: "callInvite", data: invite }));
+    expect(reply).toMatchObject({ id: 2, ok: true });
+    const event = await raw.next();
+    expect(event).toMatchObject({
+      ev: "callInvitationCreated",
+      seq: 1,
+      data: { callID: (reply.data as { callID: string }).callID },
+    });
+  } finally {
+    await raw.close();
+  }
 });
