@@ -27,6 +27,8 @@ CREATE TABLE IF NOT EXISTS call_members (
   PRIMARY KEY (user_id, call_seq)
 );
 CREATE INDEX IF NOT EXISTS call_members_active ON call_members(user_id) WHERE active = 1;
+-- Every save rewrites a call's member rows; without this that is a scan of all members.
+CREATE INDEX IF NOT EXISTS call_members_call ON call_members(call_seq);
 CREATE TABLE IF NOT EXISTS timers (
   call_seq INTEGER NOT NULL REFERENCES calls(seq) ON DELETE CASCADE,
   kind TEXT NOT NULL,
