@@ -75,8 +75,14 @@ export async function createServer(options: ServerOptions): Promise<BeckonServer
 
   // Every socket died with the old process: unanswered calls whose caller does not come back
   // within the grace period are cancelled (SPEC §5 "Caller lost").
+  // It runs beside serving, handing the event loop back every few calls: the store may answer
+  // synchronously, and a long chain of settled promises would starve the sockets.
+  let sweeping = true;
   const sweep = (async () => {
+    let done = 0;
     for (const callID of await store.startedCallIDs()) {
+      if (!sweeping) break;
+      if (++done % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
       const call = await store.getCall(callID);
       const device = call && findMember(call, call.caller)?.mainDevice;
       if (!call || !device) continue;
@@ -108,6 +114,7 @@ export async function createServer(options: ServerOptions): Promise<BeckonServer
     close: () => {
       closing ??= (async () => {
         clearInterval(purgeTimer);
+        sweeping = false;
         gateway.close();
         await new Promise<void>((resolve) => wss.close(() => resolve()));
         http.closeAllConnections();
