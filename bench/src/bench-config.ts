@@ -1,6 +1,20 @@
 // How big each scenario is: the full run, and the quick one (under a minute, to keep the
 // benchmark from rotting; its figures are too short-lived to quote).
 
+export interface TimerRun {
+  key: string;
+  /** Pending invitations whose deadlines the run watches fire (0: a recovery-only run). */
+  invitations: number;
+  /** Ended calls older than the 30-day retention, which the server purges as it starts. */
+  expiredCalls: number;
+  /** Invitees that log in and watch their invitation time out. */
+  observers: number;
+  /** From seeding to the first deadline: room for start-up, sweep, logins and the idle window. */
+  leadMs: number;
+  /** Deadlines are spread evenly over this window. */
+  spreadMs: number;
+}
+
 export interface BenchConfig {
   quick: boolean;
   calls: {
@@ -13,6 +27,8 @@ export interface BenchConfig {
     durationMs: number;
     /** Pairs ringing at once per load process in the throughput runs. */
     saturationPairsPerProcess: number;
+    /** Ended calls stored before an extra Beckon throughput run (0: no such run). */
+    historyCalls: number;
   };
   connections: {
     deviceCounts: number[];
@@ -22,15 +38,8 @@ export interface BenchConfig {
     settleMs: number;
     idleWindowMs: number;
   };
-  timers: {
-    invitations: number;
-    /** Invitees that log in and watch their invitation time out. */
-    observers: number;
-    /** From seeding to the first deadline: room for start-up, sweep, logins and the idle window. */
-    leadMs: number;
-    /** Deadlines are spread evenly over this window. */
-    spreadMs: number;
-  };
+  /** Scenarios 4 and 5: restarts on a store of pending invitations, one run per entry. */
+  timers: TimerRun[];
 }
 
 export const fullConfig: BenchConfig = {
@@ -39,23 +48,44 @@ export const fullConfig: BenchConfig = {
     loadProcesses: 1,
     pairsPerProcess: 2_000,
     rates: [200, 1_000, 3_000],
-    warmupMs: 2_000,
-    durationMs: 15_000,
+    warmupMs: 1_000,
+    durationMs: 10_000,
     saturationPairsPerProcess: 200,
+    historyCalls: 100_000,
   },
   connections: {
     deviceCounts: [5_000, 15_000],
     devicesPerProcess: 5_000,
     loginConcurrencyPerProcess: 100,
-    settleMs: 5_000,
-    idleWindowMs: 10_000,
+    settleMs: 3_000,
+    idleWindowMs: 5_000,
   },
-  timers: {
-    invitations: 100_000,
-    observers: 2_000,
-    leadMs: 120_000,
-    spreadMs: 60_000,
-  },
+  timers: [
+    {
+      key: "pending-10k",
+      invitations: 10_000,
+      expiredCalls: 0,
+      observers: 1_000,
+      leadMs: 30_000,
+      spreadMs: 20_000,
+    },
+    {
+      key: "pending-100k",
+      invitations: 100_000,
+      expiredCalls: 0,
+      observers: 2_000,
+      leadMs: 80_000,
+      spreadMs: 60_000,
+    },
+    {
+      key: "expired-100k",
+      invitations: 0,
+      expiredCalls: 100_000,
+      observers: 0,
+      leadMs: 0,
+      spreadMs: 0,
+    },
+  ],
 };
 
 export const quickConfig: BenchConfig = {
@@ -65,20 +95,33 @@ export const quickConfig: BenchConfig = {
     pairsPerProcess: 250,
     rates: [200, 1_000],
     warmupMs: 300,
-    durationMs: 1_500,
+    durationMs: 1_000,
     saturationPairsPerProcess: 100,
+    historyCalls: 0,
   },
   connections: {
     deviceCounts: [1_000],
     devicesPerProcess: 500,
     loginConcurrencyPerProcess: 50,
-    settleMs: 500,
-    idleWindowMs: 1_000,
+    settleMs: 300,
+    idleWindowMs: 700,
   },
-  timers: {
-    invitations: 5_000,
-    observers: 200,
-    leadMs: 9_000,
-    spreadMs: 3_000,
-  },
+  timers: [
+    {
+      key: "pending-2k",
+      invitations: 2_000,
+      expiredCalls: 0,
+      observers: 100,
+      leadMs: 4_000,
+      spreadMs: 2_000,
+    },
+    {
+      key: "expired-2k",
+      invitations: 0,
+      expiredCalls: 2_000,
+      observers: 0,
+      leadMs: 0,
+      spreadMs: 0,
+    },
+  ],
 };

@@ -9,13 +9,14 @@ export interface RunResults {
   timers?: TimerRecoveryResults;
 }
 
-function table(headers: string[], rows: string[][]): string {
+/** A Markdown table; the first `left` columns are text, the rest numbers (right-aligned). */
+function table(headers: string[], rows: string[][], left = 2): string {
   const widths = headers.map((header, i) =>
     Math.max(header.length, ...rows.map((row) => (row[i] ?? "").length)),
   );
   const line = (cells: string[]) =>
-    `| ${cells.map((cell, i) => (i < 2 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join(" | ")} |`;
-  const rule = `|${widths.map((width, i) => (i < 2 ? `:${"-".repeat(width + 1)}` : `${"-".repeat(width + 1)}:`)).join("|")}|`;
+    `| ${cells.map((cell, i) => (i < left ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join(" | ")} |`;
+  const rule = `| ${widths.map((width, i) => (i < left ? `:${"-".repeat(width - 1)}` : `${"-".repeat(width - 1)}:`)).join(" | ")} |`;
   return [line(headers), rule, ...rows.map(line)].join("\n");
 }
 
@@ -29,11 +30,13 @@ export function formatReport(results: RunResults): string {
   const parts: string[] = [];
   if (results.calls) {
     parts.push(
-      "1. Ring latency: callInvite() sent -> callee's callInvitationReceived (ms), fixed offered rate",
+      "### 1. Ring latency: callInvite() sent -> callee's callInvitationReceived (ms), fixed offered rate",
+      "",
       table(
         [
           "offered/s",
           "system",
+          "stored calls",
           "users",
           "sent/s",
           "p50",
@@ -44,10 +47,12 @@ export function formatReport(results: RunResults): string {
           "errors",
           "server CPU",
           "load CPU",
+          "loop delay ms",
         ],
         results.calls.ring.map((row) => [
           whole(row.offeredPerSecond),
           row.label,
+          row.storedCalls === null ? "" : whole(row.storedCalls),
           whole(row.users),
           whole(row.sentPerSecond),
           ms(row.latencyMs.p50),
@@ -58,14 +63,17 @@ export function formatReport(results: RunResults): string {
           whole(row.errors + row.unfinished),
           pct(row.serverCpuPercent),
           pct(row.loadCpuPercent),
+          whole(row.serverLoopDelayMaxMs),
         ]),
       ),
       "",
-      "2. Throughput: complete calls per second at saturation (invite -> received -> answer confirmed)",
+      "### 2. Throughput: complete calls per second at saturation (invite -> received -> answer confirmed)",
+      "",
       table(
         [
           "flow",
           "system",
+          "stored calls",
           "pairs",
           "calls/s",
           "call p50 ms",
@@ -73,10 +81,12 @@ export function formatReport(results: RunResults): string {
           "errors",
           "server CPU",
           "load CPU",
+          "loop delay ms",
         ],
         results.calls.throughput.map((row) => [
           row.flow,
           row.label,
+          row.storedCalls === null ? "" : whole(row.storedCalls),
           whole(row.pairsRinging),
           whole(row.callsPerSecond),
           ms(row.callTimeMs.p50),
@@ -84,6 +94,7 @@ export function formatReport(results: RunResults): string {
           whole(row.errors),
           pct(row.serverCpuPercent),
           pct(row.loadCpuPercent),
+          whole(row.serverLoopDelayMaxMs),
         ]),
       ),
       "",
@@ -91,7 +102,8 @@ export function formatReport(results: RunResults): string {
   }
   if (results.connections) {
     parts.push(
-      "3. Connections: idle logged-in devices (Beckon) vs idle sockets (baselines)",
+      "### 3. Connections: idle logged-in devices (Beckon) vs idle sockets (baselines)",
+      "",
       table(
         [
           "devices",
@@ -120,77 +132,98 @@ export function formatReport(results: RunResults): string {
     );
   }
   if (results.timers) {
-    const { timers, recovery, emptyStart } = results.timers;
+    const { runs, emptyStart } = results.timers;
+    const watched = runs.filter((run) => run.timers !== null);
     parts.push(
-      "4. Timers: pending invitations with spread deadlines (Beckon; lateness = fired - deadline, ms)",
+      "### 4. Timers: pending invitations with spread deadlines; lateness = fired - deadline (ms)",
+      "",
       table(
         [
           "pending",
-          "measured at",
+          "system, measured at",
           "spread s",
           "p50",
           "p99",
           "max",
           "idle CPU",
           "firing CPU",
+          "loop delay ms",
           "fired once",
           "twice+",
           "never",
         ],
-        [
-          [
-            whole(timers.invitations),
-            "server (call endTime)",
-            whole(timers.spreadMs / 1000),
-            ms(timers.serverLatenessMs.p50),
-            ms(timers.serverLatenessMs.p99),
-            ms(timers.serverLatenessMs.max),
-            pct(timers.idleCpuPercent),
-            pct(timers.firingCpuPercent),
-            whole(timers.inviteesTimedOut),
-            "–",
-            whole(timers.inviteesInOtherStates + timers.callsNotEnded),
-          ],
-          [
-            whole(timers.observers),
-            "device (event arrival)",
-            whole(timers.spreadMs / 1000),
-            ms(timers.deviceLatenessMs.p50),
-            ms(timers.deviceLatenessMs.p99),
-            ms(timers.deviceLatenessMs.max),
-            "",
-            "",
-            whole(timers.observedExactlyOnce),
-            whole(timers.observedDuplicated),
-            whole(timers.observedMissing + (timers.observers - timers.observedShown)),
-          ],
-        ],
+        watched.flatMap((run) => {
+          const t = run.timers;
+          if (!t) return [];
+          return [
+            [
+              whole(run.invitations),
+              `${run.label}, server (call endTime)`,
+              whole(t.spreadMs / 1000),
+              ms(t.serverLatenessMs.p50),
+              ms(t.serverLatenessMs.p99),
+              ms(t.serverLatenessMs.max),
+              pct(t.idleCpuPercent),
+              pct(t.firingCpuPercent),
+              whole(t.firingLoopDelayMaxMs),
+              whole(t.inviteesTimedOut),
+              "",
+              whole(t.inviteesInOtherStates + t.callsNotEnded + t.timersLeft),
+            ],
+            [
+              whole(t.observers),
+              `${run.label}, device (event arrival)`,
+              whole(t.spreadMs / 1000),
+              ms(t.deviceLatenessMs.p50),
+              ms(t.deviceLatenessMs.p99),
+              ms(t.deviceLatenessMs.max),
+              "",
+              "",
+              "",
+              whole(t.observedExactlyOnce),
+              whole(t.observedDuplicated),
+              whole(t.observedMissing + (t.observers - t.observedShown)),
+            ],
+          ];
+        }),
       ),
       "",
-      "5. Recovery: process start -> serving (a new device's login + query answered), ms",
+      "### 5. Recovery: process start -> serving (a new device's login + query answered)",
+      "",
       table(
         [
+          "system",
           "pending",
-          "database",
-          "listening",
-          "serving",
-          "sweep done",
-          "CPU s to serving",
+          "expired",
+          "listening ms",
+          "serving ms",
+          "sweep done ms",
+          "swept",
+          "sweep calls/s",
+          "loop blocked ms",
+          "CPU s",
           "RSS MiB",
           "heap MiB",
         ],
-        [emptyStart, recovery].map((row) => [
-          whole(row.invitations),
-          row.invitations === 0 ? "empty" : "seeded",
-          whole(row.listeningMs),
-          whole(row.servingMs),
-          row.sweepDoneMs === null ? "never" : whole(row.sweepDoneMs),
-          row.cpuSecondsToServing.toFixed(1),
-          mib(row.rssAfterSweepBytes),
-          mib(row.heapAfterSweepBytes),
-        ]),
+        [{ label: "Beckon, empty database", recovery: emptyStart }, ...runs].map((run) => {
+          const r = run.recovery;
+          return [
+            run.label,
+            whole(r.invitations),
+            whole(r.expiredCalls),
+            whole(r.listeningMs),
+            r.servingMs === null ? "not yet (cap)" : whole(r.servingMs),
+            r.sweepDoneMs === null ? "not yet (cap)" : whole(r.sweepDoneMs),
+            whole(r.swept),
+            r.invitations === 0 ? "" : whole(r.sweepPerSecond),
+            r.loopBlockedMaxMs === null ? "–" : whole(r.loopBlockedMaxMs),
+            r.cpuSeconds.toFixed(1),
+            mib(r.rssBytes),
+            r.heapBytes === null ? "–" : mib(r.heapBytes),
+          ];
+        }),
+        1,
       ),
-      `Timers left after the run: ${timers.timersLeft}; calls not ended: ${timers.callsNotEnded}; seeding took ${(results.timers.seedMs / 1000).toFixed(1)} s.`,
       "",
     );
   }

@@ -1,5 +1,6 @@
-// `npm run bench [-- --quick] [-- --only=calls,connections,timers]`: runs the scenarios of
-// bench/README.md against built code, prints the table and writes bench/results/<time>.json.
+// `npm run bench [-- --quick] [--only=calls,connections,timers] [--runs=key,…]`: runs the
+// scenarios of bench/README.md against built code, prints the table and writes
+// bench/results/<time>.json. `--runs` keeps only the call variants / timer runs with those keys.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, tmpdir, totalmem } from "node:os";
@@ -15,7 +16,9 @@ import { runTimersAndRecovery } from "./scenarios/timers-recovery.js";
 const SCENARIOS = ["calls", "connections", "timers"] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
+/** The code under test: BENCH_COMMIT if set (a copy outside git), else the work tree's HEAD. */
 function gitCommit(): string | null {
+  if (process.env.BENCH_COMMIT) return process.env.BENCH_COMMIT;
   try {
     const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], {
       encoding: "utf8",
@@ -36,6 +39,7 @@ async function main(): Promise<void> {
     options: {
       quick: { type: "boolean", default: false },
       only: { type: "string" },
+      runs: { type: "string" },
     },
   });
   const config: BenchConfig = values.quick ? quickConfig : fullConfig;
@@ -43,16 +47,25 @@ async function main(): Promise<void> {
   for (const name of only) {
     if (!SCENARIOS.includes(name)) throw new Error(`unknown scenario "${name}"`);
   }
+  const runs = values.runs?.split(",");
+  const selected = (key: string) => runs === undefined || runs.includes(key);
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const startedAt = new Date();
   const clock = performance.now();
   const workDir = mkdtempSync(join(tmpdir(), "beckon-bench-"));
+  // On Ctrl-C the temporary stores go too; the children are killed on exit (bench-child.ts).
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      rmSync(workDir, { recursive: true, force: true });
+      process.exit(130);
+    });
+  }
   const results: RunResults = {};
   log(`Beckon bench (${config.quick ? "quick" : "full"}), ${availableParallelism()} cores`);
   try {
     if (only.includes("calls")) {
       log("1-2. ring latency and throughput");
-      results.calls = await runCallScenarios(config, workDir, log);
+      results.calls = await runCallScenarios(config, workDir, log, selected);
     }
     if (only.includes("connections")) {
       log("3. connections");
@@ -60,7 +73,7 @@ async function main(): Promise<void> {
     }
     if (only.includes("timers")) {
       log("4-5. timers and recovery");
-      results.timers = await runTimersAndRecovery(config, workDir, log);
+      results.timers = await runTimersAndRecovery(config, workDir, log, selected);
     }
   } finally {
     rmSync(workDir, { recursive: true, force: true });

@@ -1,10 +1,14 @@
 // Scenarios 1 and 2: ring latency at fixed offered rates, and complete calls per second at
 // saturation, for Beckon and its baselines, each with thousands of users logged in.
+import { join } from "node:path";
+import Database from "better-sqlite3";
 import { BenchChild, stopAll } from "../bench-child.js";
 import type { BenchConfig } from "../bench-config.js";
 import type { RingResult, SaturateResult } from "../load/call-load.js";
 import type { SystemName } from "../load/call-peers.js";
 import { CpuMeter } from "../proc-stats.js";
+import { prepareStore } from "../seed-store.js";
+import type { LoopDelayReport } from "../servers/server-probes.js";
 import {
   callLoadScript,
   type RunningServer,
@@ -14,9 +18,23 @@ import {
 } from "../servers-under-test.js";
 import { type Summary, summarize } from "../stats.js";
 
-export interface RingRow {
+/** One server set-up that the call load runs against. */
+export interface CallVariant {
+  key: string;
   system: SystemName;
   label: string;
+  /** Beckon only: ended calls already in the store when the run starts. */
+  endedCalls?: number;
+  ring: boolean;
+  throughput: boolean;
+}
+
+export interface RingRow {
+  variant: string;
+  system: SystemName;
+  label: string;
+  /** Beckon only: calls in the store when the phase began. */
+  storedCalls: number | null;
   users: number;
   offeredPerSecond: number;
   sentPerSecond: number;
@@ -27,11 +45,15 @@ export interface RingRow {
   firstError: string | null;
   serverCpuPercent: number;
   loadCpuPercent: number;
+  /** Longest the server's event loop was held up during the phase. */
+  serverLoopDelayMaxMs: number;
 }
 
 export interface ThroughputRow {
+  variant: string;
   system: SystemName;
   label: string;
+  storedCalls: number | null;
   flow: "accept" | "reject";
   pairsRinging: number;
   callsPerSecond: number;
@@ -40,6 +62,7 @@ export interface ThroughputRow {
   firstError: string | null;
   serverCpuPercent: number;
   loadCpuPercent: number;
+  serverLoopDelayMaxMs: number;
 }
 
 export interface CallScenarioResults {
@@ -65,17 +88,33 @@ async function withCpuWindow<T>(
   return { result, cpu };
 }
 
-async function runSystem(
-  system: SystemName,
+function storedCalls(store: string | undefined): number | null {
+  if (!store) return null;
+  const db = new Database(store, { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare<[], { n: number }>("SELECT count(*) AS n FROM calls").get()?.n ?? null;
+  } finally {
+    db.close();
+  }
+}
+
+async function runVariant(
+  variant: CallVariant,
   config: BenchConfig["calls"],
   workDir: string,
   log: (line: string) => void,
   results: CallScenarioResults,
 ): Promise<void> {
+  const { system, label } = variant;
   let server: RunningServer | undefined;
   const loads: BenchChild[] = [];
   try {
-    server = await startServer(system, workDir);
+    let store: string | undefined;
+    if (variant.endedCalls) {
+      store = join(workDir, `${variant.key}.db`);
+      await prepareStore(store, { endedCalls: variant.endedCalls });
+    }
+    server = await startServer(system, workDir, store ? { store } : {});
     for (let i = 0; i < config.loadProcesses; i++) {
       loads.push((await BenchChild.start(`call load ${i}`, callLoadScript)).child);
     }
@@ -91,14 +130,18 @@ async function runSystem(
       ),
     );
     const users = connected.reduce((sum, c) => sum + c.users, 0);
-    log(`  ${systemLabels[system]}: ${users} users logged in`);
+    log(`  ${label}: ${users} users logged in`);
     const pids = [server.child.pid, ...loads.map((load) => load.pid)];
     const cpuOf = (cpu: number[]) => ({
       server: cpu[0] ?? Number.NaN,
       load: cpu.slice(1).reduce((sum, value) => sum + value, 0),
     });
 
-    for (const rate of config.rates) {
+    const serverChild = server.child;
+    const loopDelay = () => serverChild.call<LoopDelayReport>("loopDelay");
+    for (const rate of variant.ring ? config.rates : []) {
+      const before = storedCalls(server.store);
+      await loopDelay();
       const { result: parts, cpu } = await withCpuWindow(
         pids,
         config.warmupMs,
@@ -114,9 +157,12 @@ async function runSystem(
         ),
       );
       const sent = parts.reduce((sum, p) => sum + p.sent, 0);
+      const delay = await loopDelay();
       const row: RingRow = {
+        variant: variant.key,
         system,
-        label: systemLabels[system],
+        label,
+        storedCalls: before,
         users,
         offeredPerSecond: rate,
         sentPerSecond: sent / (config.durationMs / 1000),
@@ -127,6 +173,7 @@ async function runSystem(
         firstError: parts.find((p) => p.firstError)?.firstError ?? null,
         serverCpuPercent: cpuOf(cpu).server,
         loadCpuPercent: cpuOf(cpu).load,
+        serverLoopDelayMaxMs: delay.maxMs,
       };
       results.ring.push(row);
       log(
@@ -134,8 +181,9 @@ async function runSystem(
       );
     }
 
-    if (system === "ws-relay") return;
-    for (const flow of ["accept", "reject"] as const) {
+    for (const flow of variant.throughput ? (["accept", "reject"] as const) : []) {
+      const before = storedCalls(server.store);
+      await loopDelay();
       const { result: parts, cpu } = await withCpuWindow(
         pids,
         config.warmupMs,
@@ -151,9 +199,12 @@ async function runSystem(
           ),
         ),
       );
+      const delay = await loopDelay();
       const row: ThroughputRow = {
+        variant: variant.key,
         system,
-        label: systemLabels[system],
+        label,
+        storedCalls: before,
         flow,
         pairsRinging: config.saturationPairsPerProcess * loads.length,
         callsPerSecond: parts.reduce((sum, p) => sum + p.completed, 0) / (config.durationMs / 1000),
@@ -162,6 +213,7 @@ async function runSystem(
         firstError: parts.find((p) => p.firstError)?.firstError ?? null,
         serverCpuPercent: cpuOf(cpu).server,
         loadCpuPercent: cpuOf(cpu).load,
+        serverLoopDelayMaxMs: delay.maxMs,
       };
       results.throughput.push(row);
       log(
@@ -174,14 +226,44 @@ async function runSystem(
   }
 }
 
+/** Beckon and its baselines; in the full run also Beckon on a store holding many calls. */
+export function callVariants(config: BenchConfig): CallVariant[] {
+  const { historyCalls } = config.calls;
+  const both = { ring: true, throughput: true };
+  return [
+    { key: "beckon", system: "beckon", label: systemLabels.beckon, ...both },
+    {
+      key: "ws-relay",
+      system: "ws-relay",
+      label: systemLabels["ws-relay"],
+      ring: true,
+      throughput: false,
+    },
+    { key: "socketio", system: "socketio", label: systemLabels.socketio, ...both },
+    ...(historyCalls > 0
+      ? [
+          {
+            key: "beckon-history",
+            system: "beckon" as const,
+            label: `Beckon, ${Math.round(historyCalls / 1000)}k calls stored`,
+            endedCalls: historyCalls,
+            ring: false,
+            throughput: true,
+          },
+        ]
+      : []),
+  ];
+}
+
 export async function runCallScenarios(
   config: BenchConfig,
   workDir: string,
   log: (line: string) => void,
+  selected: (key: string) => boolean = () => true,
 ): Promise<CallScenarioResults> {
   const results: CallScenarioResults = { ring: [], throughput: [] };
-  for (const system of ["beckon", "ws-relay", "socketio"] as const) {
-    await runSystem(system, config.calls, workDir, log, results);
+  for (const variant of callVariants(config).filter((variant) => selected(variant.key))) {
+    await runVariant(variant, config.calls, workDir, log, results);
   }
   return results;
 }

@@ -5,7 +5,7 @@ import { BenchChild, stopAll } from "../bench-child.js";
 import type { BenchConfig } from "../bench-config.js";
 import type { SystemName } from "../load/call-peers.js";
 import { CpuMeter, rssBytes } from "../proc-stats.js";
-import type { MemoryReport } from "../servers/memory-report.js";
+import type { MemoryReport } from "../servers/server-probes.js";
 import {
   deviceLoadScript,
   type RunningServer,

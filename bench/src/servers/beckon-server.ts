@@ -3,7 +3,7 @@
 // settings are the defaults unless the scenario says otherwise (BENCH_SERVER, JSON).
 import { createServer } from "@beckon/server";
 import { serveCommands } from "../bench-child.js";
-import { memoryReport } from "./memory-report.js";
+import { serverProbes } from "./server-probes.js";
 
 interface BeckonServerSettings {
   store: string;
@@ -29,7 +29,7 @@ process.once("SIGTERM", stop);
 
 serveCommands(
   {
-    memory: memoryReport,
+    ...serverProbes,
     close: async () => {
       await server.close();
       return {};

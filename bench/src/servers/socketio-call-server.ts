@@ -8,7 +8,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Server, type Socket } from "socket.io";
 import { serveCommands } from "../bench-child.js";
-import { memoryReport } from "./memory-report.js";
+import { serverProbes } from "./server-probes.js";
 
 type InviteeState = "inviting" | "accepted" | "rejected" | "cancelled" | "timeout";
 
@@ -136,7 +136,7 @@ function invite(userID: string, request: unknown, ack: Ack): void {
 function answer(userID: string, request: unknown, ack: Ack, state: "accepted" | "rejected"): void {
   const { callID, extendedData = "" } = (request ?? {}) as Record<string, unknown>;
   const call = typeof callID === "string" ? calls.get(callID) : undefined;
-  if (!call || call.invitees.get(userID)?.state !== "inviting") {
+  if (call?.invitees.get(userID)?.state !== "inviting") {
     ack({ error: "not invited or no longer ringing" });
     return;
   }
@@ -202,7 +202,8 @@ process.once("SIGTERM", () => {
   void io.close(() => process.exit(0));
 });
 
-serveCommands(
-  { memory: memoryReport },
-  { url: `http://127.0.0.1:${port}`, port, listeningMs: performance.now() },
-);
+serveCommands(serverProbes, {
+  url: `http://127.0.0.1:${port}`,
+  port,
+  listeningMs: performance.now(),
+});

@@ -3,7 +3,7 @@
 import type { AddressInfo } from "node:net";
 import { WebSocket, WebSocketServer } from "ws";
 import { serveCommands } from "../bench-child.js";
-import { memoryReport } from "./memory-report.js";
+import { serverProbes } from "./server-probes.js";
 
 const sockets = new Map<string, WebSocket>();
 const wss = new WebSocketServer({
@@ -41,7 +41,8 @@ process.once("SIGTERM", () => {
   wss.close(() => process.exit(0));
 });
 
-serveCommands(
-  { memory: memoryReport },
-  { url: `ws://127.0.0.1:${port}/`, port, listeningMs: performance.now() },
-);
+serveCommands(serverProbes, {
+  url: `ws://127.0.0.1:${port}/`,
+  port,
+  listeningMs: performance.now(),
+});

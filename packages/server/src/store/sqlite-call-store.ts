@@ -144,6 +144,15 @@ export class SqliteCallStore implements CallStore {
     this.insertTx(call, timers);
   }
 
+  /** Stores many new calls in one transaction: for seeding and imports, not the request path. */
+  async importCalls(
+    entries: ReadonlyArray<{ call: Call; timers: readonly Timer[] }>,
+  ): Promise<void> {
+    this.db.transaction(() => {
+      for (const { call, timers } of entries) this.insertTx(call, timers);
+    })();
+  }
+
   async updateCall(
     call: Call,
     expectedVersion: number,
