@@ -54,7 +54,9 @@ export class CallService {
 
   async invite(input: InviteInput): Promise<CallInvitationSentResult> {
     const callID = randomBytes(16).toString("base64url");
-    return this.queue.run(callID, async () => {
+    // One invite at a time per caller, so two at once cannot both pass the busy rule. Nobody
+    // knows the new callID yet, so the call's own queue has nothing to order.
+    return this.queue.run(`caller\u0000${input.actor.userID}`, async () => {
       const invitees = [...new Set(input.invitees)];
       const [knownUsers, active] = await Promise.all([
         this.store.knownUsers(invitees),

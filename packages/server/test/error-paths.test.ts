@@ -270,3 +270,20 @@ describe("sessions", () => {
     }
   });
 });
+
+it("two invitations sent at once by one caller: one call, the other is refused as busy", async () => {
+  const { alice, bob, carol } = await threeUsers();
+  const results = await Promise.allSettled([
+    alice.client.callInvite(["bob"], { timeout: 30 }),
+    alice.client.callInvite(["carol"], { timeout: 30 }),
+  ]);
+  expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+  expect(results.find((r) => r.status === "rejected")).toMatchObject({
+    reason: { code: ErrorCode.CallCommonError },
+  });
+  const { callList } = await alice.client.queryCallInvitationList({ count: 10, nextFlag: 0 });
+  expect(callList).toHaveLength(1);
+  expect(
+    bob.events("callInvitationReceived").length + carol.events("callInvitationReceived").length,
+  ).toBeLessThanOrEqual(1);
+});
