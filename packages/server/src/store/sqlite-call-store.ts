@@ -45,6 +45,11 @@ interface CallRow {
 
 export class SqliteCallStore implements CallStore {
   private readonly db: Database.Database;
+  private pending: Array<{
+    write: () => unknown;
+    resolve: (value: unknown) => void;
+    reject: (error: unknown) => void;
+  }> = [];
   private readonly statements;
 
   constructor(path: string) {
@@ -141,7 +146,48 @@ export class SqliteCallStore implements CallStore {
     })();
 
   async insertCall(call: Call, timers: readonly Timer[]): Promise<void> {
-    this.insertTx(call, timers);
+    await this.inNextCommit(() => this.insertTx(call, timers));
+  }
+
+  /**
+   * Group commit: writes that arrive in the same turn of the event loop share one transaction
+   * (one WAL commit), each in its own savepoint so one failing write fails alone. A write's
+   * promise settles once its transaction has committed.
+   */
+  private inNextCommit<T>(write: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ write, resolve: resolve as (value: unknown) => void, reject });
+      if (this.pending.length === 1) setImmediate(() => this.commitPending());
+    });
+  }
+
+  private commitPending(): void {
+    const jobs = this.pending;
+    this.pending = [];
+    if (jobs.length === 0 || !this.db.open) {
+      for (const job of jobs) job.reject(new Error("the store is closed"));
+      return;
+    }
+    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    try {
+      this.db.transaction(() => {
+        for (const job of jobs) {
+          try {
+            outcomes.push({ ok: true, value: job.write() });
+          } catch (error) {
+            outcomes.push({ ok: false, error });
+          }
+        }
+      })();
+    } catch (error) {
+      for (const job of jobs) job.reject(error);
+      return;
+    }
+    jobs.forEach((job, i) => {
+      const outcome = outcomes[i];
+      if (outcome?.ok) job.resolve(outcome.value);
+      else job.reject(outcome?.error);
+    });
   }
 
   /** Stores many new calls in one transaction: for seeding and imports, not the request path. */
@@ -158,7 +204,7 @@ export class SqliteCallStore implements CallStore {
     expectedVersion: number,
     timers: readonly Timer[],
   ): Promise<boolean> {
-    return this.updateTx(call, expectedVersion, timers);
+    return this.inNextCommit(() => this.updateTx(call, expectedVersion, timers));
   }
 
   async getCall(callID: string): Promise<Call | undefined> {
@@ -213,6 +259,7 @@ export class SqliteCallStore implements CallStore {
   }
 
   async close(): Promise<void> {
+    this.commitPending();
     if (this.db.open) this.db.close();
   }
 }
