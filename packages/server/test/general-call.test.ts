@@ -197,3 +197,33 @@ it("the caller's reply comes before the events about its new call, on the wire",
     await raw.close();
   }
 });
+
+it("a receipt (callAck) gets no reply when it succeeds, and an error reply when it fails", async () => {
+  const server = await world.server();
+  const alice = await world.device(server, "alice");
+  const raw = await openRawSocket(server.url);
+  try {
+    const token = await world.token("bob");
+    const login = { protocolVersion: 1, userID: "bob", token, deviceID: "raw" };
+    expect(await raw.request(JSON.stringify({ id: 1, op: "login", data: login }))).toMatchObject({
+      ok: true,
+    });
+    const { callID } = await alice.client.callInvite(["bob"], { timeout: 30 });
+    expect(await raw.next()).toMatchObject({ ev: "callInvitationReceived", data: { callID } });
+    raw.socket.send(JSON.stringify({ id: 2, op: "callAck", data: { callID } }));
+    raw.socket.send(JSON.stringify({ id: 3, op: "ping", data: {} }));
+    raw.socket.send(JSON.stringify({ id: 4, op: "callAck", data: { callID: "nope" } }));
+    // Every reply that comes back: the ping's and the failed receipt's, none for the good one.
+    const replies: unknown[] = [];
+    while (replies.length < 2) {
+      const frame = await raw.next();
+      if ("id" in frame) replies.push(frame);
+    }
+    expect(replies).toMatchObject([
+      { id: 3, ok: true },
+      { id: 4, ok: false, error: { code: 6000276 } },
+    ]);
+  } finally {
+    await raw.close();
+  }
+});

@@ -198,6 +198,8 @@ export class Gateway {
         if (!session) throw new BeckonError(ErrorCode.UserIsNotLogged, "log in first");
         const handler = this.handlers[op] as Handler<typeof op>;
         result = await handler({ ...connection, session }, data as never);
+        // The receipt is one-way: the SDK ignores its reply, so a success sends none.
+        if (op === "callAck") return;
       }
       this.reply(connection, { id, ok: true, data: result });
     } catch (error) {
