@@ -56,7 +56,8 @@ async function beckonPeer(target: PeerTarget, userID: string): Promise<CallPeer>
 /** Baseline A's answers travel back through the relay; the caller's socket settles them. */
 const relayAnswers = new Map<string, () => void>();
 
-async function relayPeer(target: PeerTarget, userID: string): Promise<CallPeer> {
+/** A bare socket to baseline A's relay, open and with errors swallowed (the relay only drops). */
+export async function openRelaySocket(target: PeerTarget, userID: string): Promise<WebSocket> {
   const socket = new WebSocket(`${target.url}?u=${encodeURIComponent(userID)}`, {
     perMessageDeflate: false,
   });
@@ -65,6 +66,11 @@ async function relayPeer(target: PeerTarget, userID: string): Promise<CallPeer> 
     socket.once("error", reject);
   });
   socket.on("error", () => {});
+  return socket;
+}
+
+async function relayPeer(target: PeerTarget, userID: string): Promise<CallPeer> {
+  const socket = await openRelaySocket(target, userID);
   let handler: ((callID: string) => void) | null = null;
   let sequence = 0;
   socket.on("message", (raw) => {

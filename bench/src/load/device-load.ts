@@ -3,9 +3,8 @@
 import { BeckonClient } from "@beckon/sdk";
 import { signToken } from "@beckon/server";
 import { io, type Socket } from "socket.io-client";
-import { WebSocket } from "ws";
 import { serveCommands } from "../bench-child.js";
-import { mapLimited, type PeerTarget } from "./call-peers.js";
+import { mapLimited, openRelaySocket, type PeerTarget } from "./call-peers.js";
 
 interface ConnectArgs {
   target: PeerTarget;
@@ -43,14 +42,7 @@ async function connectBeckon(target: PeerTarget, userID: string, token: string) 
 }
 
 async function connectBare(target: PeerTarget, userID: string) {
-  const socket = new WebSocket(`${target.url}?u=${encodeURIComponent(userID)}`, {
-    perMessageDeflate: false,
-  });
-  await new Promise<void>((resolve, reject) => {
-    socket.once("open", () => resolve());
-    socket.once("error", reject);
-  });
-  socket.on("error", () => {});
+  const socket = await openRelaySocket(target, userID);
   closers.push(() => socket.terminate());
 }
 

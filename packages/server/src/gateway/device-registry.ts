@@ -19,16 +19,14 @@ export class DeviceRegistry {
     return this.get(userID, deviceID)?.isAttached ?? false;
   }
 
-  /** Adds a session, returning the one it replaces on the same device, if any. */
-  add(session: DeviceSession): DeviceSession | undefined {
+  /** Adds a session; the caller has already ended any earlier session of the same device. */
+  add(session: DeviceSession): void {
     let devices = this.byUser.get(session.userID);
     if (!devices) {
       devices = new Map();
       this.byUser.set(session.userID, devices);
     }
-    const previous = devices.get(session.deviceID);
     devices.set(session.deviceID, session);
-    return previous;
   }
 
   /** Removes the session if it is still the current one of its device. */
