@@ -19,7 +19,7 @@ import {
 import { type Call, type EngineSettings, findMember, type Member } from "./call.js";
 import type { Actor, CallCommand } from "./commands.js";
 import type { Decision } from "./decision.js";
-import { checkExtendedData, Draft, fail, newMember, screenInvitees } from "./draft.js";
+import { checkExtendedData, Draft, fail, newMember, screenInvitees, unchanged } from "./draft.js";
 import { activeMembers, audienceOf, callUserList, invitationEvent } from "./views.js";
 
 type Refusal = { ok: false; error: BeckonError };
@@ -235,13 +235,7 @@ export function cancelListed(
   }
   const errorInvitees = listed.filter((userID) => !cancelled.has(userID));
   if (cancelled.size === 0) {
-    return {
-      ok: true,
-      changed: false,
-      call,
-      reply: { callID: call.callID, errorInvitees },
-      deliveries: [],
-    };
+    return unchanged(call, { callID: call.callID, errorInvitees });
   }
   return draft.finish({ callID: call.callID, errorInvitees });
 }

@@ -13,6 +13,7 @@ import type { Call, EngineSettings, Member } from "./call.js";
 import type { InviteCommand } from "./commands.js";
 import type { Decision, Delivery } from "./decision.js";
 import { checkExtendedData, fail, newMember, resolveTimeout, screenInvitees } from "./draft.js";
+import { factsBetween } from "./facts.js";
 import { callUserList, invitationEvent } from "./views.js";
 
 /** Creates a call from `callInvite` (SPEC §3). */
@@ -106,5 +107,6 @@ export function createCall(
     call,
     reply: { callID: call.callID, timeout, errorUserList },
     deliveries,
+    facts: factsBetween(null, call, actor, now),
   };
 }

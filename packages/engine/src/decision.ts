@@ -1,6 +1,7 @@
 // What the engine decides: the new call, the reply to the actor, and the events to deliver.
 import type { BeckonError, CallEvent } from "@beckon/protocol";
 import type { Call } from "./call.js";
+import type { Fact } from "./facts.js";
 
 /**
  * Which devices of a user get an event: one device, every device, or every device but one.
@@ -25,5 +26,7 @@ export type Decision<R> =
       call: Call;
       reply: R;
       deliveries: Delivery[];
+      /** What changed, for the outside world; stored with the call in the same commit. */
+      facts: Fact[];
     }
   | { ok: false; error: BeckonError };

@@ -182,7 +182,7 @@ export class Draft {
       call.callerLostAt = 0;
     }
     call.version += 1;
-    return { ok: true, changed: true, call, reply, deliveries: this.deliveries };
+    return { ok: true, changed: true, call, reply, deliveries: this.deliveries, facts: [] };
   }
 
   /** SPEC §5: general calls end when nobody is pending, advanced ones when nobody is active. */
@@ -196,5 +196,5 @@ export class Draft {
 }
 
 export function unchanged<R>(call: Call, reply: R): Decision<R> {
-  return { ok: true, changed: false, call, reply, deliveries: [] };
+  return { ok: true, changed: false, call, reply, deliveries: [], facts: [] };
 }

@@ -19,6 +19,7 @@ import { type Call, type EngineSettings, findMember, type Member } from "./call.
 import type { Actor, CallCommand, TimerKind } from "./commands.js";
 import type { Decision } from "./decision.js";
 import { checkExtendedData, Draft, type Empty, fail, unchanged } from "./draft.js";
+import { factsBetween } from "./facts.js";
 import { audienceOf, hasAccepted } from "./views.js";
 
 export type CommandReply =
@@ -55,7 +56,16 @@ export function applyCommand<C extends CallCommand>(
   now: number,
   settings: EngineSettings,
 ): Decision<ReplyOf<C>> {
-  return decide(call, command, now, settings) as Decision<ReplyOf<C>>;
+  const decision = decide(call, command, now, settings) as Decision<ReplyOf<C>>;
+  if (decision.ok && decision.changed) {
+    decision.facts = factsBetween(
+      call,
+      decision.call,
+      "actor" in command ? command.actor : undefined,
+      now,
+    );
+  }
+  return decision;
 }
 
 function decide(

@@ -6,6 +6,7 @@ export * from "./commands.js";
 export * from "./create-call.js";
 export * from "./decision.js";
 export * from "./engine.js";
+export * from "./facts.js";
 export * from "./resync.js";
 export * from "./timers.js";
 export * from "./views.js";

@@ -1,6 +1,7 @@
 // The durable state behind the engine. Async even where SQLite could answer at once, so the
-// PostgreSQL store fits the same shape. The database is the source of truth.
-import type { Call, Timer } from "@beckon/engine";
+// PostgreSQL store fits the same shape. The database is the source of truth, and `commit` is the
+// only way a decision gets into it.
+import type { Call, Fact, Timer, TimerDiff } from "@beckon/engine";
 
 export interface StoredTimer extends Timer {
   callID: string;
@@ -12,14 +13,41 @@ export interface CallPage {
   next: number;
 }
 
-export interface CallStore {
-  /** Stores a new call and the timers it needs, in one transaction. */
-  insertCall(call: Call, timers: readonly Timer[]): Promise<void>;
+/** One decision, written atomically with what it means for the outside world. */
+export interface CallCommit {
+  /** The call as decided, its version already bumped. */
+  call: Call;
   /**
-   * Replaces a call and its timers if the stored version is still `expectedVersion`.
-   * Returns false when another writer got there first (the caller reloads and decides again).
+   * The call the decision was made on; null for a new call. The commit applies only while the
+   * stored version is still `before.version` (compare-and-set), and only what differs is written.
    */
-  updateCall(call: Call, expectedVersion: number, timers: readonly Timer[]): Promise<boolean>;
+  before: Call | null;
+  timers: TimerDiff;
+  facts: readonly Fact[];
+  /**
+   * The busy rule, checked inside the commit: this user must not be Accepted in another Started
+   * call. Two invites by one user on two nodes at once cannot both pass it.
+   */
+  idleUser?: string;
+}
+
+export type CommitResult =
+  | { ok: true }
+  /** `version`: another writer changed the call first; `busy`: `idleUser` is in another call. */
+  | { ok: false; conflict: "version" | "busy" };
+
+/** One commit's facts, waiting in the outbox for the hooks. */
+export interface OutboxEntry {
+  /** Increasing in commit order for any one call. */
+  id: number;
+  callID: string;
+  /** The call version the facts belong to. */
+  version: number;
+  facts: Fact[];
+}
+
+export interface CallStore {
+  commit(change: CallCommit): Promise<CommitResult>;
   getCall(callID: string): Promise<Call | undefined>;
   /** Started calls in which the user is pending or Accepted. */
   activeCallsOf(userID: string): Promise<Call[]>;
@@ -28,10 +56,16 @@ export interface CallStore {
   /** Every started call, for the sweep after a restart. */
   startedCallIDs(): Promise<string[]>;
   allTimers(): Promise<StoredTimer[]>;
+  /** The oldest outbox entries not yet acknowledged, in id order. */
+  readOutbox(limit: number): Promise<OutboxEntry[]>;
+  /** Drops entries every hook has seen. */
+  ackOutbox(ids: readonly number[]): Promise<void>;
   /** Deletes ended calls that ended before `time` (epoch ms); returns how many. */
   purgeEndedBefore(time: number): Promise<number>;
   addUsers(userIDs: readonly string[]): Promise<void>;
   /** The subset of `userIDs` that have logged in or been registered. */
   knownUsers(userIDs: readonly string[]): Promise<Set<string>>;
+  /** Whether the database answers (for readiness checks). */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,46 +1,84 @@
 // The embedded single-node store: SQLite in WAL mode through better-sqlite3.
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import type { Call, Timer, TimerKind } from "@beckon/engine";
-import { CallState, isActive } from "@beckon/protocol";
+import type { Call, Fact, Member, Timer, TimerKind } from "@beckon/engine";
+import { CallState, CallUserState, isActive } from "@beckon/protocol";
 import Database from "better-sqlite3";
-import type { CallPage, CallStore, StoredTimer } from "./call-store.js";
+import type {
+  CallCommit,
+  CallPage,
+  CallStore,
+  CommitResult,
+  OutboxEntry,
+  StoredTimer,
+} from "./call-store.js";
 
-const schema = `
-CREATE TABLE IF NOT EXISTS users (
-  user_id TEXT PRIMARY KEY,
-  created_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS calls (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  call_id TEXT NOT NULL UNIQUE,
-  state INTEGER NOT NULL,
-  end_time INTEGER NOT NULL,
-  version INTEGER NOT NULL,
-  data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS calls_ended ON calls(end_time) WHERE state = 2;
-CREATE TABLE IF NOT EXISTS call_members (
-  user_id TEXT NOT NULL,
-  call_seq INTEGER NOT NULL REFERENCES calls(seq) ON DELETE CASCADE,
-  active INTEGER NOT NULL,
-  PRIMARY KEY (user_id, call_seq)
-);
-CREATE INDEX IF NOT EXISTS call_members_active ON call_members(user_id) WHERE active = 1;
--- Every save rewrites a call's member rows; without this that is a scan of all members.
-CREATE INDEX IF NOT EXISTS call_members_call ON call_members(call_seq);
-CREATE TABLE IF NOT EXISTS timers (
-  call_seq INTEGER NOT NULL REFERENCES calls(seq) ON DELETE CASCADE,
-  kind TEXT NOT NULL,
-  user_id TEXT NOT NULL,
-  due_at INTEGER NOT NULL,
-  PRIMARY KEY (call_seq, kind, user_id)
-);
-`;
+/** Schema versions, applied in order; `PRAGMA user_version` says how many a file has. */
+const migrations = [
+  `CREATE TABLE IF NOT EXISTS users (
+     user_id TEXT PRIMARY KEY,
+     created_at INTEGER NOT NULL
+   );
+   CREATE TABLE IF NOT EXISTS calls (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     call_id TEXT NOT NULL UNIQUE,
+     state INTEGER NOT NULL,
+     end_time INTEGER NOT NULL,
+     version INTEGER NOT NULL,
+     data TEXT NOT NULL
+   );
+   CREATE INDEX IF NOT EXISTS calls_ended ON calls(end_time) WHERE state = 2;
+   CREATE TABLE IF NOT EXISTS call_members (
+     user_id TEXT NOT NULL,
+     call_seq INTEGER NOT NULL REFERENCES calls(seq) ON DELETE CASCADE,
+     active INTEGER NOT NULL,
+     PRIMARY KEY (user_id, call_seq)
+   );
+   CREATE INDEX IF NOT EXISTS call_members_active ON call_members(user_id) WHERE active = 1;
+   CREATE INDEX IF NOT EXISTS call_members_call ON call_members(call_seq);
+   CREATE TABLE IF NOT EXISTS timers (
+     call_seq INTEGER NOT NULL REFERENCES calls(seq) ON DELETE CASCADE,
+     kind TEXT NOT NULL,
+     user_id TEXT NOT NULL,
+     due_at INTEGER NOT NULL,
+     PRIMARY KEY (call_seq, kind, user_id)
+   );`,
+  // The busy rule is checked inside the commit, so it needs "Accepted in a Started call" indexed;
+  // the outbox holds each commit's facts until the hooks have seen them.
+  `ALTER TABLE call_members ADD COLUMN accepted INTEGER NOT NULL DEFAULT 0;
+   UPDATE call_members SET accepted = 1 WHERE active = 1 AND EXISTS (
+     SELECT 1 FROM calls c, json_each(c.data, '$.members') m
+     WHERE c.seq = call_members.call_seq
+       AND json_extract(m.value, '$.userID') = call_members.user_id
+       AND json_extract(m.value, '$.state') = ${CallUserState.Accepted});
+   CREATE INDEX call_members_accepted ON call_members(user_id) WHERE accepted = 1;
+   CREATE TABLE outbox (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     call_id TEXT NOT NULL,
+     version INTEGER NOT NULL,
+     facts TEXT NOT NULL
+   );`,
+];
 
 interface CallRow {
   seq: number;
   data: string;
+}
+
+/** The two indexed facts about a membership: in a Started call, active / Accepted. */
+function flagsOf(call: Call, member: Member): { active: number; accepted: number } {
+  const started = call.state === CallState.Started;
+  return {
+    active: started && isActive(member.state) ? 1 : 0,
+    accepted: started && member.state === CallUserState.Accepted ? 1 : 0,
+  };
+}
+
+/** Thrown inside a savepoint to undo a commit that turned out to conflict. */
+class Conflict extends Error {
+  constructor(readonly conflict: "version" | "busy") {
+    super(conflict);
+  }
 }
 
 export class SqliteCallStore implements CallStore {
@@ -51,6 +89,8 @@ export class SqliteCallStore implements CallStore {
     reject: (error: unknown) => void;
   }> = [];
   private readonly statements;
+  private readonly commitTx: (change: CallCommit) => void;
+  private readonly runBatch: (jobs: SqliteCallStore["pending"]) => unknown[];
 
   constructor(path: string) {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
@@ -59,29 +99,44 @@ export class SqliteCallStore implements CallStore {
     // WAL + NORMAL survives a process crash (kill -9) without an fsync per commit.
     this.db.pragma("synchronous = NORMAL");
     this.db.pragma("foreign_keys = ON");
-    this.db.exec(schema);
+    this.migrate();
     const db = this.db;
     this.statements = {
       insertCall: db.prepare<[string, number, number, number, string]>(
         "INSERT INTO calls (call_id, state, end_time, version, data) VALUES (?, ?, ?, ?, ?)",
       ),
-      updateCall: db.prepare<[number, number, number, string, string, number]>(
+      updateCall: db.prepare<[number, number, number, string, string, number], { seq: number }>(
         `UPDATE calls SET state = ?, end_time = ?, version = ?, data = ?
-         WHERE call_id = ? AND version = ?`,
+         WHERE call_id = ? AND version = ? RETURNING seq`,
       ),
       purge: db.prepare<[number]>(
         `DELETE FROM calls WHERE state = ${CallState.Ended} AND end_time < ?`,
       ),
-      seqOf: db.prepare<[string], { seq: number }>("SELECT seq FROM calls WHERE call_id = ?"),
       getCall: db.prepare<[string], CallRow>("SELECT seq, data FROM calls WHERE call_id = ?"),
-      deleteMembers: db.prepare<[number]>("DELETE FROM call_members WHERE call_seq = ?"),
-      insertMember: db.prepare<[string, number, number]>(
-        "INSERT INTO call_members (user_id, call_seq, active) VALUES (?, ?, ?)",
+      insertMember: db.prepare<[string, number, number, number]>(
+        "INSERT INTO call_members (user_id, call_seq, active, accepted) VALUES (?, ?, ?, ?)",
       ),
-      deleteTimers: db.prepare<[number]>("DELETE FROM timers WHERE call_seq = ?"),
-      insertTimer: db.prepare<[number, string, string, number]>(
-        "INSERT INTO timers (call_seq, kind, user_id, due_at) VALUES (?, ?, ?, ?)",
+      updateMember: db.prepare<[number, number, string, number]>(
+        "UPDATE call_members SET active = ?, accepted = ? WHERE user_id = ? AND call_seq = ?",
       ),
+      busy: db.prepare<[string, number], { one: number }>(
+        "SELECT 1 AS one FROM call_members WHERE user_id = ? AND accepted = 1 AND call_seq != ? LIMIT 1",
+      ),
+      setTimer: db.prepare<[number, string, string, number]>(
+        `INSERT INTO timers (call_seq, kind, user_id, due_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (call_seq, kind, user_id) DO UPDATE SET due_at = excluded.due_at`,
+      ),
+      clearTimer: db.prepare<[number, string, string]>(
+        "DELETE FROM timers WHERE call_seq = ? AND kind = ? AND user_id = ?",
+      ),
+      appendOutbox: db.prepare<[string, number, string]>(
+        "INSERT INTO outbox (call_id, version, facts) VALUES (?, ?, ?)",
+      ),
+      readOutbox: db.prepare<
+        [number],
+        { id: number; call_id: string; version: number; facts: string }
+      >("SELECT id, call_id, version, facts FROM outbox ORDER BY id LIMIT ?"),
+      ackOutbox: db.prepare<[number]>("DELETE FROM outbox WHERE id = ?"),
       activeCalls: db.prepare<[string], CallRow>(
         `SELECT c.seq, c.data FROM call_members m JOIN calls c ON c.seq = m.call_seq
          WHERE m.user_id = ? AND m.active = 1`,
@@ -102,51 +157,87 @@ export class SqliteCallStore implements CallStore {
       ),
       isUser: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM users WHERE user_id = ?"),
     };
+    // Built once: a transaction function per commit was a measurable share of the write path.
+    this.commitTx = db.transaction((change: CallCommit) => this.write(change));
+    this.runBatch = db.transaction((jobs: SqliteCallStore["pending"]) =>
+      jobs.map((job) => {
+        try {
+          return { ok: true, value: job.write() };
+        } catch (error) {
+          return { ok: false, error };
+        }
+      }),
+    );
   }
 
-  private writeIndexes(seq: number, call: Call, timers: readonly Timer[]): void {
+  private migrate(): void {
+    const applied = this.db.pragma("user_version", { simple: true }) as number;
+    for (let version = applied; version < migrations.length; version++) {
+      this.db.transaction(() => {
+        this.db.exec(migrations[version] as string);
+        this.db.pragma(`user_version = ${version + 1}`);
+      })();
+    }
+  }
+
+  /** The body of one commit; throws Conflict to roll its savepoint back. */
+  private write({ call, before, timers, facts, idleUser }: CallCommit): void {
     const { statements } = this;
-    statements.deleteMembers.run(seq);
-    const started = call.state === CallState.Started;
-    for (const member of call.members) {
-      statements.insertMember.run(member.userID, seq, started && isActive(member.state) ? 1 : 0);
+    const data = JSON.stringify(call);
+    let seq: number;
+    if (before === null) {
+      if (idleUser !== undefined && statements.busy.get(idleUser, -1)) throw new Conflict("busy");
+      seq = Number(
+        statements.insertCall.run(call.callID, call.state, call.endTime, call.version, data)
+          .lastInsertRowid,
+      );
+    } else {
+      const row = statements.updateCall.get(
+        call.state,
+        call.endTime,
+        call.version,
+        data,
+        call.callID,
+        before.version,
+      );
+      if (!row) throw new Conflict("version");
+      seq = row.seq;
+      if (idleUser !== undefined && statements.busy.get(idleUser, seq)) throw new Conflict("busy");
     }
-    statements.deleteTimers.run(seq);
-    for (const timer of timers) {
-      statements.insertTimer.run(seq, timer.kind, timer.userID, timer.at);
+    this.writeMembers(seq, before, call);
+    for (const timer of timers.clear) statements.clearTimer.run(seq, timer.kind, timer.userID);
+    for (const timer of timers.set)
+      statements.setTimer.run(seq, timer.kind, timer.userID, timer.at);
+    if (facts.length > 0)
+      statements.appendOutbox.run(call.callID, call.version, JSON.stringify(facts));
+  }
+
+  /** Member rows change in place, and only those whose indexed flags moved. */
+  private writeMembers(seq: number, before: Call | null, call: Call): void {
+    const { statements } = this;
+    const previous = new Map(before?.members.map((member) => [member.userID, member]));
+    for (const member of call.members) {
+      const now = flagsOf(call, member);
+      const old = previous.get(member.userID);
+      if (old === undefined || before === null) {
+        statements.insertMember.run(member.userID, seq, now.active, now.accepted);
+        continue;
+      }
+      const then = flagsOf(before, old);
+      if (then.active !== now.active || then.accepted !== now.accepted) {
+        statements.updateMember.run(now.active, now.accepted, member.userID, seq);
+      }
     }
   }
 
-  private readonly insertTx = (call: Call, timers: readonly Timer[]) =>
-    this.db.transaction(() => {
-      const { lastInsertRowid } = this.statements.insertCall.run(
-        call.callID,
-        call.state,
-        call.endTime,
-        call.version,
-        JSON.stringify(call),
-      );
-      this.writeIndexes(Number(lastInsertRowid), call, timers);
-    })();
-
-  private readonly updateTx = (call: Call, expectedVersion: number, timers: readonly Timer[]) =>
-    this.db.transaction((): boolean => {
-      const { changes } = this.statements.updateCall.run(
-        call.state,
-        call.endTime,
-        call.version,
-        JSON.stringify(call),
-        call.callID,
-        expectedVersion,
-      );
-      if (changes === 0) return false;
-      const row = this.statements.seqOf.get(call.callID);
-      if (row) this.writeIndexes(row.seq, call, timers);
-      return true;
-    })();
-
-  async insertCall(call: Call, timers: readonly Timer[]): Promise<void> {
-    await this.inNextCommit(() => this.insertTx(call, timers));
+  async commit(change: CallCommit): Promise<CommitResult> {
+    try {
+      await this.inNextCommit(() => this.commitTx(change));
+      return { ok: true };
+    } catch (error) {
+      if (error instanceof Conflict) return { ok: false, conflict: error.conflict };
+      throw error;
+    }
   }
 
   /**
@@ -164,29 +255,22 @@ export class SqliteCallStore implements CallStore {
   private commitPending(): void {
     const jobs = this.pending;
     this.pending = [];
-    if (jobs.length === 0 || !this.db.open) {
+    if (jobs.length === 0) return;
+    if (!this.db.open) {
       for (const job of jobs) job.reject(new Error("the store is closed"));
       return;
     }
-    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    let outcomes: unknown[];
     try {
-      this.db.transaction(() => {
-        for (const job of jobs) {
-          try {
-            outcomes.push({ ok: true, value: job.write() });
-          } catch (error) {
-            outcomes.push({ ok: false, error });
-          }
-        }
-      })();
+      outcomes = this.runBatch(jobs);
     } catch (error) {
       for (const job of jobs) job.reject(error);
       return;
     }
     jobs.forEach((job, i) => {
-      const outcome = outcomes[i];
-      if (outcome?.ok) job.resolve(outcome.value);
-      else job.reject(outcome?.error);
+      const outcome = outcomes[i] as { ok: true; value: unknown } | { ok: false; error: unknown };
+      if (outcome.ok) job.resolve(outcome.value);
+      else job.reject(outcome.error);
     });
   }
 
@@ -195,16 +279,10 @@ export class SqliteCallStore implements CallStore {
     entries: ReadonlyArray<{ call: Call; timers: readonly Timer[] }>,
   ): Promise<void> {
     this.db.transaction(() => {
-      for (const { call, timers } of entries) this.insertTx(call, timers);
+      for (const { call, timers } of entries) {
+        this.commitTx({ call, before: null, timers: { set: [...timers], clear: [] }, facts: [] });
+      }
     })();
-  }
-
-  async updateCall(
-    call: Call,
-    expectedVersion: number,
-    timers: readonly Timer[],
-  ): Promise<boolean> {
-    return this.inNextCommit(() => this.updateTx(call, expectedVersion, timers));
   }
 
   async getCall(callID: string): Promise<Call | undefined> {
@@ -243,19 +321,38 @@ export class SqliteCallStore implements CallStore {
     }));
   }
 
+  async readOutbox(limit: number): Promise<OutboxEntry[]> {
+    return this.statements.readOutbox.all(limit).map((row) => ({
+      id: row.id,
+      callID: row.call_id,
+      version: row.version,
+      facts: JSON.parse(row.facts) as Fact[],
+    }));
+  }
+
+  async ackOutbox(ids: readonly number[]): Promise<void> {
+    await this.inNextCommit(() => {
+      for (const id of ids) this.statements.ackOutbox.run(id);
+    });
+  }
+
   async purgeEndedBefore(time: number): Promise<number> {
     return this.statements.purge.run(time).changes;
   }
 
   async addUsers(userIDs: readonly string[]): Promise<void> {
     const now = Date.now();
-    this.db.transaction(() => {
+    await this.inNextCommit(() => {
       for (const userID of userIDs) this.statements.addUser.run(userID, now);
-    })();
+    });
   }
 
   async knownUsers(userIDs: readonly string[]): Promise<Set<string>> {
     return new Set(userIDs.filter((userID) => this.statements.isUser.get(userID) !== undefined));
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare("SELECT 1").get();
   }
 
   async close(): Promise<void> {

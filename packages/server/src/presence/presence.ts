@@ -1,0 +1,32 @@
+// Who is logged in where, for every node: the sessions of each user (attached to a socket or
+// waiting to be resumed), which node holds them, and since when they are away.
+
+export interface DeviceRef {
+  userID: string;
+  deviceID: string;
+}
+
+export interface DeviceState extends DeviceRef {
+  /** The node whose socket the device is on, or was on last. */
+  nodeID: string;
+  loginTime: number;
+  /** 0 while a socket is attached; else when the device went away (epoch ms). */
+  awaySince: number;
+}
+
+export interface Presence {
+  /** The user's sessions, attached or resumable. */
+  devicesOf(userID: string): Promise<DeviceState[]>;
+  /**
+   * Registers a session (replacing an earlier one of the same device) and enforces the per-user
+   * device cap atomically: returns the sessions pushed out, oldest first.
+   */
+  join(device: DeviceState, maxDevices: number): Promise<DeviceState[]>;
+  /** The device's socket is attached (`awaySince` 0) or went away at `awaySince`. */
+  mark(device: DeviceRef, nodeID: string, awaySince: number): Promise<void>;
+  /** Refreshes the session's lease (heartbeats); sessions whose node stops refreshing expire. */
+  touch(devices: readonly DeviceRef[]): Promise<void>;
+  /** Removes the session if it still belongs to `loginTime` (a newer login of the device stays). */
+  leave(device: DeviceRef, loginTime: number): Promise<void>;
+  close(): Promise<void>;
+}
