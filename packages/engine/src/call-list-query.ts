@@ -1,6 +1,6 @@
 // The rules of queryCallInvitationList (SPEC §3, §5 "Limits"): a whole count of at least 1, over
 // 100 treated as 100; nextFlag a cursor.
-import { BeckonError, ErrorCode, MAX_QUERY_COUNT } from "@beckon/protocol";
+import { BeckonError, ErrorCode } from "@beckon/protocol";
 
 export function checkCallListQuery(
   count: number,
