@@ -10,6 +10,7 @@ import {
   ErrorCode,
   type ErrorUserInfo,
   isPending,
+  isTerminal,
   isValidUserID,
   MAX_TIMEOUT_SECONDS,
   MIN_TIMEOUT_SECONDS,
@@ -175,6 +176,10 @@ export class Draft {
         if (!this.quiet.has(member.userID)) this.send(audienceOf(member), event);
       }
       for (const audience of this.lastWordTo) this.send(audience, event);
+      // SPEC §4: a member whose own state just became terminal is told it, as ZIM's SDKs do.
+      for (const member of this.changedMembers) {
+        if (isTerminal(member.state)) this.send(audienceOf(member), event);
+      }
     }
     if (call.state === CallState.Started && (this.ending || this.isOver())) {
       call.state = CallState.Ended;
