@@ -60,6 +60,12 @@ export type {
   TokenWillExpireEvent,
 } from "./client-events.js";
 export {
+  type MiniProgramCallbackError,
+  type MiniProgramSocketAPI,
+  type MiniProgramSocketTask,
+  miniProgramWebSocket,
+} from "./mini-program-socket.js";
+export {
   type SocketCloseEventLike,
   type SocketMessageEventLike,
   setDefaultWebSocket,

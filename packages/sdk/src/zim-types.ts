@@ -45,6 +45,7 @@ export type {
   ZIMAppConfig,
   ZIMCallInvitationSentResult,
   ZIMEventHandler,
+  ZIMEventMap,
   ZIMLoginConfig,
   ZIMUserInfo,
 } from "./zim.js";
