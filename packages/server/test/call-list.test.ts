@@ -98,12 +98,7 @@ it("returns the full ZIMCallInfo shape, with inviter as this user sees it", asyn
 it("refuses a count below 1, a fractional count or a bad nextFlag with 6000001", async () => {
   const server = await world.server();
   const alice = await world.device(server, "alice");
-  for (const config of [
-    { count: 0 },
-    { count: -5 },
-    { count: 2.5 },
-    { count: 10, nextFlag: -1 },
-  ]) {
+  for (const config of [{ count: 0 }, { count: -5 }, { count: 2.5 }, { count: 10, nextFlag: -1 }]) {
     await expect(alice.client.queryCallInvitationList(config)).rejects.toMatchObject({
       code: ErrorCode.ParamsInvalid,
     });

@@ -47,7 +47,8 @@ export type PluginNotice =
   | { type: "invitationRejected"; callID: string; invitee: string; data: string }
   | { type: "inviteesAnsweredTimeout"; callID: string; invitees: string[] }
   /** The local user's own state in a call, which newer kits follow to close their call UI. */
-  | { type: "ownState"; callID: string; state: ZIMCallUserState };
+  | { type: "ownState"; callID: string; state: ZIMCallUserState }
+  | { type: "tokenRenewed" };
 
 const listenedEvents = [
   "error",
@@ -199,7 +200,9 @@ export class SignalingPlugin {
     });
     zim.on("tokenWillExpire", async () => {
       const token = await this.requireNewToken();
-      if (token) await this.signaling().renewToken(token);
+      if (!token) return;
+      await this.signaling().renewToken(token);
+      this.notify({ type: "tokenRenewed" });
     });
   }
 
