@@ -279,7 +279,7 @@ function pickedMainDevice(was: Member | undefined, is: Member): boolean {
 }
 
 /** SPEC §4/§5: the only events a member may get in the step that makes it terminal. */
-function isFarewell(delivery: Delivery, was: Member, member: Member, command: CallCommand) {
+function isFarewell(delivery: Delivery, member: Member, command: CallCommand) {
   const { to, event } = delivery;
   const everyDevice = to.device === undefined && to.exceptDevice === undefined;
   if (event.name === "callUserStateChanged") {
@@ -338,10 +338,9 @@ function checkDeliveries(
       expect(cameIn, `${event.name} to ${to.userID}, terminal before`).toBe(true);
     }
     if (was && isTerminal(is.state)) {
-      expect(
-        isFarewell(delivery, was, is, command),
-        `${event.name} to ${to.userID}, now terminal`,
-      ).toBe(true);
+      expect(isFarewell(delivery, is, command), `${event.name} to ${to.userID}, now terminal`).toBe(
+        true,
+      );
     }
     // Multi-device (SPEC §5): all devices ring until a main device exists, then only it hears.
     const callerCancelled = to.userID === before.caller && event.name === "callInvitationCancelled";
