@@ -190,6 +190,16 @@ export class ZIM {
   login(user: string | ZIMUserInfo, config: ZIMLoginConfig | string): Promise<void> {
     const client = this.client ?? this.connectToRegisteredServer();
     if (client instanceof BeckonError) return Promise.reject(client);
+    const userID = typeof user === "object" && user !== null ? user.userID : user;
+    if (client.userID !== null && client.userID !== userID) {
+      // ZIM's code for a second account on one device; kits check for it.
+      return Promise.reject(
+        new BeckonError(
+          ErrorCode.NetworkModuleUserHasAlreadyLogged,
+          `already logged in as ${client.userID}; call logout() first`,
+        ),
+      );
+    }
     if (typeof user === "object" && user !== null) {
       const loginConfig: LoginConfig =
         typeof config === "string" ? { token: config, userName: user.userName } : config;
