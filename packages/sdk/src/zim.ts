@@ -121,12 +121,11 @@ export class ZIM {
   static readonly ErrorCode = ErrorCode;
 
   private static instance: ZIM | null = null;
-  private static readonly advancedConfig = new Map<string, string>();
 
   readonly deviceID: string;
   private readonly appID: number;
   private readonly options: Omit<BeckonClientOptions, "url">;
-  /** Made once the server URL is known: at create, or at the first login after setServer. */
+  /** Made at create when its config names the server, else at the first login. */
   private client: BeckonClient | null = null;
   private readonly listeners = new ListenerRegistry<ZIM, ZIMEventMap>(this);
   private readonly legacy = new LegacyCallEvents();
@@ -136,17 +135,14 @@ export class ZIM {
     this.appID = appID;
     this.deviceID = options.deviceID ?? randomDeviceID();
     this.options = { ...options, deviceID: this.deviceID };
+    // A registered server is looked up at the first login, so setServer may come after create.
     if (server !== undefined) this.client = this.connectTo(checkServerURL(server, "server"));
-    else {
-      const known = serverFor(appID);
-      if (known !== undefined) this.client = this.connectTo(known);
-    }
   }
 
   /**
    * Creates the process-wide instance, or returns the existing one (whatever config is passed
-   * then). `ZIM.create(appID)` and `ZIM.create({ appID })` work once a server is known
-   * (`ZIM.setServer`, or `BECKON_SERVER_URL` in Node); until then `login` rejects.
+   * then). `ZIM.create(appID)` and `ZIM.create({ appID })` need no server: `login` finds it
+   * (`ZIM.setServer`, or `BECKON_SERVER_URL` in Node), or rejects saying none is known.
    */
   static create(appConfig: ZIMAppConfig | number): ZIM | null {
     const config = appConfigOf(appConfig);
@@ -175,10 +171,8 @@ export class ZIM {
     return `${ZIM_COMPATIBLE_VERSION}+beckon.${BECKON_SDK_VERSION}`;
   }
 
-  /** Accepted and kept for ZIM compatibility; no ZIM advanced setting changes Beckon. */
-  static setAdvancedConfig(key: string, value: string): void {
-    if (typeof key === "string" && typeof value === "string") ZIM.advancedConfig.set(key, value);
-  }
+  /** Accepted for ZIM compatibility; no ZIM advanced setting changes Beckon. */
+  static setAdvancedConfig(_key: string, _value: string): void {}
 
   get connectionState(): ZIMConnectionState {
     return this.client?.connectionState ?? ZIMConnectionState.Disconnected;
