@@ -145,6 +145,8 @@ export function unsupported(method: string): BeckonError {
 /** Puts a rejecting stub for every unsupported method on `prototype`. */
 export function installUnsupportedMethods(prototype: object): void {
   for (const name of unsupportedMethodNames) {
+    // Never shadow a method Beckon implements, should the lists ever overlap.
+    if (name in prototype) continue;
     Object.defineProperty(prototype, name, {
       configurable: true,
       writable: true,
