@@ -146,11 +146,6 @@ export class Draft {
     member.mainDevice = deviceID;
   }
 
-  /** Also sends this command's state change to `audience` (e.g. the member who just quit). */
-  alsoTell(audience: Audience): void {
-    this.lastWordTo.push(audience);
-  }
-
   /** The user learns of this change another way (e.g. `callInvitationReceived`). */
   skipStateChangeFor(userID: string): void {
     this.quiet.add(userID);
