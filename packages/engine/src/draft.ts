@@ -10,6 +10,7 @@ import {
   ErrorCode,
   type ErrorUserInfo,
   isPending,
+  isTerminal,
   isValidUserID,
   MAX_TIMEOUT_SECONDS,
   MIN_TIMEOUT_SECONDS,
@@ -147,11 +148,6 @@ export class Draft {
     member.mainDevice = deviceID;
   }
 
-  /** Also sends this command's state change to `audience` (e.g. the member who just quit). */
-  alsoTell(audience: Audience): void {
-    this.lastWordTo.push(audience);
-  }
-
   /** The user learns of this change another way (e.g. `callInvitationReceived`). */
   skipStateChangeFor(userID: string): void {
     this.quiet.add(userID);
@@ -177,6 +173,10 @@ export class Draft {
         if (!this.quiet.has(member.userID)) this.send(audienceOf(member), event);
       }
       for (const audience of this.lastWordTo) this.send(audience, event);
+      // SPEC §4: a member whose own state just became terminal is told it, as ZIM's SDKs do.
+      for (const member of this.changedMembers) {
+        if (isTerminal(member.state)) this.send(audienceOf(member), event);
+      }
     }
     if (call.state === CallState.Started && (this.ending || this.isOver())) {
       call.state = CallState.Ended;
