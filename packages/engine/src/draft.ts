@@ -127,7 +127,9 @@ export class Draft {
     original: Call,
     private readonly now: number,
   ) {
-    this.call = structuredClone(original);
+    // Members are the only part a command edits in place; the rest is copied by reference
+    // (pushConfig is never edited), which is several times cheaper than structuredClone.
+    this.call = { ...original, members: original.members.map((member) => ({ ...member })) };
   }
 
   setState(member: Member, state: CallUserState, extendedData?: string): void {
