@@ -368,6 +368,14 @@ export class Gateway {
         device.epoch = opened.position.epoch;
         device.loginTime = opened.loginTime;
         device.sent = opened.resumed ? (request.resume?.seq ?? 0) : 0;
+        if (socket.readyState !== socket.OPEN) {
+          // Gone while its session opened: it is away now, or presence would call it online.
+          this.detach(device);
+          if (!this.closing) {
+            await this.sessions.away(device, device.loginTime, "closed during login");
+          }
+          throw new BeckonError(ErrorCode.NetworkError, "the connection closed during login");
+        }
         connection.device = device;
         this.armTokenTimers(device, expiresAt);
         const result: LoginResult = {
