@@ -1,0 +1,595 @@
+// The cluster store: PostgreSQL through a node-postgres pool, shared by every node. Per-call
+// writes are serialized by the version compare-and-set, per-user rules by a row lock per user.
+import { fileURLToPath } from "node:url";
+import type { Call, Fact, Member, TimerKind } from "@beckon/engine";
+import { CallState, CallUserState, isActive } from "@beckon/protocol";
+import { runner } from "node-pg-migrate";
+import pg from "pg";
+import type {
+  CallCommit,
+  CallPage,
+  CallStore,
+  CommitResult,
+  OutboxEntry,
+  StoredTimer,
+} from "./call-store.js";
+
+export interface PostgresStoreOptions {
+  /** `postgres://user:pass@host:port/db`. */
+  connectionString: string;
+  /** The schema holding Beckon's tables (created if missing); "public" by default. */
+  schema?: string;
+  /** Connections in this node's pool. */
+  poolSize?: number;
+}
+
+/** A timer handed to one node until `leaseUntil`. */
+export interface ClaimedTimer extends StoredTimer {
+  leaseUntil: number;
+}
+
+const migrationsDir = fileURLToPath(new URL("../../migrations/postgres", import.meta.url));
+
+// Every int8 this store reads is an epoch-ms time, a position or a count: all far below 2^53.
+const int8 = 20;
+const types = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === int8 && format !== "binary"
+      ? (value: string) => Number(value)
+      : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+/** The two indexed facts about a membership: in a Started call, active / Accepted. */
+function flagsOf(call: Call, member: Member): { active: boolean; accepted: boolean } {
+  const started = call.state === CallState.Started;
+  return {
+    active: started && isActive(member.state),
+    accepted: started && member.state === CallUserState.Accepted,
+  };
+}
+
+const deadlock = "40P01";
+
+function pgCode(error: unknown): string | undefined {
+  return error instanceof Error && "code" in error && typeof error.code === "string"
+    ? error.code
+    : undefined;
+}
+
+/** Thrown inside the transaction to roll back a commit that turned out to conflict. */
+class Conflict extends Error {
+  constructor(readonly conflict: "version" | "busy") {
+    super(conflict);
+  }
+}
+
+// Named statements: each connection parses and plans them once.
+const sql = {
+  lockUsers: {
+    name: "beckon_lock_users",
+    // Sorted, so two commits locking overlapping users cannot deadlock. A new membership moves
+    // the user's head on by one; a plain lock (busy rule) leaves it where it is.
+    text: `INSERT INTO user_heads (user_id, list_pos)
+           SELECT u, step FROM unnest($1::text[], $2::int[]) AS t(u, step) ORDER BY u
+           ON CONFLICT (user_id) DO UPDATE SET list_pos = user_heads.list_pos + excluded.list_pos
+           RETURNING user_id, list_pos`,
+  },
+  insertCall: {
+    name: "beckon_insert_call",
+    text: `INSERT INTO calls (call_id, state, end_time, version, data)
+           VALUES ($1, $2, $3, $4, $5) RETURNING seq`,
+  },
+  updateCall: {
+    name: "beckon_update_call",
+    text: `UPDATE calls SET state = $1, end_time = $2, version = $3, data = $4
+           WHERE call_id = $5 AND version = $6 RETURNING seq`,
+  },
+  busy: {
+    name: "beckon_busy",
+    text: "SELECT 1 FROM call_members WHERE user_id = $1 AND accepted AND call_seq <> $2 LIMIT 1",
+  },
+  insertMembers: {
+    name: "beckon_insert_members",
+    text: `INSERT INTO call_members (user_id, call_seq, list_pos, active, accepted)
+           SELECT u, $1, p, a, c FROM unnest($2::text[], $3::bigint[], $4::bool[], $5::bool[])
+             AS t(u, p, a, c)`,
+  },
+  updateMembers: {
+    name: "beckon_update_members",
+    text: `UPDATE call_members m SET active = t.a, accepted = t.c
+           FROM unnest($2::text[], $3::bool[], $4::bool[]) AS t(u, a, c)
+           WHERE m.call_seq = $1 AND m.user_id = t.u`,
+  },
+  clearTimers: {
+    name: "beckon_clear_timers",
+    text: `DELETE FROM timers t USING unnest($2::text[], $3::text[]) AS d(k, u)
+           WHERE t.call_seq = $1 AND t.kind = d.k AND t.user_id = d.u`,
+  },
+  setTimers: {
+    name: "beckon_set_timers",
+    // A moved timer is due afresh: any lease on its old time no longer holds.
+    text: `INSERT INTO timers (call_seq, kind, user_id, due_at)
+           SELECT $1, k, u, d FROM unnest($2::text[], $3::text[], $4::bigint[]) AS t(k, u, d)
+           ON CONFLICT (call_seq, kind, user_id)
+           DO UPDATE SET due_at = excluded.due_at, lease_until = 0, lease_owner = NULL`,
+  },
+  appendOutbox: {
+    name: "beckon_append_outbox",
+    text: "INSERT INTO outbox (call_id, version, facts) VALUES ($1, $2, $3)",
+  },
+  getCall: { name: "beckon_get_call", text: "SELECT data FROM calls WHERE call_id = $1" },
+  activeCalls: {
+    name: "beckon_active_calls",
+    text: `SELECT c.data FROM call_members m JOIN calls c ON c.seq = m.call_seq
+           WHERE m.user_id = $1 AND m.active`,
+  },
+  listCalls: {
+    name: "beckon_list_calls",
+    text: `SELECT m.list_pos, c.data FROM call_members m JOIN calls c ON c.seq = m.call_seq
+           WHERE m.user_id = $1 AND m.list_pos < $2 ORDER BY m.list_pos DESC LIMIT $3`,
+  },
+  startedCalls: {
+    name: "beckon_started_calls",
+    text: `SELECT call_id FROM calls WHERE state = ${CallState.Started} ORDER BY seq`,
+  },
+  allTimers: {
+    name: "beckon_all_timers",
+    text: `SELECT c.call_id, t.kind, t.user_id, t.due_at FROM timers t
+           JOIN calls c ON c.seq = t.call_seq`,
+  },
+  readOutbox: {
+    name: "beckon_read_outbox",
+    text: "SELECT id, call_id, version, facts FROM outbox ORDER BY id LIMIT $1",
+  },
+  ackOutbox: { name: "beckon_ack_outbox", text: "DELETE FROM outbox WHERE id = ANY($1::bigint[])" },
+  purge: {
+    name: "beckon_purge",
+    text: `DELETE FROM calls WHERE state = ${CallState.Ended} AND end_time < $1`,
+  },
+  addUsers: {
+    name: "beckon_add_users",
+    text: `INSERT INTO users (user_id, created_at) SELECT u, $2 FROM unnest($1::text[]) AS u
+           ON CONFLICT (user_id) DO NOTHING`,
+  },
+  knownUsers: {
+    name: "beckon_known_users",
+    text: "SELECT user_id FROM users WHERE user_id = ANY($1::text[])",
+  },
+  claimTimers: {
+    name: "beckon_claim_timers",
+    // SKIP LOCKED: nodes polling at the same moment split the due timers instead of queueing on
+    // them; the lease keeps a claimed timer away from the others until it runs out.
+    text: `WITH due AS (
+             SELECT call_seq, kind, user_id FROM timers
+             WHERE due_at <= $1 AND lease_until <= $1
+             ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED
+           )
+           UPDATE timers t SET lease_until = $2, lease_owner = $4
+           FROM due, calls c
+           WHERE t.call_seq = due.call_seq AND t.kind = due.kind AND t.user_id = due.user_id
+             AND c.seq = t.call_seq
+           RETURNING c.call_id, t.kind, t.user_id, t.due_at, t.lease_until`,
+  },
+  finishTimer: {
+    name: "beckon_finish_timer",
+    // Only the claim that was handled: a timer moved or re-claimed meanwhile stays.
+    text: `DELETE FROM timers t USING calls c
+           WHERE c.call_id = $1 AND t.call_seq = c.seq AND t.kind = $2 AND t.user_id = $3
+             AND t.due_at = $4 AND t.lease_owner = $5`,
+  },
+  nextDue: {
+    name: "beckon_next_due",
+    text: "SELECT min(greatest(due_at, lease_until)) AS at, count(*) AS n FROM timers",
+  },
+} as const;
+
+interface UserLock {
+  userID: string;
+  /** 1 when the commit adds the user to the call (a new list position), else 0. */
+  step: number;
+}
+
+export class PostgresCallStore implements CallStore {
+  /** The one connection holding the outbox relay's lock, while this node is the relay. */
+  private relay: pg.Client | null = null;
+  private relayTaking: Promise<pg.Client | null> | null = null;
+  private closed = false;
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly options: Required<PostgresStoreOptions>,
+  ) {}
+
+  /** Connects and brings the schema up to date (nodes starting together wait for each other). */
+  static async open(options: PostgresStoreOptions): Promise<PostgresCallStore> {
+    const settings = { schema: "public", poolSize: 10, ...options };
+    if (!/^[a-z_][a-z0-9_]*$/.test(settings.schema))
+      throw new Error(`invalid PostgreSQL schema name: ${settings.schema}`);
+    const client = new pg.Client({ connectionString: settings.connectionString });
+    await client.connect();
+    try {
+      await runner({
+        dbClient: client,
+        dir: migrationsDir,
+        direction: "up",
+        migrationsTable: "beckon_migrations",
+        schema: settings.schema,
+        createSchema: true,
+        checkOrder: true,
+        advisoryLockMode: "wait",
+        log: () => {},
+      });
+    } finally {
+      await client.end();
+    }
+    const pool = new pg.Pool({
+      connectionString: settings.connectionString,
+      max: settings.poolSize,
+      options: `-c search_path=${settings.schema}`,
+      types,
+    });
+    // An idle connection that breaks (database restart) is dropped by the pool; without a
+    // listener the error would end the process.
+    pool.on("error", () => {});
+    return new PostgresCallStore(pool, settings);
+  }
+
+  async commit(change: CallCommit): Promise<CommitResult> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.inTransaction((client) => this.write(client, change));
+        return { ok: true };
+      } catch (error) {
+        if (error instanceof Conflict) return { ok: false, conflict: error.conflict };
+        // A deadlock rolls the whole commit back, so running it again is safe.
+        if (pgCode(error) === deadlock && attempt < 3) continue;
+        throw error;
+      }
+    }
+  }
+
+  private async inTransaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query("BEGIN");
+      try {
+        const result = await work(client);
+        await client.query("COMMIT");
+        return result;
+      } catch (error) {
+        await client.query("ROLLBACK").catch((rollbackError: Error) => {
+          broken = rollbackError;
+        });
+        throw error;
+      }
+    } catch (error) {
+      if (!(error instanceof Conflict) && pgCode(error) === undefined) broken ??= error as Error;
+      throw error;
+    } finally {
+      // A connection that failed outside SQL (a cut socket) must not go back to the pool.
+      client.release(broken);
+    }
+  }
+
+  private async write(client: pg.PoolClient, change: CallCommit): Promise<void> {
+    const { call, before, timers, facts, idleUser } = change;
+    const positions = await this.lockUsers(client, this.usersToLock(change));
+    let seq: number;
+    if (before === null) {
+      if (idleUser !== undefined) await this.checkIdle(client, idleUser, -1);
+      const inserted = await client.query<{ seq: number }>({
+        ...sql.insertCall,
+        values: [call.callID, call.state, call.endTime, call.version, call],
+      });
+      seq = (inserted.rows[0] as { seq: number }).seq;
+    } else {
+      const updated = await client.query<{ seq: number }>({
+        ...sql.updateCall,
+        values: [call.state, call.endTime, call.version, call, call.callID, before.version],
+      });
+      const row = updated.rows[0];
+      if (!row) throw new Conflict("version");
+      seq = row.seq;
+      if (idleUser !== undefined) await this.checkIdle(client, idleUser, seq);
+    }
+    await this.writeMembers(client, seq, before, call, positions);
+    if (timers.clear.length > 0) {
+      await client.query({
+        ...sql.clearTimers,
+        values: [seq, timers.clear.map((t) => t.kind), timers.clear.map((t) => t.userID)],
+      });
+    }
+    if (timers.set.length > 0) {
+      await client.query({
+        ...sql.setTimers,
+        values: [
+          seq,
+          timers.set.map((t) => t.kind),
+          timers.set.map((t) => t.userID),
+          timers.set.map((t) => t.at),
+        ],
+      });
+    }
+    // After the call row: a later commit on this call waits on that row, so its outbox id is
+    // higher, and the relay sees one call's facts in version order.
+    if (facts.length > 0) {
+      await client.query({
+        ...sql.appendOutbox,
+        values: [call.callID, call.version, JSON.stringify(facts)],
+      });
+    }
+  }
+
+  /**
+   * The users whose rows this commit must hold: the one the busy rule is checked for, every
+   * user who becomes Accepted (the other side of that rule), and every new member (a list
+   * position). Holding them serializes the busy rule across nodes.
+   */
+  private usersToLock({ call, before, idleUser }: CallCommit): UserLock[] {
+    const locks = new Map<string, number>();
+    if (idleUser !== undefined) locks.set(idleUser, 0);
+    const previous = new Map(before?.members.map((member) => [member.userID, member]));
+    for (const member of call.members) {
+      const old = previous.get(member.userID);
+      if (old === undefined || before === null) locks.set(member.userID, 1);
+      else if (flagsOf(call, member).accepted && !flagsOf(before, old).accepted)
+        locks.set(member.userID, locks.get(member.userID) ?? 0);
+    }
+    return [...locks].map(([userID, step]) => ({ userID, step }));
+  }
+
+  private async lockUsers(client: pg.PoolClient, locks: UserLock[]): Promise<Map<string, number>> {
+    if (locks.length === 0) return new Map();
+    const result = await client.query<{ user_id: string; list_pos: number }>({
+      ...sql.lockUsers,
+      values: [locks.map((lock) => lock.userID), locks.map((lock) => lock.step)],
+    });
+    return new Map(result.rows.map((row) => [row.user_id, row.list_pos]));
+  }
+
+  private async checkIdle(client: pg.PoolClient, userID: string, seq: number): Promise<void> {
+    const busy = await client.query({ ...sql.busy, values: [userID, seq] });
+    if (busy.rows.length > 0) throw new Conflict("busy");
+  }
+
+  /** Member rows change in place, and only those whose indexed flags moved. */
+  private async writeMembers(
+    client: pg.PoolClient,
+    seq: number,
+    before: Call | null,
+    call: Call,
+    positions: Map<string, number>,
+  ): Promise<void> {
+    const previous = new Map(before?.members.map((member) => [member.userID, member]));
+    const added = { users: [] as string[], positions: [] as number[], active: [] as boolean[] };
+    const addedAccepted: boolean[] = [];
+    const changed = { users: [] as string[], active: [] as boolean[], accepted: [] as boolean[] };
+    for (const member of call.members) {
+      const now = flagsOf(call, member);
+      const old = previous.get(member.userID);
+      if (old === undefined || before === null) {
+        added.users.push(member.userID);
+        added.positions.push(positions.get(member.userID) as number);
+        added.active.push(now.active);
+        addedAccepted.push(now.accepted);
+        continue;
+      }
+      const then = flagsOf(before, old);
+      if (then.active !== now.active || then.accepted !== now.accepted) {
+        changed.users.push(member.userID);
+        changed.active.push(now.active);
+        changed.accepted.push(now.accepted);
+      }
+    }
+    if (added.users.length > 0) {
+      await client.query({
+        ...sql.insertMembers,
+        values: [seq, added.users, added.positions, added.active, addedAccepted],
+      });
+    }
+    if (changed.users.length > 0) {
+      await client.query({
+        ...sql.updateMembers,
+        values: [seq, changed.users, changed.active, changed.accepted],
+      });
+    }
+  }
+
+  async getCall(callID: string): Promise<Call | undefined> {
+    const result = await this.pool.query<{ data: Call }>({ ...sql.getCall, values: [callID] });
+    return result.rows[0]?.data;
+  }
+
+  async activeCallsOf(userID: string): Promise<Call[]> {
+    const result = await this.pool.query<{ data: Call }>({
+      ...sql.activeCalls,
+      values: [userID],
+    });
+    return result.rows.map((row) => row.data);
+  }
+
+  /**
+   * Pages by the user's list position, which is handed out under the user's row lock and so
+   * rises in commit order: a call committed after a page was read always lands above that
+   * page, never inside the part of the list still to come.
+   */
+  async listCallsOf(userID: string, count: number, before: number): Promise<CallPage> {
+    const result = await this.pool.query<{ list_pos: number; data: Call }>({
+      ...sql.listCalls,
+      values: [userID, before > 0 ? before : Number.MAX_SAFE_INTEGER, count + 1],
+    });
+    const page = result.rows.slice(0, count);
+    const last = page.at(-1);
+    return {
+      calls: page.map((row) => row.data),
+      next: result.rows.length > count && last ? last.list_pos : 0,
+    };
+  }
+
+  async startedCallIDs(): Promise<string[]> {
+    const result = await this.pool.query<{ call_id: string }>(sql.startedCalls);
+    return result.rows.map((row) => row.call_id);
+  }
+
+  async allTimers(): Promise<StoredTimer[]> {
+    const result = await this.pool.query<{
+      call_id: string;
+      kind: string;
+      user_id: string;
+      due_at: number;
+    }>(sql.allTimers);
+    return result.rows.map((row) => ({
+      callID: row.call_id,
+      kind: row.kind as TimerKind,
+      userID: row.user_id,
+      at: row.due_at,
+    }));
+  }
+
+  /**
+   * Only the node holding the relay lock reads the outbox (the others get nothing), so facts
+   * reach the hooks from one relay in order. The lock is a session advisory lock on a connection
+   * of its own: if this node dies or that connection breaks, PostgreSQL frees it for another.
+   */
+  async readOutbox(limit: number): Promise<OutboxEntry[]> {
+    const relay = await this.relayClient();
+    if (!relay) return [];
+    try {
+      const result = await relay.query<{
+        id: number;
+        call_id: string;
+        version: number;
+        facts: Fact[];
+      }>({ ...sql.readOutbox, values: [limit] });
+      return result.rows.map((row) => ({
+        id: row.id,
+        callID: row.call_id,
+        version: row.version,
+        facts: row.facts,
+      }));
+    } catch (error) {
+      this.dropRelay();
+      throw error;
+    }
+  }
+
+  async ackOutbox(ids: readonly number[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.pool.query({ ...sql.ackOutbox, values: [ids] });
+  }
+
+  /** The relay connection if this node holds (or now takes) the relay lock; else null. */
+  private async relayClient(): Promise<pg.Client | null> {
+    if (this.relay) return this.relay;
+    if (this.closed) return null;
+    this.relayTaking ??= this.takeRelay().finally(() => {
+      this.relayTaking = null;
+    });
+    return this.relayTaking;
+  }
+
+  private async takeRelay(): Promise<pg.Client | null> {
+    const client = new pg.Client({
+      connectionString: this.options.connectionString,
+      options: `-c search_path=${this.options.schema}`,
+      types,
+    });
+    client.on("error", () => this.dropRelay(client));
+    await client.connect();
+    const taken = await client.query<{ taken: boolean }>(
+      "SELECT pg_try_advisory_lock(hashtext('beckon.outbox.' || current_schema())) AS taken",
+    );
+    if (!taken.rows[0]?.taken || this.closed) {
+      await client.end();
+      return null;
+    }
+    this.relay = client;
+    return client;
+  }
+
+  private dropRelay(client = this.relay): void {
+    if (!client) return;
+    if (this.relay === client) this.relay = null;
+    // Ending the session releases the advisory lock.
+    client.end().catch(() => {});
+  }
+
+  async purgeEndedBefore(time: number): Promise<number> {
+    const result = await this.pool.query({ ...sql.purge, values: [time] });
+    return result.rowCount ?? 0;
+  }
+
+  async addUsers(userIDs: readonly string[]): Promise<void> {
+    if (userIDs.length === 0) return;
+    await this.pool.query({ ...sql.addUsers, values: [userIDs, Date.now()] });
+  }
+
+  async knownUsers(userIDs: readonly string[]): Promise<Set<string>> {
+    if (userIDs.length === 0) return new Set();
+    const result = await this.pool.query<{ user_id: string }>({
+      ...sql.knownUsers,
+      values: [userIDs],
+    });
+    return new Set(result.rows.map((row) => row.user_id));
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query("SELECT 1");
+  }
+
+  // --- For the PostgreSQL timer source (not part of CallStore). ---
+
+  /**
+   * Claims up to `limit` timers due at `now` that no live lease holds, for `owner` until
+   * `leaseUntil`. Each due timer goes to exactly one claimer until its lease runs out.
+   */
+  async claimDueTimers(
+    now: number,
+    leaseUntil: number,
+    owner: string,
+    limit: number,
+  ): Promise<ClaimedTimer[]> {
+    const result = await this.pool.query<{
+      call_id: string;
+      kind: string;
+      user_id: string;
+      due_at: number;
+      lease_until: number;
+    }>({ ...sql.claimTimers, values: [now, leaseUntil, limit, owner] });
+    return result.rows
+      .map((row) => ({
+        callID: row.call_id,
+        kind: row.kind as TimerKind,
+        userID: row.user_id,
+        at: row.due_at,
+        leaseUntil: row.lease_until,
+      }))
+      .sort((a, b) => a.at - b.at);
+  }
+
+  /**
+   * Drops a claimed timer once its handler ran, unless it was moved or claimed again since: a
+   * handler whose decision kept the timer where it was must not see it again.
+   */
+  async finishTimer(timer: StoredTimer, owner: string): Promise<void> {
+    await this.pool.query({
+      ...sql.finishTimer,
+      values: [timer.callID, timer.kind, timer.userID, timer.at, owner],
+    });
+  }
+
+  /** When the next timer can be claimed (due and not leased), and how many timers exist. */
+  async nextTimer(): Promise<{ at: number | null; count: number }> {
+    const result = await this.pool.query<{ at: number | null; n: number }>(sql.nextDue);
+    const row = result.rows[0];
+    return { at: row?.at ?? null, count: row?.n ?? 0 };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.dropRelay();
+    await this.pool.end();
+  }
+}
