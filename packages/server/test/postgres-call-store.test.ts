@@ -41,7 +41,10 @@ function change(before: Call, after: Call, idleUser?: string): CallCommit {
   return {
     call: after,
     before,
-    timers: diffTimers(timersOf(before, defaultEngineSettings), timersOf(after, defaultEngineSettings)),
+    timers: diffTimers(
+      timersOf(before, defaultEngineSettings),
+      timersOf(after, defaultEngineSettings),
+    ),
     facts: factsBetween(before, after, undefined, after.createTime + 1),
     ...(idleUser !== undefined ? { idleUser } : {}),
   };
@@ -58,7 +61,12 @@ function withMember(call: Call, userID: string, state: CallUserState): Call {
 }
 
 function ended(call: Call): Call {
-  return { ...call, state: CallState.Ended, endTime: call.createTime + 5, version: call.version + 1 };
+  return {
+    ...call,
+    state: CallState.Ended,
+    endTime: call.createTime + 5,
+    version: call.version + 1,
+  };
 }
 
 describe.runIf(available)("PostgresCallStore", () => {
@@ -123,7 +131,10 @@ describe.runIf(available)("PostgresCallStore", () => {
 
     it("rejects a schema name that is not a plain identifier, creating nothing", async () => {
       await expect(
-        PostgresCallStore.open({ connectionString: postgresUrl, schema: 'x"; DROP TABLE calls; --' }),
+        PostgresCallStore.open({
+          connectionString: postgresUrl,
+          schema: 'x"; DROP TABLE calls; --',
+        }),
       ).rejects.toThrow(/invalid PostgreSQL schema name/);
     });
   });
@@ -178,7 +189,9 @@ describe.runIf(available)("PostgresCallStore", () => {
         await node(0).commit(creation(incoming));
         const outgoing = makeCall(erin, [`gina${round}`]);
         const results = await Promise.all([
-          node(1).commit(change(incoming, withMember(incoming, erin, CallUserState.Accepted), erin)),
+          node(1).commit(
+            change(incoming, withMember(incoming, erin, CallUserState.Accepted), erin),
+          ),
           node(2).commit(creation(outgoing)),
         ]);
         expect(results.filter((r) => r.ok)).toHaveLength(1);
