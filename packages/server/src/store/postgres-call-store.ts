@@ -137,6 +137,10 @@ const sql = {
     text: `SELECT c.call_id, t.kind, t.user_id, t.due_at FROM timers t
            JOIN calls c ON c.seq = t.call_seq`,
   },
+  takeRelay: {
+    name: "beckon_take_relay",
+    text: "SELECT pg_try_advisory_lock(hashtext('beckon.outbox.' || current_schema())) AS taken",
+  },
   readOutbox: {
     name: "beckon_read_outbox",
     text: "SELECT id, call_id, version, facts FROM outbox ORDER BY id LIMIT $1",
@@ -191,8 +195,8 @@ interface UserLock {
 
 export class PostgresCallStore implements CallStore {
   /** The one connection holding the outbox relay's lock, while this node is the relay. */
-  private relay: pg.Client | null = null;
-  private relayTaking: Promise<pg.Client | null> | null = null;
+  private relayReady: Promise<pg.Client> | null = null;
+  private relayHeld = false;
   private closed = false;
 
   private constructor(
@@ -453,10 +457,22 @@ export class PostgresCallStore implements CallStore {
    * of its own: if this node dies or that connection breaks, PostgreSQL frees it for another.
    */
   async readOutbox(limit: number): Promise<OutboxEntry[]> {
-    const relay = await this.relayClient();
-    if (!relay) return [];
+    if (this.closed) return [];
+    if (!this.relayReady) {
+      let failed = () => {};
+      const connecting = this.connectRelay(() => failed());
+      failed = () => this.dropRelay(connecting);
+      this.relayReady = connecting;
+    }
+    const relay = this.relayReady;
     try {
-      const result = await relay.query<{
+      const client = await relay;
+      if (!this.relayHeld) {
+        const taken = await client.query<{ taken: boolean }>(sql.takeRelay);
+        this.relayHeld = taken.rows[0]?.taken === true;
+        if (!this.relayHeld) return [];
+      }
+      const result = await client.query<{
         id: number;
         call_id: string;
         version: number;
@@ -469,7 +485,7 @@ export class PostgresCallStore implements CallStore {
         facts: row.facts,
       }));
     } catch (error) {
-      this.dropRelay();
+      this.dropRelay(relay);
       throw error;
     }
   }
@@ -479,40 +495,24 @@ export class PostgresCallStore implements CallStore {
     await this.pool.query({ ...sql.ackOutbox, values: [ids] });
   }
 
-  /** The relay connection if this node holds (or now takes) the relay lock; else null. */
-  private async relayClient(): Promise<pg.Client | null> {
-    if (this.relay) return this.relay;
-    if (this.closed) return null;
-    this.relayTaking ??= this.takeRelay().finally(() => {
-      this.relayTaking = null;
-    });
-    return this.relayTaking;
-  }
-
-  private async takeRelay(): Promise<pg.Client | null> {
+  /** The relay's own connection, kept open so a node that is not the relay can ask again cheaply. */
+  private async connectRelay(onError: () => void): Promise<pg.Client> {
     const client = new pg.Client({
       connectionString: this.options.connectionString,
       options: `-c search_path=${this.options.schema}`,
       types,
     });
-    client.on("error", () => this.dropRelay(client));
+    client.on("error", onError);
     await client.connect();
-    const taken = await client.query<{ taken: boolean }>(
-      "SELECT pg_try_advisory_lock(hashtext('beckon.outbox.' || current_schema())) AS taken",
-    );
-    if (!taken.rows[0]?.taken || this.closed) {
-      await client.end();
-      return null;
-    }
-    this.relay = client;
     return client;
   }
 
-  private dropRelay(client = this.relay): void {
-    if (!client) return;
-    if (this.relay === client) this.relay = null;
-    // Ending the session releases the advisory lock.
-    client.end().catch(() => {});
+  /** Forgets the relay connection; ending its session releases the lock for another node. */
+  private dropRelay(relay: Promise<pg.Client>): void {
+    if (this.relayReady !== relay) return;
+    this.relayReady = null;
+    this.relayHeld = false;
+    relay.then((client) => client.end()).catch(() => {});
   }
 
   async purgeEndedBefore(time: number): Promise<number> {
@@ -589,7 +589,7 @@ export class PostgresCallStore implements CallStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.dropRelay();
+    if (this.relayReady) this.dropRelay(this.relayReady);
     await this.pool.end();
   }
 }
