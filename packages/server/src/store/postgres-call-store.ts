@@ -461,7 +461,7 @@ export class PostgresCallStore implements CallStore {
     if (!this.relayReady) {
       let failed = () => {};
       const connecting = this.connectRelay(() => failed());
-      failed = () => this.dropRelay(connecting);
+      failed = () => void this.dropRelay(connecting);
       this.relayReady = connecting;
     }
     const relay = this.relayReady;
@@ -485,7 +485,7 @@ export class PostgresCallStore implements CallStore {
         facts: row.facts,
       }));
     } catch (error) {
-      this.dropRelay(relay);
+      void this.dropRelay(relay);
       throw error;
     }
   }
@@ -508,11 +508,11 @@ export class PostgresCallStore implements CallStore {
   }
 
   /** Forgets the relay connection; ending its session releases the lock for another node. */
-  private dropRelay(relay: Promise<pg.Client>): void {
-    if (this.relayReady !== relay) return;
+  private dropRelay(relay: Promise<pg.Client>): Promise<void> {
+    if (this.relayReady !== relay) return Promise.resolve();
     this.relayReady = null;
     this.relayHeld = false;
-    relay.then((client) => client.end()).catch(() => {});
+    return relay.then((client) => client.end()).catch(() => {});
   }
 
   async purgeEndedBefore(time: number): Promise<number> {
@@ -589,7 +589,7 @@ export class PostgresCallStore implements CallStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.relayReady) this.dropRelay(this.relayReady);
+    if (this.relayReady) await this.dropRelay(this.relayReady);
     await this.pool.end();
   }
 }

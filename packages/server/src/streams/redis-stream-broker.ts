@@ -23,26 +23,50 @@ export interface RedisBrokerOptions {
   retentionMs?: number;
   /** At most this many entries per stream (roughly: Redis trims whole nodes). */
   maxEntries?: number;
+  /** The clock `once.until` is on (the nodes' clocks, like every deadline). */
+  clock?: () => number;
 }
 
 // Appends a batch to many streams and fans it out in the same atomic step.
-// KEYS: meta1, stream1, meta2, stream2, …  ARGV: channel, sharded, fresh epoch, ttl, maxlen,
-// then stream name and payload per publication.
+// KEYS: meta1, stream1, once1, meta2, stream2, once2, …  ARGV: channel, sharded, fresh epoch, ttl,
+// maxlen, now, then per publication: stream name, payload, once key ('' for none), once until.
+// A stream's once-keys live in a hash beside it; expired ones are swept as it grows.
 const publishScript = `
 local entries = {}
-for i = 1, #KEYS / 2 do
-  local meta, stream = KEYS[2 * i - 1], KEYS[2 * i]
+local now = tonumber(ARGV[6])
+for i = 1, #KEYS / 3 do
+  local meta, stream, once = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+  local name, payload = ARGV[3 + 4 * i], ARGV[4 + 4 * i]
+  local key, untilAt = ARGV[5 + 4 * i], ARGV[6 + 4 * i]
   if redis.call('HSETNX', meta, 'epoch', ARGV[3] .. '.' .. i) == 1 then
     redis.call('HSET', meta, 'offset', 0)
-    redis.call('DEL', stream)
+    redis.call('DEL', stream, once)
   end
-  local offset = redis.call('HINCRBY', meta, 'offset', 1)
-  local payload = ARGV[5 + 2 * i]
-  redis.call('XADD', stream, 'MAXLEN', '~', ARGV[5], '0-' .. offset, 'p', payload)
+  local fresh = true
+  if key ~= '' then
+    local seen = redis.call('HGET', once, key)
+    if seen and tonumber(seen) >= now then
+      fresh = false
+    else
+      if redis.call('HLEN', once) > 32 then
+        local all = redis.call('HGETALL', once)
+        for j = 1, #all, 2 do
+          if tonumber(all[j + 1]) < now then redis.call('HDEL', once, all[j]) end
+        end
+      end
+      redis.call('HSET', once, key, untilAt)
+      redis.call('PEXPIRE', once, ARGV[4])
+    end
+  end
+  if fresh then
+    local offset = redis.call('HINCRBY', meta, 'offset', 1)
+    redis.call('XADD', stream, 'MAXLEN', '~', ARGV[5], '0-' .. offset, 'p', payload)
+    redis.call('PEXPIRE', stream, ARGV[4])
+    entries[#entries + 1] = {name, offset, payload, redis.call('HGET', meta, 'epoch')}
+  end
   redis.call('PEXPIRE', meta, ARGV[4])
-  redis.call('PEXPIRE', stream, ARGV[4])
-  entries[i] = {ARGV[4 + 2 * i], offset, payload}
 end
+if #entries == 0 then return 0 end
 local message = 'e' .. cjson.encode(entries)
 if ARGV[2] == '1' then redis.call('SPUBLISH', ARGV[1], message)
 else redis.call('PUBLISH', ARGV[1], message) end
@@ -78,9 +102,9 @@ end
 return out
 `;
 
-// KEYS: meta, stream. ARGV: fresh epoch, ttl.
+// KEYS: meta, stream, once. ARGV: fresh epoch, ttl.
 const resetScript = `
-redis.call('DEL', KEYS[2])
+redis.call('DEL', KEYS[2], KEYS[3])
 redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'offset', 0)
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return ARGV[1]
@@ -112,6 +136,7 @@ export class RedisStreamBroker implements StreamBroker {
       prefix: "beckon:",
       retentionMs: 120_000,
       maxEntries: 1_000,
+      clock: Date.now,
       ...options,
     };
     if (settings.retentionMs <= 0 || settings.maxEntries <= 0)
@@ -123,7 +148,7 @@ export class RedisStreamBroker implements StreamBroker {
     redis.defineCommand("beckonPublish", { lua: publishScript });
     redis.defineCommand("beckonPosition", { lua: positionScript, numberOfKeys: 2 });
     redis.defineCommand("beckonHistory", { lua: historyScript, numberOfKeys: 2 });
-    redis.defineCommand("beckonReset", { lua: resetScript, numberOfKeys: 2 });
+    redis.defineCommand("beckonReset", { lua: resetScript, numberOfKeys: 3 });
     const info = await redis.info("server");
     const major = Number(/redis_version:(\d+)/.exec(info)?.[1] ?? 0);
     const subscriber = redis.duplicate();
@@ -150,9 +175,9 @@ export class RedisStreamBroker implements StreamBroker {
   private deliver(message: string): void {
     if (this.closed) return;
     if (message.startsWith("e")) {
-      const entries = JSON.parse(message.slice(1)) as Array<[string, number, string]>;
-      for (const [stream, offset, payload] of entries) {
-        for (const listener of this.listeners) listener.onEntry(stream, { offset, payload });
+      const entries = JSON.parse(message.slice(1)) as Array<[string, number, string, string]>;
+      for (const [stream, offset, payload, epoch] of entries) {
+        for (const listener of this.listeners) listener.onEntry(stream, { offset, payload }, epoch);
       }
     } else if (message.startsWith("s")) {
       const { stream, frame } = JSON.parse(message.slice(1)) as { stream: string; frame: string };
@@ -172,13 +197,18 @@ export class RedisStreamBroker implements StreamBroker {
     return `${this.settings.prefix}s:${stream}`;
   }
 
+  private onceKey(stream: string): string {
+    return `${this.settings.prefix}o:${stream}`;
+  }
+
   async publish(batch: readonly Publication[]): Promise<void> {
+    if (this.closed) throw new Error("the stream broker is closed");
     if (batch.length === 0) return;
     const keys: string[] = [];
-    const streams: string[] = [];
-    for (const { stream, payload } of batch) {
-      keys.push(this.metaKey(stream), this.streamKey(stream));
-      streams.push(stream, payload);
+    const streams: Array<string | number> = [];
+    for (const { stream, payload, once } of batch) {
+      keys.push(this.metaKey(stream), this.streamKey(stream), this.onceKey(stream));
+      streams.push(stream, payload, once?.key ?? "", once?.until ?? 0);
     }
     await this.script("beckonPublish").call(
       this.redis,
@@ -189,6 +219,7 @@ export class RedisStreamBroker implements StreamBroker {
       freshEpoch(),
       this.settings.retentionMs,
       this.settings.maxEntries,
+      this.settings.clock(),
       ...streams,
     );
   }
@@ -224,6 +255,7 @@ export class RedisStreamBroker implements StreamBroker {
       this.redis,
       this.metaKey(stream),
       this.streamKey(stream),
+      this.onceKey(stream),
       freshEpoch(),
       this.settings.retentionMs,
     )) as string;
@@ -235,7 +267,7 @@ export class RedisStreamBroker implements StreamBroker {
   }
 
   async drop(stream: string): Promise<void> {
-    await this.redis.del(this.metaKey(stream), this.streamKey(stream));
+    await this.redis.del(this.metaKey(stream), this.streamKey(stream), this.onceKey(stream));
   }
 
   async signal(stream: string, frame: string): Promise<void> {

@@ -1,153 +1,117 @@
-// One contract every StreamBroker must keep, run against each backend. `open` gives one node's
-// broker; brokers opened in one test share their streams, as the nodes of a cluster do.
-import { afterEach, describe, expect, it } from "vitest";
+// One contract every StreamBroker must keep, run against each backend.
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { StreamBroker, StreamEntry } from "../../src/streams/stream-broker.js";
-import { streamOf } from "../../src/streams/stream-broker.js";
-
-/** Entries a node hears, with a promise for when `count` of one stream have come in. */
-export function heard(broker: StreamBroker) {
-  const entries = new Map<string, StreamEntry[]>();
-  const signals: Array<[string, string]> = [];
-  const waiters: Array<() => void> = [];
-  const wake = () => {
-    for (const waiter of waiters.splice(0)) waiter();
-  };
-  const unsubscribe = broker.subscribe(
-    (stream, entry) => {
-      entries.set(stream, [...(entries.get(stream) ?? []), entry]);
-      wake();
-    },
-    (stream, frame) => {
-      signals.push([stream, frame]);
-      wake();
-    },
-  );
-  const until = async (done: () => boolean) => {
-    while (!done()) await new Promise<void>((resolve) => waiters.push(resolve));
-  };
-  return {
-    of: (stream: string) => entries.get(stream) ?? [],
-    signals,
-    unsubscribe,
-    entriesOf: (stream: string, count: number) =>
-      until(() => (entries.get(stream)?.length ?? 0) >= count).then(
-        () => entries.get(stream) ?? [],
-      ),
-    signalCount: (count: number) => until(() => signals.length >= count),
-  };
-}
 
 export function describeStreamBroker(name: string, open: () => Promise<StreamBroker>): void {
   describe(`StreamBroker contract: ${name}`, () => {
-    const opened: StreamBroker[] = [];
-    const node = async () => {
-      const broker = await open();
-      opened.push(broker);
-      return broker;
-    };
+    let broker: StreamBroker;
+    beforeEach(async () => {
+      broker = await open();
+    });
     afterEach(async () => {
-      await Promise.all(opened.splice(0).map((broker) => broker.close()));
+      await broker.close();
     });
-    const alice = streamOf("alice", "phone");
-    const bob = streamOf("bob", "laptop");
 
-    it("numbers each stream's entries from 1 and every node hears them in order", async () => {
-      const [one, two] = [await node(), await node()];
-      const onOne = heard(one);
-      const onTwo = heard(two);
-      const start = await one.position(alice);
-      expect(start.offset).toBe(0);
-      await one.publish([
-        { stream: alice, payload: '"ev":"a1"' },
-        { stream: bob, payload: '"ev":"b1"' },
-        { stream: alice, payload: '"ev":"a2"' },
+    /** Resolves once `count` entries of `stream` reached the listener. */
+    function collect(stream: string, count: number) {
+      const got: Array<StreamEntry & { epoch: string }> = [];
+      let unsubscribe = () => {};
+      const done = new Promise<typeof got>((resolve) => {
+        unsubscribe = broker.subscribe(
+          (s, entry, epoch) => {
+            if (s !== stream) return;
+            got.push({ offset: entry.offset, payload: entry.payload, epoch });
+            if (got.length === count) resolve(got);
+          },
+          () => {},
+        );
+      });
+      return done.finally(unsubscribe);
+    }
+
+    it("numbers each stream's entries from 1 and hands them to subscribers in order", async () => {
+      const start = await broker.reset("s1");
+      const seen = collect("s1", 3);
+      await broker.publish([
+        { stream: "s1", payload: "a" },
+        { stream: "s2", payload: "x" },
+        { stream: "s1", payload: "b" },
       ]);
-      await two.publish([{ stream: alice, payload: '"ev":"a3"' }]);
-      const expected = [
-        { offset: 1, payload: '"ev":"a1"' },
-        { offset: 2, payload: '"ev":"a2"' },
-        { offset: 3, payload: '"ev":"a3"' },
-      ];
-      expect(await onOne.entriesOf(alice, 3)).toEqual(expected);
-      expect(await onTwo.entriesOf(alice, 3)).toEqual(expected);
-      expect(await onTwo.entriesOf(bob, 1)).toEqual([{ offset: 1, payload: '"ev":"b1"' }]);
-      expect(await two.position(alice)).toEqual({ epoch: start.epoch, offset: 3 });
-      expect(await two.history(alice, start)).toEqual(expected);
-      expect(await one.history(alice, { ...start, offset: 2 })).toEqual(expected.slice(2));
-      expect(await one.history(alice, { ...start, offset: 3 })).toEqual([]);
+      await broker.publish([{ stream: "s1", payload: "c" }]);
+      const entries = await seen;
+      expect(entries.map((e) => [e.offset, e.payload])).toEqual([
+        [1, "a"],
+        [2, "b"],
+        [3, "c"],
+      ]);
+      expect(new Set(entries.map((e) => e.epoch))).toEqual(new Set([start.epoch]));
+      expect(await broker.position("s1")).toEqual({ epoch: start.epoch, offset: 3 });
     });
 
-    it("gives unique offsets to nodes publishing to one stream at once", async () => {
-      const nodes = [await node(), await node(), await node()];
-      const listener = heard(nodes[0] as StreamBroker);
-      await Promise.all(
-        nodes.flatMap((broker, n) =>
-          Array.from({ length: 10 }, (_, i) =>
-            broker.publish([{ stream: alice, payload: `"n":${n},"i":${i}` }]),
-          ),
-        ),
-      );
-      const entries = await listener.entriesOf(alice, 30);
-      expect(entries.map((entry) => entry.offset)).toEqual(
-        Array.from({ length: 30 }, (_, i) => i + 1),
-      );
-      const start = { epoch: (await nodes[1]?.position(alice))?.epoch as string, offset: 0 };
-      expect(await nodes[2]?.history(alice, start)).toEqual(entries);
+    it("replays what came after a position, and says gone for another epoch", async () => {
+      const start = await broker.reset("s");
+      await broker.publish(["a", "b", "c"].map((payload) => ({ stream: "s", payload })));
+      expect(await broker.history("s", { epoch: start.epoch, offset: 1 })).toEqual([
+        { offset: 2, payload: "b" },
+        { offset: 3, payload: "c" },
+      ]);
+      expect(await broker.history("s", { epoch: start.epoch, offset: 3 })).toEqual([]);
+      expect(await broker.history("s", { epoch: "other", offset: 1 })).toBe("gone");
+      expect(await broker.history("s", { epoch: start.epoch, offset: 9 })).toBe("gone");
+      expect(await broker.history("missing", { epoch: start.epoch, offset: 0 })).toBe("gone");
     });
 
-    it("says gone for another epoch, a position ahead of the stream, or trimmed entries", async () => {
-      const broker = await node();
-      const start = await broker.position(alice);
-      await broker.publish([1, 2, 3, 4].map((i) => ({ stream: alice, payload: `"i":${i}` })));
-      expect(await broker.history(alice, { epoch: `${start.epoch}x`, offset: 0 })).toBe("gone");
-      expect(await broker.history(alice, { ...start, offset: 9 })).toBe("gone");
-      await broker.trim(alice, 2);
-      expect(await broker.history(alice, { ...start, offset: 1 })).toBe("gone");
-      expect(await broker.history(alice, { ...start, offset: 2 })).toEqual([
-        { offset: 3, payload: '"i":3' },
-        { offset: 4, payload: '"i":4' },
+    it("after a trim, history from before it is gone and from after it is whole", async () => {
+      const start = await broker.reset("s");
+      await broker.publish(["a", "b", "c", "d"].map((payload) => ({ stream: "s", payload })));
+      await broker.trim("s", 2);
+      expect(await broker.history("s", { epoch: start.epoch, offset: 0 })).toBe("gone");
+      expect(await broker.history("s", { epoch: start.epoch, offset: 2 })).toEqual([
+        { offset: 3, payload: "c" },
+        { offset: 4, payload: "d" },
       ]);
     });
 
-    it("starts a reset stream afresh under a new epoch", async () => {
-      const broker = await node();
-      const before = await broker.position(alice);
-      await broker.publish([{ stream: alice, payload: '"i":1' }]);
-      const after = await broker.reset(alice);
-      expect(after.offset).toBe(0);
-      expect(after.epoch).not.toBe(before.epoch);
-      expect(await broker.position(alice)).toEqual(after);
-      expect(await broker.history(alice, before)).toBe("gone");
-      await broker.publish([{ stream: alice, payload: '"i":2' }]);
-      expect(await broker.history(alice, after)).toEqual([{ offset: 1, payload: '"i":2' }]);
+    it("a reset starts a new epoch from offset 0; a drop forgets the stream", async () => {
+      const first = await broker.reset("s");
+      await broker.publish([{ stream: "s", payload: "a" }]);
+      const second = await broker.reset("s");
+      expect(second.epoch).not.toBe(first.epoch);
+      expect(second.offset).toBe(0);
+      await broker.publish([{ stream: "s", payload: "b" }]);
+      expect(await broker.history("s", second)).toEqual([{ offset: 1, payload: "b" }]);
+      await broker.drop("s");
+      expect(await broker.history("s", second)).toBe("gone");
     });
 
-    it("forgets a dropped stream", async () => {
-      const broker = await node();
-      const before = await broker.position(alice);
-      await broker.publish([{ stream: alice, payload: '"i":1' }]);
-      await broker.drop(alice);
-      expect(await broker.history(alice, before)).toBe("gone");
-      const fresh = await broker.position(alice);
-      expect(fresh.offset).toBe(0);
-      expect(fresh.epoch).not.toBe(before.epoch);
+    it("publishes a keyed entry once per stream until its key expires", async () => {
+      const start = await broker.reset("s");
+      const until = Date.now() + 60_000;
+      await broker.publish([
+        { stream: "s", payload: "ring", once: { key: "call-1", until } },
+        { stream: "s", payload: "ring again", once: { key: "call-1", until } },
+        { stream: "t", payload: "ring", once: { key: "call-1", until } },
+        { stream: "s", payload: "expired", once: { key: "call-0", until: 1 } },
+        { stream: "s", payload: "expired again", once: { key: "call-0", until: 1 } },
+      ]);
+      const kept = await broker.history("s", start);
+      expect(kept !== "gone" && kept.map((e) => e.payload)).toEqual([
+        "ring",
+        "expired",
+        "expired again",
+      ]);
     });
 
-    it("carries signals to every node, and nothing to a listener that left", async () => {
-      const [one, two] = [await node(), await node()];
-      const onOne = heard(one);
-      const onTwo = heard(two);
-      const gone = heard(two);
-      gone.unsubscribe();
-      await one.signal(bob, '{"ev":"kicked"}');
-      await onTwo.signalCount(1);
-      await onOne.signalCount(1);
-      expect(onTwo.signals).toEqual([[bob, '{"ev":"kicked"}']]);
-      // Published after the signal, heard after it: the unsubscribed listener got neither.
-      await one.publish([{ stream: bob, payload: '"i":1' }]);
-      await onTwo.entriesOf(bob, 1);
-      expect(gone.signals).toEqual([]);
-      expect(gone.of(bob)).toEqual([]);
+    it("hands signals to subscribers without numbering them", async () => {
+      const got = new Promise<[string, string]>((resolve) => {
+        broker.subscribe(
+          () => {},
+          (stream, frame) => resolve([stream, frame]),
+        );
+      });
+      await broker.signal("s", '{"kind":"kick"}');
+      expect(await got).toEqual(["s", '{"kind":"kick"}']);
+      expect((await broker.position("s")).offset).toBe(0);
     });
   });
 }
