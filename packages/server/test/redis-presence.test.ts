@@ -1,6 +1,7 @@
 // The Presence contract on Redis, plus leases: a node that stops touching its sessions (it
 // died) loses them, while the sessions a live node touches stay.
 import { afterAll, afterEach, describe, expect, it } from "vitest";
+import type { DeviceState } from "../src/presence/presence.js";
 import { RedisPresence } from "../src/presence/redis-presence.js";
 import { describePresence } from "./support/presence-contract.js";
 import { dropRedisKeys, haveRedis, redisUrl, uniqueName } from "./support/services.js";
@@ -15,6 +16,16 @@ function newPrefix(): string {
   current = `${uniqueName("beckon-test")}:`;
   prefixes.push(current);
   return current;
+}
+
+/** Resolves once none of the user's sessions matches `which` (polling: a lease lapses silently). */
+async function lapsed(
+  presence: RedisPresence,
+  userID: string,
+  which: (device: DeviceState) => boolean,
+): Promise<void> {
+  while ((await presence.devicesOf(userID)).some(which))
+    await new Promise((resolve) => setTimeout(resolve, 25));
 }
 
 describe.runIf(available)("RedisPresence", () => {
@@ -46,12 +57,51 @@ describe.runIf(available)("RedisPresence", () => {
       let devices = await alive.devicesOf("bob");
       while (devices.some((d) => d.deviceID === "on-dead-node")) {
         await alive.touch([{ userID: "bob", deviceID: "on-live-node" }]);
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await new Promise((resolve) => setTimeout(resolve, 25));
         devices = await alive.devicesOf("bob");
       }
       expect(devices.map((d) => d.deviceID)).toEqual(["on-live-node"]);
     } finally {
       await Promise.all([dead.close(), alive.close()]);
+    }
+  });
+
+  it("a node keeps its own sessions alive; a dead node's lapse", async () => {
+    const prefix = newPrefix();
+    const open = (nodeID: string) =>
+      RedisPresence.open({ url: redisUrl, prefix, leaseMs: 300, nodeID });
+    const [dying, living] = await Promise.all([open("dying"), open("living")]);
+    try {
+      const login = (deviceID: string, nodeID: string, loginTime = 1_000) => ({
+        userID: "carl",
+        deviceID,
+        nodeID,
+        loginTime,
+        awaySince: 0,
+      });
+      await dying.join(login("stays-on-dying", "dying"), 10);
+      await dying.join(login("moves", "dying"), 10);
+      // The device moves to the living node; the dying one must not keep it alive from now on.
+      await living.join(login("moves", "living", 2_000), 10);
+      await living.join(login("on-living", "living"), 10);
+      await dying.close();
+      await lapsed(living, "carl", (d) => d.nodeID === "dying");
+      expect((await living.devicesOf("carl")).map((d) => d.deviceID).sort()).toEqual([
+        "moves",
+        "on-living",
+      ]);
+      // A session nobody touches, joined now, lapsing shows a whole lease has passed since: the
+      // living node's sessions, older than it, are still there only because the node renews them.
+      const witness = await RedisPresence.open({ url: redisUrl, prefix, leaseMs: 300 });
+      await witness.join({ ...login("probe", "nobody"), userID: "probe" }, 10);
+      await lapsed(witness, "probe", () => true);
+      await witness.close();
+      expect((await living.devicesOf("carl")).map((d) => d.deviceID).sort()).toEqual([
+        "moves",
+        "on-living",
+      ]);
+    } finally {
+      await Promise.all([dying.close(), living.close()]);
     }
   });
 

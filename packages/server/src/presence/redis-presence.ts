@@ -12,6 +12,11 @@ export interface RedisPresenceOptions {
   prefix?: string;
   /** How long a session lives without a `touch` (a few heartbeats). */
   leaseMs?: number;
+  /**
+   * This node's ID: when set, the sessions this node holds are touched every third of a lease
+   * (one round trip for all), so they stay while the node lives and lapse soon after it dies.
+   */
+  nodeID?: string;
 }
 
 // A field's value: "<expires at>|<login time>|<away since>|<node>", node last as it may hold "|".
@@ -84,16 +89,17 @@ redis.call('PEXPIRE', KEYS[1], lease)
 return 1
 `;
 
-// KEYS: user. ARGV: lease, then device IDs.
+// KEYS: user. ARGV: lease, node ('' for any), then device IDs. With a node, only the sessions
+// still on that node are renewed: a device that moved on is the new node's to keep alive.
 const touchScript = `${common}
 local at = now()
 local lease = tonumber(ARGV[1])
 local renewed = 0
-for i = 2, #ARGV do
+for i = 3, #ARGV do
   local value = redis.call('HGET', KEYS[1], ARGV[i])
   if value then
     local s = parse(value)
-    if s.expires > at then
+    if s.expires > at and (ARGV[2] == '' or ARGV[2] == s.node) then
       redis.call('HSET', KEYS[1], ARGV[i], (at + lease) .. '|' .. s.login .. '|' .. s.away .. '|' .. s.node)
       renewed = renewed + 1
     end
@@ -122,6 +128,10 @@ function isTime(value: number): boolean {
 export class RedisPresence implements Presence {
   private readonly prefix: string;
   private readonly leaseMs: number;
+  private readonly nodeID: string | undefined;
+  /** The sessions on this node, by user, kept alive by `refresh`. */
+  private readonly held = new Map<string, Set<string>>();
+  private refresher: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly redis: Redis,
@@ -129,6 +139,34 @@ export class RedisPresence implements Presence {
   ) {
     this.prefix = options.prefix ?? "beckon:";
     this.leaseMs = options.leaseMs ?? 90_000;
+    this.nodeID = options.nodeID;
+    if (this.nodeID !== undefined) {
+      this.refresher = setInterval(() => {
+        this.refresh().catch(() => {
+          // Redis away: the next round tries again; sessions outlive a short outage by the lease.
+        });
+      }, this.leaseMs / 3);
+      this.refresher.unref();
+    }
+  }
+
+  private hold(device: DeviceRef, nodeID: string): void {
+    if (this.nodeID === undefined) return;
+    let devices = this.held.get(device.userID);
+    if (nodeID === this.nodeID) {
+      if (!devices) {
+        devices = new Set();
+        this.held.set(device.userID, devices);
+      }
+      devices.add(device.deviceID);
+    } else if (devices?.delete(device.deviceID) && devices.size === 0) {
+      this.held.delete(device.userID);
+    }
+  }
+
+  /** Renews the lease of every session this node holds, in one round trip. */
+  async refresh(): Promise<void> {
+    await this.touchAll(this.held, this.nodeID ?? "");
   }
 
   static async open(options: RedisPresenceOptions): Promise<RedisPresence> {
@@ -190,7 +228,10 @@ export class RedisPresence implements Presence {
       this.leaseMs,
       maxDevices,
     )) as string[];
-    return this.unflatten(device.userID, flat);
+    this.hold(device, device.nodeID);
+    const evicted = this.unflatten(device.userID, flat);
+    for (const other of evicted) this.hold(other, "");
+    return evicted;
   }
 
   async mark(device: DeviceRef, nodeID: string, awaySince: number): Promise<void> {
@@ -203,6 +244,7 @@ export class RedisPresence implements Presence {
       awaySince,
       this.leaseMs,
     );
+    this.hold(device, nodeID);
   }
 
   async touch(devices: readonly DeviceRef[]): Promise<void> {
@@ -212,28 +254,37 @@ export class RedisPresence implements Presence {
       if (list) list.push(deviceID);
       else byUser.set(userID, [deviceID]);
     }
+    await this.touchAll(byUser, "");
+  }
+
+  private async touchAll(
+    byUser: ReadonlyMap<string, Iterable<string>>,
+    nodeID: string,
+  ): Promise<void> {
     if (byUser.size === 0) return;
     // One round trip for a whole heartbeat sweep.
     const pipeline = this.redis.pipeline();
     const touch = (pipeline as unknown as Record<string, (...args: Array<string | number>) => void>)
       .beckonTouch as (...args: Array<string | number>) => void;
     for (const [userID, deviceIDs] of byUser)
-      touch.call(pipeline, this.key(userID), this.leaseMs, ...deviceIDs);
+      touch.call(pipeline, this.key(userID), this.leaseMs, nodeID, ...deviceIDs);
     const results = await pipeline.exec();
     const failed = results?.find(([error]) => error !== null);
     if (failed) throw failed[0];
   }
 
   async leave(device: DeviceRef, loginTime: number): Promise<void> {
-    await this.script("beckonLeave").call(
+    const left = await this.script("beckonLeave").call(
       this.redis,
       this.key(device.userID),
       device.deviceID,
       loginTime,
     );
+    if (left === 1) this.hold(device, "");
   }
 
   async close(): Promise<void> {
+    clearInterval(this.refresher);
     await this.redis.quit().catch(() => {});
   }
 }
