@@ -105,6 +105,35 @@ describe.runIf(available)("RedisPresence", () => {
     }
   });
 
+  it("after Redis lost its data, each node registers its sessions again", async () => {
+    const prefix = newPrefix();
+    const open = (nodeID: string) =>
+      RedisPresence.open({ url: redisUrl, prefix, leaseMs: 300, nodeID });
+    const [one, two] = await Promise.all([open("one"), open("two")]);
+    try {
+      const login = (deviceID: string, nodeID: string, awaySince = 0) => ({
+        userID: "dora",
+        deviceID,
+        nodeID,
+        loginTime: 1_000,
+        awaySince,
+      });
+      await one.join(login("phone", "one"), 10);
+      await two.join(login("laptop", "one"), 10);
+      // The laptop moved to node two and went away there.
+      await two.mark({ userID: "dora", deviceID: "laptop" }, "two", 5_000);
+      await dropRedisKeys(prefix);
+      expect(await one.devicesOf("dora")).toEqual([]);
+      while ((await one.devicesOf("dora")).length < 2)
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      expect(
+        (await two.devicesOf("dora")).sort((a, b) => a.deviceID.localeCompare(b.deviceID)),
+      ).toEqual([login("laptop", "two", 5_000), login("phone", "one")]);
+    } finally {
+      await Promise.all([one.close(), two.close()]);
+    }
+  });
+
   it("refuses a lease that is not positive", async () => {
     await expect(
       RedisPresence.open({ url: redisUrl, prefix: newPrefix(), leaseMs: 0 }),

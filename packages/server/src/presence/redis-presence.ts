@@ -76,15 +76,29 @@ end
 return flat(out)
 `;
 
-// KEYS: user. ARGV: device, node, away, lease. Also renews the lease.
+// KEYS: user. ARGV: device, node, away, lease. Also renews the lease. Returns the session's
+// login time, or false when there is no such session.
 const markScript = `${common}
 local value = redis.call('HGET', KEYS[1], ARGV[1])
-if not value then return 0 end
+if not value then return false end
 local s = parse(value)
 local at = now()
-if s.expires <= at then redis.call('HDEL', KEYS[1], ARGV[1]); return 0 end
+if s.expires <= at then redis.call('HDEL', KEYS[1], ARGV[1]); return false end
 local lease = tonumber(ARGV[4])
 redis.call('HSET', KEYS[1], ARGV[1], (at + lease) .. '|' .. s.login .. '|' .. ARGV[3] .. '|' .. ARGV[2])
+redis.call('PEXPIRE', KEYS[1], lease)
+return s.login
+`;
+
+// KEYS: user. ARGV: lease, then device, node, login, away per session. Puts back sessions that
+// are missing (Redis lost its data); one that is there (a newer login) is left alone.
+const restoreScript = `${common}
+local at = now()
+local lease = tonumber(ARGV[1])
+for i = 2, #ARGV, 4 do
+  redis.call('HSETNX', KEYS[1], ARGV[i],
+    (at + lease) .. '|' .. ARGV[i + 2] .. '|' .. ARGV[i + 3] .. '|' .. ARGV[i + 1])
+end
 redis.call('PEXPIRE', KEYS[1], lease)
 return 1
 `;
@@ -127,10 +141,10 @@ function isTime(value: number): boolean {
 
 export class RedisPresence implements Presence {
   private readonly prefix: string;
-  private readonly leaseMs: number;
+  readonly leaseMs: number;
   private readonly nodeID: string | undefined;
-  /** The sessions on this node, by user, kept alive by `refresh`. */
-  private readonly held = new Map<string, Set<string>>();
+  /** The sessions on this node, by user and device, kept alive by `refresh`. */
+  private readonly held = new Map<string, Map<string, DeviceState>>();
   private refresher: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -150,23 +164,60 @@ export class RedisPresence implements Presence {
     }
   }
 
-  private hold(device: DeviceRef, nodeID: string): void {
+  /** Follows a session: on this node it is renewed by `refresh`, elsewhere it is not ours. */
+  private hold(device: DeviceState): void {
     if (this.nodeID === undefined) return;
     let devices = this.held.get(device.userID);
-    if (nodeID === this.nodeID) {
+    if (device.nodeID === this.nodeID) {
       if (!devices) {
-        devices = new Set();
+        devices = new Map();
         this.held.set(device.userID, devices);
       }
-      devices.add(device.deviceID);
-    } else if (devices?.delete(device.deviceID) && devices.size === 0) {
-      this.held.delete(device.userID);
+      devices.set(device.deviceID, { ...device });
+    } else {
+      this.release(device);
     }
   }
 
-  /** Renews the lease of every session this node holds, in one round trip. */
+  private release(device: DeviceRef, loginTime?: number): void {
+    const devices = this.held.get(device.userID);
+    const held = devices?.get(device.deviceID);
+    if (!devices || !held || (loginTime !== undefined && held.loginTime !== loginTime)) return;
+    devices.delete(device.deviceID);
+    if (devices.size === 0) this.held.delete(device.userID);
+  }
+
+  private get markerKey(): string {
+    return `${this.prefix}node:${this.nodeID}`;
+  }
+
+  /**
+   * Renews the lease of every session this node holds, in one round trip. The node's marker key
+   * lives as long as a lease: if it is gone, Redis lost its data (a restart) or this node missed
+   * a whole lease, and the sessions are put back.
+   */
   async refresh(): Promise<void> {
-    await this.touchAll(this.held, this.nodeID ?? "");
+    if (this.nodeID === undefined) return;
+    const alive = await this.redis.pexpire(this.markerKey, this.leaseMs);
+    if (alive === 1) {
+      const byUser = new Map<string, Iterable<string>>();
+      for (const [userID, devices] of this.held) byUser.set(userID, devices.keys());
+      await this.touchAll(byUser, this.nodeID);
+      return;
+    }
+    const pipeline = this.redis.pipeline();
+    const restore = (
+      pipeline as unknown as Record<string, (...args: Array<string | number>) => void>
+    ).beckonRestore as (...args: Array<string | number>) => void;
+    for (const [userID, devices] of this.held) {
+      const args: Array<string | number> = [];
+      for (const d of devices.values()) args.push(d.deviceID, d.nodeID, d.loginTime, d.awaySince);
+      restore.call(pipeline, this.key(userID), this.leaseMs, ...args);
+    }
+    pipeline.set(this.markerKey, "1", "PX", this.leaseMs);
+    const results = await pipeline.exec();
+    const failed = results?.find(([error]) => error !== null);
+    if (failed) throw failed[0];
   }
 
   static async open(options: RedisPresenceOptions): Promise<RedisPresence> {
@@ -180,7 +231,11 @@ export class RedisPresence implements Presence {
     redis.defineCommand("beckonMark", { lua: markScript, numberOfKeys: 1 });
     redis.defineCommand("beckonTouch", { lua: touchScript, numberOfKeys: 1 });
     redis.defineCommand("beckonLeave", { lua: leaveScript, numberOfKeys: 1 });
-    return new RedisPresence(redis, options);
+    redis.defineCommand("beckonRestore", { lua: restoreScript, numberOfKeys: 1 });
+    const presence = new RedisPresence(redis, options);
+    if (options.nodeID !== undefined)
+      await redis.set(presence.markerKey, "1", "PX", presence.leaseMs);
+    return presence;
   }
 
   private script(name: string): ScriptCall {
@@ -228,23 +283,24 @@ export class RedisPresence implements Presence {
       this.leaseMs,
       maxDevices,
     )) as string[];
-    this.hold(device, device.nodeID);
+    this.hold(device);
     const evicted = this.unflatten(device.userID, flat);
-    for (const other of evicted) this.hold(other, "");
+    for (const other of evicted) this.release(other);
     return evicted;
   }
 
   async mark(device: DeviceRef, nodeID: string, awaySince: number): Promise<void> {
     if (!isTime(awaySince)) throw new Error("awaySince must be epoch milliseconds");
-    await this.script("beckonMark").call(
+    const loginTime = (await this.script("beckonMark").call(
       this.redis,
       this.key(device.userID),
       device.deviceID,
       nodeID,
       awaySince,
       this.leaseMs,
-    );
-    this.hold(device, nodeID);
+    )) as string | null;
+    if (loginTime === null) this.release(device);
+    else this.hold({ ...device, nodeID, awaySince, loginTime: Number(loginTime) });
   }
 
   async touch(devices: readonly DeviceRef[]): Promise<void> {
@@ -274,13 +330,13 @@ export class RedisPresence implements Presence {
   }
 
   async leave(device: DeviceRef, loginTime: number): Promise<void> {
-    const left = await this.script("beckonLeave").call(
+    await this.script("beckonLeave").call(
       this.redis,
       this.key(device.userID),
       device.deviceID,
       loginTime,
     );
-    if (left === 1) this.hold(device, "");
+    this.release(device, loginTime);
   }
 
   async close(): Promise<void> {
