@@ -1,4 +1,4 @@
-// Three node processes on PostgreSQL and Redis behind per-node TCP relays (the load balancer).
+// Three node processes on PostgreSQL and Redis behind TCP relays (the load balancer).
 // `kill -9` of one node under load: no call, acknowledged change or deadline is lost, no
 // deadline fires twice, and the dead node's devices resume on another node with no gap and no
 // duplicate.
@@ -50,6 +50,7 @@ const server = await createServer({
   port: 0,
   store: process.env.BECKON_STORE,
   redis: process.env.BECKON_REDIS,
+  callerGraceMs: Number(process.env.BECKON_CALLER_GRACE_MS),
   logLevel: "silent",
   services: { nodeID: process.env.BECKON_NODE_ID },
 });
@@ -57,7 +58,7 @@ process.stdout.write("listening " + server.port + "\\n");
 process.once("SIGTERM", () => server.close().then(() => process.exit(0)));
 `;
 
-async function startNode(nodeID: string, store: string, redis: string) {
+async function startNode(nodeID: string, store: string, redis: string, callerGraceMs = 30_000) {
   const child = spawn(process.execPath, ["--input-type=module", "-e", nodeScript], {
     env: {
       ...process.env,
@@ -66,6 +67,7 @@ async function startNode(nodeID: string, store: string, redis: string) {
       BECKON_STORE: store,
       BECKON_REDIS: redis,
       BECKON_NODE_ID: nodeID,
+      BECKON_CALLER_GRACE_MS: String(callerGraceMs),
     },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -223,6 +225,64 @@ describe.runIf(available)("cluster processes", () => {
         await mover.waitFor("callUserStateChanged", (e) => e.callID === last.callID);
       }
       expect(ofCalls(mover)).toEqual(ofCalls(watcher));
+    }
+  }, 120_000);
+
+  it("a rolling restart of every node cancels no call for a lost caller", async () => {
+    const store = `${postgresUrl}?schema=${schemas.create()}`;
+    const prefix = `${uniqueName("beckon-test")}:`;
+    prefixes.push(prefix);
+    const redis = `${redisUrl}?prefix=${encodeURIComponent(prefix)}`;
+    // A short grace, so a caller wrongly taken for lost would see its calls cancelled quickly.
+    const graceMs = 1_500;
+    const nodes = await Promise.all(
+      ["node-a", "node-b", "node-c"].map((id) => startNode(id, store, redis, graceMs)),
+    );
+    // One balancer entry per node; a node being restarted is taken out of the pool first.
+    const balancers = await Promise.all(nodes.map((node) => startTcpProxy(node.port)));
+    proxies.push(...balancers);
+    const entries = balancers.map((balancer) => ({ url: balancer.url }));
+    const ringing = await Promise.all(
+      [0, 1, 2].map(async (i) => {
+        const caller = await world.device(entries[i] as { url: string }, `roller${i}`);
+        const callee = await world.device(entries[(i + 1) % 3] as { url: string }, `rolled${i}`);
+        const { callID } = await caller.client.callInvite([callee.userID], { timeout: 120 });
+        await callee.waitFor("callInvitationReceived", (e) => e.callID === callID);
+        return { caller, callee, callID };
+      }),
+    );
+    for (let i = 0; i < 3; i++) {
+      const old = nodes[i] as { child: ChildProcess; port: number };
+      const balancer = balancers[i] as TcpProxy;
+      balancer.retarget((nodes[(i + 1) % 3] as { port: number }).port);
+      await stop(old.child, "SIGTERM");
+      const fresh = await startNode(`node-${i}-again`, store, redis, graceMs);
+      nodes[i] = fresh;
+      balancer.retarget(fresh.port);
+    }
+    // A caller that really is lost, after the last restart: once its call is cancelled, a
+    // whole grace period has passed for everyone else too.
+    const cable = await startTcpProxy((nodes[0] as { port: number }).port);
+    proxies.push(cable);
+    const witness = await world.device({ url: cable.url }, "witness");
+    const watched = await world.device(entries[1] as { url: string }, "watched");
+    const { callID: witnessCall } = await witness.client.callInvite(["watched"], { timeout: 120 });
+    await watched.waitFor("callInvitationReceived", (e) => e.callID === witnessCall);
+    cable.down();
+    await watched.waitFor("callInvitationCancelled", (e) => e.callID === witnessCall, 15_000);
+    for (const { callee, callID } of ringing) {
+      expect(callee.events("callInvitationCancelled", callID)).toEqual([]);
+      await callee.client.callAccept(callID, {});
+    }
+    for (const { caller, callee, callID } of ringing) {
+      await caller.waitFor(
+        "callUserStateChanged",
+        (e) =>
+          e.callID === callID &&
+          e.callUserList.some(
+            (u) => u.userID === callee.userID && u.state === CallUserState.Accepted,
+          ),
+      );
     }
   }, 120_000);
 });
