@@ -1,7 +1,7 @@
-// Three node processes on PostgreSQL and Redis behind TCP relays (the load balancer).
-// `kill -9` of one node under load: no call, acknowledged change or deadline is lost, no
-// deadline fires twice, and the dead node's devices resume on another node with no gap and no
-// duplicate.
+// Three node processes on PostgreSQL and Redis behind TCP relays (the load balancer): `kill -9`
+// of one node under load loses no call, acknowledged change or deadline, fires no deadline twice,
+// and the dead node's devices resume on another node with no gap and no duplicate; a rolling
+// restart of every node cancels no call for a lost caller.
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
