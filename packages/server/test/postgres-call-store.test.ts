@@ -290,7 +290,7 @@ describe.runIf(available)("PostgresCallStore", () => {
       await client.connect();
       const applied = await client.query(`SELECT name FROM ${schema}.beckon_migrations`);
       await client.end();
-      expect(applied.rows.map((row) => row.name)).toEqual(["0001_calls"]);
+      expect(applied.rows.map((row) => row.name)).toEqual(["0001_calls", "0002_commit_function"]);
     } finally {
       await second.close();
     }

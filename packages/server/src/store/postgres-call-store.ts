@@ -56,66 +56,12 @@ function pgCode(error: unknown): string | undefined {
     : undefined;
 }
 
-/** Thrown inside the transaction to roll back a commit that turned out to conflict. */
-class Conflict extends Error {
-  constructor(readonly conflict: "version" | "busy") {
-    super(conflict);
-  }
-}
-
 // Named statements: each connection parses and plans them once.
 const sql = {
-  lockUsers: {
-    name: "beckon_lock_users",
-    // Sorted, so two commits locking overlapping users cannot deadlock. A new membership moves
-    // the user's head on by one; a plain lock (busy rule) leaves it where it is.
-    text: `INSERT INTO user_heads (user_id, list_pos)
-           SELECT u, step FROM unnest($1::text[], $2::int[]) AS t(u, step) ORDER BY u
-           ON CONFLICT (user_id) DO UPDATE SET list_pos = user_heads.list_pos + excluded.list_pos
-           RETURNING user_id, list_pos`,
-  },
-  insertCall: {
-    name: "beckon_insert_call",
-    text: `INSERT INTO calls (call_id, state, end_time, version, data)
-           VALUES ($1, $2, $3, $4, $5) RETURNING seq`,
-  },
-  updateCall: {
-    name: "beckon_update_call",
-    text: `UPDATE calls SET state = $1, end_time = $2, version = $3, data = $4
-           WHERE call_id = $5 AND version = $6 RETURNING seq`,
-  },
-  busy: {
-    name: "beckon_busy",
-    text: "SELECT 1 FROM call_members WHERE user_id = $1 AND accepted AND call_seq <> $2 LIMIT 1",
-  },
-  insertMembers: {
-    name: "beckon_insert_members",
-    text: `INSERT INTO call_members (user_id, call_seq, list_pos, active, accepted)
-           SELECT u, $1, p, a, c FROM unnest($2::text[], $3::bigint[], $4::bool[], $5::bool[])
-             AS t(u, p, a, c)`,
-  },
-  updateMembers: {
-    name: "beckon_update_members",
-    text: `UPDATE call_members m SET active = t.a, accepted = t.c
-           FROM unnest($2::text[], $3::bool[], $4::bool[]) AS t(u, a, c)
-           WHERE m.call_seq = $1 AND m.user_id = t.u`,
-  },
-  clearTimers: {
-    name: "beckon_clear_timers",
-    text: `DELETE FROM timers t USING unnest($2::text[], $3::text[]) AS d(k, u)
-           WHERE t.call_seq = $1 AND t.kind = d.k AND t.user_id = d.u`,
-  },
-  setTimers: {
-    name: "beckon_set_timers",
-    // A moved timer is due afresh: any lease on its old time no longer holds.
-    text: `INSERT INTO timers (call_seq, kind, user_id, due_at)
-           SELECT $1, k, u, d FROM unnest($2::text[], $3::text[], $4::bigint[]) AS t(k, u, d)
-           ON CONFLICT (call_seq, kind, user_id)
-           DO UPDATE SET due_at = excluded.due_at, lease_until = 0, lease_owner = NULL`,
-  },
-  appendOutbox: {
-    name: "beckon_append_outbox",
-    text: "INSERT INTO outbox (call_id, version, facts) VALUES ($1, $2, $3)",
+  commit: {
+    name: "beckon_commit",
+    text: `SELECT beckon_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+             $16, $17, $18, $19, $20, $21)`,
   },
   getCall: { name: "beckon_get_call", text: "SELECT data FROM calls WHERE call_id = $1" },
   activeCalls: {
@@ -239,90 +185,69 @@ export class PostgresCallStore implements CallStore {
   }
 
   async commit(change: CallCommit): Promise<CommitResult> {
+    const values = this.commitArguments(change);
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.inTransaction((client) => this.write(client, change));
+        await this.pool.query({ ...sql.commit, values });
         return { ok: true };
       } catch (error) {
-        if (error instanceof Conflict) return { ok: false, conflict: error.conflict };
+        const code = pgCode(error);
+        if (code === "BK001") return { ok: false, conflict: "version" };
+        if (code === "BK002") return { ok: false, conflict: "busy" };
         // A deadlock rolls the whole commit back, so running it again is safe.
-        if (pgCode(error) === deadlock && attempt < 3) continue;
+        if (code === deadlock && attempt < 3) continue;
         throw error;
       }
     }
   }
 
-  private async inTransaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    let broken: Error | undefined;
-    try {
-      await client.query("BEGIN");
-      try {
-        const result = await work(client);
-        await client.query("COMMIT");
-        return result;
-      } catch (error) {
-        await client.query("ROLLBACK").catch((rollbackError: Error) => {
-          broken = rollbackError;
-        });
-        throw error;
-      }
-    } catch (error) {
-      if (!(error instanceof Conflict) && pgCode(error) === undefined) broken ??= error as Error;
-      throw error;
-    } finally {
-      // A connection that failed outside SQL (a cut socket) must not go back to the pool.
-      client.release(broken);
-    }
-  }
-
-  private async write(client: pg.PoolClient, change: CallCommit): Promise<void> {
+  /** The arguments of `beckon_commit`: only what changed, as parallel arrays. */
+  private commitArguments(change: CallCommit): unknown[] {
     const { call, before, timers, facts, idleUser } = change;
-    const positions = await this.lockUsers(client, this.usersToLock(change));
-    let seq: number;
-    if (before === null) {
-      if (idleUser !== undefined) await this.checkIdle(client, idleUser, -1);
-      const inserted = await client.query<{ seq: number }>({
-        ...sql.insertCall,
-        values: [call.callID, call.state, call.endTime, call.version, call],
-      });
-      seq = (inserted.rows[0] as { seq: number }).seq;
-    } else {
-      const updated = await client.query<{ seq: number }>({
-        ...sql.updateCall,
-        values: [call.state, call.endTime, call.version, call, call.callID, before.version],
-      });
-      const row = updated.rows[0];
-      if (!row) throw new Conflict("version");
-      seq = row.seq;
-      if (idleUser !== undefined) await this.checkIdle(client, idleUser, seq);
+    const locks = this.usersToLock(change);
+    const previous = new Map(before?.members.map((member) => [member.userID, member]));
+    const added = { users: [] as string[], active: [] as boolean[], accepted: [] as boolean[] };
+    const moved = { users: [] as string[], active: [] as boolean[], accepted: [] as boolean[] };
+    for (const member of call.members) {
+      const now = flagsOf(call, member);
+      const old = previous.get(member.userID);
+      if (old === undefined || before === null) {
+        added.users.push(member.userID);
+        added.active.push(now.active);
+        added.accepted.push(now.accepted);
+        continue;
+      }
+      // Member rows change in place, and only those whose indexed flags moved.
+      const then = flagsOf(before, old);
+      if (then.active !== now.active || then.accepted !== now.accepted) {
+        moved.users.push(member.userID);
+        moved.active.push(now.active);
+        moved.accepted.push(now.accepted);
+      }
     }
-    await this.writeMembers(client, seq, before, call, positions);
-    if (timers.clear.length > 0) {
-      await client.query({
-        ...sql.clearTimers,
-        values: [seq, timers.clear.map((t) => t.kind), timers.clear.map((t) => t.userID)],
-      });
-    }
-    if (timers.set.length > 0) {
-      await client.query({
-        ...sql.setTimers,
-        values: [
-          seq,
-          timers.set.map((t) => t.kind),
-          timers.set.map((t) => t.userID),
-          timers.set.map((t) => t.at),
-        ],
-      });
-    }
-    // After the call row: a later commit on this call waits on that row, so its outbox id is
-    // higher, and the relay sees one call's facts in version order.
-    if (facts.length > 0) {
-      await client.query({
-        ...sql.appendOutbox,
-        values: [call.callID, call.version, JSON.stringify(facts)],
-      });
-    }
+    return [
+      call.callID,
+      call.state,
+      call.endTime,
+      call.version,
+      call,
+      before?.version ?? null,
+      idleUser ?? null,
+      locks.map((lock) => lock.userID),
+      locks.map((lock) => lock.step),
+      added.users,
+      added.active,
+      added.accepted,
+      moved.users,
+      moved.active,
+      moved.accepted,
+      timers.clear.map((t) => t.kind),
+      timers.clear.map((t) => t.userID),
+      timers.set.map((t) => t.kind),
+      timers.set.map((t) => t.userID),
+      timers.set.map((t) => t.at),
+      facts.length > 0 ? JSON.stringify(facts) : null,
+    ];
   }
 
   /**
@@ -341,63 +266,6 @@ export class PostgresCallStore implements CallStore {
         locks.set(member.userID, locks.get(member.userID) ?? 0);
     }
     return [...locks].map(([userID, step]) => ({ userID, step }));
-  }
-
-  private async lockUsers(client: pg.PoolClient, locks: UserLock[]): Promise<Map<string, number>> {
-    if (locks.length === 0) return new Map();
-    const result = await client.query<{ user_id: string; list_pos: number }>({
-      ...sql.lockUsers,
-      values: [locks.map((lock) => lock.userID), locks.map((lock) => lock.step)],
-    });
-    return new Map(result.rows.map((row) => [row.user_id, row.list_pos]));
-  }
-
-  private async checkIdle(client: pg.PoolClient, userID: string, seq: number): Promise<void> {
-    const busy = await client.query({ ...sql.busy, values: [userID, seq] });
-    if (busy.rows.length > 0) throw new Conflict("busy");
-  }
-
-  /** Member rows change in place, and only those whose indexed flags moved. */
-  private async writeMembers(
-    client: pg.PoolClient,
-    seq: number,
-    before: Call | null,
-    call: Call,
-    positions: Map<string, number>,
-  ): Promise<void> {
-    const previous = new Map(before?.members.map((member) => [member.userID, member]));
-    const added = { users: [] as string[], positions: [] as number[], active: [] as boolean[] };
-    const addedAccepted: boolean[] = [];
-    const changed = { users: [] as string[], active: [] as boolean[], accepted: [] as boolean[] };
-    for (const member of call.members) {
-      const now = flagsOf(call, member);
-      const old = previous.get(member.userID);
-      if (old === undefined || before === null) {
-        added.users.push(member.userID);
-        added.positions.push(positions.get(member.userID) as number);
-        added.active.push(now.active);
-        addedAccepted.push(now.accepted);
-        continue;
-      }
-      const then = flagsOf(before, old);
-      if (then.active !== now.active || then.accepted !== now.accepted) {
-        changed.users.push(member.userID);
-        changed.active.push(now.active);
-        changed.accepted.push(now.accepted);
-      }
-    }
-    if (added.users.length > 0) {
-      await client.query({
-        ...sql.insertMembers,
-        values: [seq, added.users, added.positions, added.active, addedAccepted],
-      });
-    }
-    if (changed.users.length > 0) {
-      await client.query({
-        ...sql.updateMembers,
-        values: [seq, changed.users, changed.active, changed.accepted],
-      });
-    }
   }
 
   async getCall(callID: string): Promise<Call | undefined> {
