@@ -47,9 +47,14 @@ export function haveRedis(): Promise<boolean> {
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,
     });
-    redis.on("error", () => {});
+    let cause: Error | undefined;
+    redis.on("error", (error: Error) => {
+      cause = error;
+    });
     try {
-      await redis.connect();
+      await redis.connect().catch((error: Error) => {
+        throw cause ?? error;
+      });
       await redis.ping();
     } finally {
       redis.disconnect();
