@@ -290,7 +290,11 @@ describe.runIf(available)("PostgresCallStore", () => {
       await client.connect();
       const applied = await client.query(`SELECT name FROM ${schema}.beckon_migrations`);
       await client.end();
-      expect(applied.rows.map((row) => row.name)).toEqual(["0001_calls", "0002_commit_function"]);
+      expect(applied.rows.map((row) => row.name)).toEqual([
+        "0001_calls",
+        "0002_commit_function",
+        "0003_timer_leases",
+      ]);
     } finally {
       await second.close();
     }

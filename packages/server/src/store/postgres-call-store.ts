@@ -129,8 +129,12 @@ const sql = {
   },
   nextDue: {
     name: "beckon_next_due",
-    text: "SELECT min(greatest(due_at, lease_until)) AS at, count(*) AS n FROM timers",
+    text: `SELECT
+             (SELECT due_at FROM timers WHERE lease_until <= $1 ORDER BY due_at LIMIT 1) AS due,
+             (SELECT min(lease_until) FROM timers WHERE lease_until > 0 AND lease_until > $1)
+               AS lease`,
   },
+  countTimers: { name: "beckon_count_timers", text: "SELECT count(*) AS n FROM timers" },
 } as const;
 
 interface UserLock {
@@ -447,11 +451,21 @@ export class PostgresCallStore implements CallStore {
     });
   }
 
-  /** When the next timer can be claimed (due and not leased), and how many timers exist. */
-  async nextTimer(): Promise<{ at: number | null; count: number }> {
-    const result = await this.pool.query<{ at: number | null; n: number }>(sql.nextDue);
-    const row = result.rows[0];
-    return { at: row?.at ?? null, count: row?.n ?? 0 };
+  /** When a timer can next be claimed at `now` or later (due and not held), if any. */
+  async nextTimer(now: number): Promise<number | null> {
+    const result = await this.pool.query<{ due: number | null; lease: number | null }>({
+      ...sql.nextDue,
+      values: [now],
+    });
+    const { due = null, lease = null } = result.rows[0] ?? {};
+    if (due === null) return lease;
+    return lease === null ? due : Math.min(due, lease);
+  }
+
+  /** How many timers are pending (a full count: for start-up and gauges, not a hot path). */
+  async countTimers(): Promise<number> {
+    const result = await this.pool.query<{ n: number }>(sql.countTimers);
+    return result.rows[0]?.n ?? 0;
   }
 
   async close(): Promise<void> {

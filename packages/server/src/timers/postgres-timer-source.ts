@@ -23,6 +23,7 @@ export interface PostgresTimerOptions {
 const MAX_NODE_DELAY_MS = 2 ** 31 - 1;
 /** Pause before claiming again when a timer looks due but another node holds its row. */
 const BUSY_RETRY_MS = 10;
+const COUNT_EVERY_ROUNDS = 30;
 
 export class PostgresTimerSource implements TimerSource {
   private onDue: DueHandler | null = null;
@@ -31,6 +32,7 @@ export class PostgresTimerSource implements TimerSource {
   private running = false;
   private again = false;
   private known = 0;
+  private rounds = 0;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly clock: () => number;
   private readonly leaseMs: number;
@@ -51,10 +53,9 @@ export class PostgresTimerSource implements TimerSource {
 
   async start(onDue: DueHandler): Promise<number> {
     this.onDue = onDue;
-    const next = await this.store.nextTimer();
-    this.known = next.count;
+    this.known = await this.store.countTimers();
     this.arm(0);
-    return next.count;
+    return this.known;
   }
 
   changed(_callID: string, timers: readonly StoredTimer[]): void {
@@ -130,11 +131,12 @@ export class PostgresTimerSource implements TimerSource {
       for (const timer of claimed) this.track(this.fireClaimed(onDue, timer));
       if (claimed.length < this.batch) break;
     }
-    const next = await this.store.nextTimer();
-    this.known = next.count;
+    // The full count is kept fresh only now and then: it is a gauge, not worth a scan a round.
+    if (++this.rounds % COUNT_EVERY_ROUNDS === 0) this.known = await this.store.countTimers();
     const now = this.clock();
-    if (next.at === null) return this.pollMs;
-    const wait = next.at - now;
+    const next = await this.store.nextTimer(now);
+    if (next === null) return this.pollMs;
+    const wait = next - now;
     return Math.min(wait > 0 ? wait : BUSY_RETRY_MS, this.pollMs);
   }
 
