@@ -2,8 +2,11 @@
 import type { CallScenarioResults } from "./scenarios/call-scenarios.js";
 import type { ConnectionRow } from "./scenarios/connections.js";
 import type { TimerRecoveryResults } from "./scenarios/timers-recovery.js";
+import type { SoakResult, WorkloadRow } from "./scenarios/workload.js";
 
 export interface RunResults {
+  workload?: WorkloadRow[];
+  soak?: SoakResult;
   calls?: CallScenarioResults;
   connections?: ConnectionRow[];
   timers?: TimerRecoveryResults;
@@ -28,6 +31,51 @@ const pct = (value: number) => (Number.isFinite(value) ? `${Math.round(value)}%`
 
 export function formatReport(results: RunResults): string {
   const parts: string[] = [];
+  if (results.workload) {
+    parts.push(
+      "### 0. Realistic workload: users with 2 devices, heartbeats, invite -> receipts -> accept on one device (ms)",
+      "",
+      table(
+        [
+          "offered/s",
+          "system",
+          "users",
+          "devices",
+          "sent/s",
+          "complete/s",
+          "ring p50",
+          "ring p99",
+          "call p50",
+          "call p99",
+          "skipped",
+          "errors",
+          "server CPU",
+          "load CPU",
+          "loop delay ms",
+          "server RSS MiB",
+        ],
+        results.workload.map((row) => [
+          whole(row.offeredPerSecond),
+          row.label,
+          whole(row.users),
+          whole(row.devices),
+          whole(row.sentPerSecond),
+          whole(row.completedPerSecond),
+          ms(row.ringMs.p50),
+          ms(row.ringMs.p99),
+          ms(row.callMs.p50),
+          ms(row.callMs.p99),
+          whole(row.skipped),
+          whole(row.errors),
+          pct(row.serverCpuPercent),
+          pct(row.loadCpuPercent),
+          whole(row.serverLoopDelayMaxMs),
+          whole(row.serverRssMiB),
+        ]),
+      ),
+      "",
+    );
+  }
   if (results.calls) {
     parts.push(
       "### 1. Ring latency: callInvite() sent -> callee's callInvitationReceived (ms), fixed offered rate",
@@ -225,6 +273,23 @@ export function formatReport(results: RunResults): string {
         1,
       ),
       "",
+    );
+  }
+  if (results.soak) {
+    const { soak } = results;
+    parts.push(
+      "",
+      `### 6. Soak: Beckon at ${soak.rate} offered calls/s for ${soak.seconds} s (${whole(soak.completedPerSecond)} complete/s, call p50 ${ms(soak.callMs.p50)} ms, p99 ${ms(soak.callMs.p99)} ms, ${soak.errors} errors); server memory after full GCs`,
+      "",
+      table(
+        ["at s", "RSS MiB", "heap MiB"],
+        soak.samples.map((sample) => [
+          whole(sample.atSeconds),
+          whole(sample.rssMiB),
+          whole(sample.heapMiB),
+        ]),
+        1,
+      ),
     );
   }
   return parts.join("\n");

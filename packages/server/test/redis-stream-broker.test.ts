@@ -136,6 +136,25 @@ describe.runIf(available)("RedisStreamBroker", () => {
       expect(await nodes[1]?.history(bob, start)).toEqual([{ offset: 1, payload: '"ev":"ring"' }]);
     });
 
+    it("keeps a flooded device's once-keys bounded, forgetting expired ones first", async () => {
+      const broker = await node();
+      const until = Date.now() + 60_000;
+      await broker.publish([{ stream: bob, payload: "old", once: { key: "old", until: 1 } }]);
+      for (let batch = 0; batch < 10; batch++) {
+        await broker.publish(
+          Array.from({ length: 500 }, (_, i) => ({
+            stream: bob,
+            payload: "ring",
+            once: { key: `call-${batch}-${i}`, until },
+          })),
+        );
+      }
+      const onceKey = `${prefix}o:${bob}`;
+      expect(await redis.zcard(onceKey)).toBe(4_096);
+      expect(await redis.zscore(onceKey, "old")).toBeNull();
+      expect((await broker.position(bob)).offset).toBe(5_001);
+    });
+
     it("carries signals to every node, and nothing to a listener that left", async () => {
       const [one, two] = [await node(), await node()];
       const onOne = heard(one);

@@ -7,10 +7,16 @@ import type { Hook } from "./hook.js";
 
 const BATCH = 256;
 const RETRY_MS = 1_000;
+/**
+ * Facts wait this long after a commit, so one round (a read and an acknowledgement) carries
+ * the facts of many commits instead of adding a round per commit to the write path.
+ */
+const GATHER_MS = 5;
 
 export class OutboxRelay {
   private running: Promise<void> | null = null;
   private again = false;
+  private gathering: NodeJS.Timeout | null = null;
   private stopped = false;
   private retry: NodeJS.Timeout | null = null;
   private readonly poll: NodeJS.Timeout;
@@ -28,6 +34,14 @@ export class OutboxRelay {
 
   /** Something was committed: run soon (coalesced). */
   kick(): void {
+    if (this.stopped || this.gathering) return;
+    this.gathering = setTimeout(() => {
+      this.gathering = null;
+      this.run();
+    }, GATHER_MS);
+  }
+
+  private run(): void {
     if (this.stopped) return;
     if (this.running) {
       this.again = true;
@@ -37,7 +51,7 @@ export class OutboxRelay {
       this.running = null;
       if (this.again) {
         this.again = false;
-        this.kick();
+        this.run();
       }
     });
   }
@@ -80,6 +94,7 @@ export class OutboxRelay {
     this.stopped = true;
     clearInterval(this.poll);
     if (this.retry) clearTimeout(this.retry);
+    if (this.gathering) clearTimeout(this.gathering);
     await this.running?.catch(() => undefined);
   }
 }

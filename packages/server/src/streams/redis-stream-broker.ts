@@ -30,7 +30,11 @@ export interface RedisBrokerOptions {
 // Appends a batch to many streams and fans it out in the same atomic step.
 // KEYS: meta1, stream1, once1, meta2, stream2, once2, …  ARGV: channel, sharded, fresh epoch, ttl,
 // maxlen, now, then per publication: stream name, payload, once key ('' for none), once until.
-// A stream's once-keys live in a hash beside it; expired ones are swept as it grows.
+// A stream's once-keys live in a sorted set beside it, scored by when each may be forgotten:
+// expired ones go as new ones come, and past MAX_ONCE_KEYS the soonest to expire goes.
+/** As the memory broker: a flooded device's remembered keys stay bounded. */
+const MAX_ONCE_KEYS = 4_096;
+
 const publishScript = `
 local entries = {}
 local now = tonumber(ARGV[6])
@@ -44,17 +48,13 @@ for i = 1, #KEYS / 3 do
   end
   local fresh = true
   if key ~= '' then
-    local seen = redis.call('HGET', once, key)
+    local seen = redis.call('ZSCORE', once, key)
     if seen and tonumber(seen) >= now then
       fresh = false
     else
-      if redis.call('HLEN', once) > 32 then
-        local all = redis.call('HGETALL', once)
-        for j = 1, #all, 2 do
-          if tonumber(all[j + 1]) < now then redis.call('HDEL', once, all[j]) end
-        end
-      end
-      redis.call('HSET', once, key, untilAt)
+      redis.call('ZREMRANGEBYSCORE', once, '-inf', '(' .. now)
+      redis.call('ZADD', once, untilAt, key)
+      if redis.call('ZCARD', once) > ${MAX_ONCE_KEYS} then redis.call('ZPOPMIN', once) end
       redis.call('PEXPIRE', once, ARGV[4])
     end
   end

@@ -1,0 +1,163 @@
+// Scenario 0, the realistic workload: thousands of users with two devices each, heartbeating,
+// ringing at fixed offered rates through invite -> receipts -> accept -> the other device stops,
+// against Beckon (durable, SQLite) and the bare ws relay baseline in the same run.
+import { BenchChild, stopAll } from "../bench-child.js";
+import type { BenchConfig } from "../bench-config.js";
+import type { SystemName } from "../load/call-peers.js";
+import type { WorkloadResult } from "../load/workload-load.js";
+import { CpuMeter } from "../proc-stats.js";
+import type { LoopDelayReport } from "../servers/server-probes.js";
+import { sleep, startServer, systemLabels } from "../servers-under-test.js";
+import { type Summary, summarize } from "../stats.js";
+
+export interface WorkloadRow {
+  system: SystemName;
+  label: string;
+  users: number;
+  devices: number;
+  offeredPerSecond: number;
+  sentPerSecond: number;
+  /** Calls whose accept reached the caller inside the measured window, per second. */
+  completedPerSecond: number;
+  ringMs: Summary;
+  callMs: Summary;
+  skipped: number;
+  errors: number;
+  firstError: string | null;
+  serverCpuPercent: number;
+  loadCpuPercent: number;
+  serverLoopDelayMaxMs: number;
+  serverRssMiB: number;
+}
+
+const workloadScript = new URL("../load/workload-load.js", import.meta.url);
+
+export async function runWorkload(
+  config: BenchConfig,
+  workDir: string,
+  log: (line: string) => void,
+  selected: (key: string) => boolean = () => true,
+): Promise<WorkloadRow[]> {
+  const rows: WorkloadRow[] = [];
+  const { workload } = config;
+  for (const system of ["beckon", "ws-relay"] as const) {
+    if (!selected(system)) continue;
+    const server = await startServer(system, workDir);
+    const { child: load } = await BenchChild.start("workload load", workloadScript);
+    try {
+      const connected = await load.call<{ users: number; devices: number }>(
+        "connect",
+        { target: server.target, prefix: "w", pairs: workload.users / 2, concurrency: 50 },
+        600_000,
+      );
+      const label = systemLabels[system];
+      log(`  ${label}: ${connected.users} users, ${connected.devices} devices logged in`);
+      for (const rate of workload.rates) {
+        await server.child.call<LoopDelayReport>("loopDelay");
+        const phase = load.call<WorkloadResult>(
+          "run",
+          { rate, warmupMs: workload.warmupMs, durationMs: workload.durationMs },
+          120_000,
+        );
+        await sleep(workload.warmupMs);
+        const meter = new CpuMeter([server.child.pid, load.pid]);
+        await sleep(workload.durationMs);
+        const [serverCpu, loadCpu] = meter.read();
+        const result = await phase;
+        const delay = await server.child.call<LoopDelayReport>("loopDelay");
+        const memory = await server.child.call<{ rss: number }>("memory");
+        const seconds = workload.durationMs / 1000;
+        const row: WorkloadRow = {
+          system,
+          label,
+          users: connected.users,
+          devices: connected.devices,
+          offeredPerSecond: rate,
+          sentPerSecond: result.sent / seconds,
+          completedPerSecond: result.completed / seconds,
+          ringMs: summarize(result.ringMs),
+          callMs: summarize(result.callMs),
+          skipped: result.skipped,
+          errors: result.errors + result.unfinished,
+          firstError: result.firstError,
+          serverCpuPercent: serverCpu ?? Number.NaN,
+          loadCpuPercent: loadCpu ?? Number.NaN,
+          serverLoopDelayMaxMs: delay.maxMs,
+          serverRssMiB: memory.rss / 2 ** 20,
+        };
+        rows.push(row);
+        log(
+          `  ${label} @ ${rate}/s: ${row.completedPerSecond.toFixed(0)} calls/s, ring p50 ${row.ringMs.p50.toFixed(2)} p99 ${row.ringMs.p99.toFixed(2)} ms, server CPU ${row.serverCpuPercent.toFixed(0)}%`,
+        );
+      }
+    } finally {
+      await load.call("close", {}, 60_000).catch(() => undefined);
+      await stopAll([load, server.child]);
+    }
+  }
+  return rows;
+}
+
+export interface SoakSample {
+  atSeconds: number;
+  rssMiB: number;
+  heapMiB: number;
+}
+
+export interface SoakResult {
+  rate: number;
+  seconds: number;
+  completedPerSecond: number;
+  callMs: Summary;
+  errors: number;
+  samples: SoakSample[];
+}
+
+/** Beckon alone at a steady rate for a long time, its memory sampled after full collections. */
+export async function runSoak(
+  config: BenchConfig,
+  workDir: string,
+  log: (line: string) => void,
+): Promise<SoakResult> {
+  const { soak, workload } = config;
+  const server = await startServer("beckon", workDir);
+  const { child: load } = await BenchChild.start("soak load", workloadScript);
+  try {
+    await load.call(
+      "connect",
+      { target: server.target, prefix: "s", pairs: workload.users / 2, concurrency: 50 },
+      600_000,
+    );
+    const samples: SoakSample[] = [];
+    const sample = async (atSeconds: number) => {
+      const memory = await server.child.call<{ rss: number; heapUsed: number }>("memory");
+      samples.push({ atSeconds, rssMiB: memory.rss / 2 ** 20, heapMiB: memory.heapUsed / 2 ** 20 });
+    };
+    const phase = load.call<WorkloadResult>(
+      "run",
+      { rate: soak.rate, warmupMs: 0, durationMs: soak.durationMs },
+      soak.durationMs + 120_000,
+    );
+    const started = performance.now();
+    for (let at = 0; at < soak.durationMs; at += soak.sampleEveryMs) {
+      await sleep(started + at - performance.now());
+      await sample(Math.round(at / 1000));
+      log(
+        `  soak @ ${soak.rate}/s, ${Math.round(at / 1000)} s: RSS ${samples.at(-1)?.rssMiB.toFixed(0)} MiB`,
+      );
+    }
+    const result = await phase;
+    await sample(Math.round(soak.durationMs / 1000));
+    return {
+      rate: soak.rate,
+      seconds: soak.durationMs / 1000,
+      completedPerSecond: result.completed / (soak.durationMs / 1000),
+      callMs: summarize(result.callMs),
+      errors: result.errors + result.unfinished,
+      samples,
+    };
+  } finally {
+    await load.call("close", {}, 60_000).catch(() => undefined);
+    await stopAll([load, server.child]);
+  }
+}
