@@ -49,6 +49,8 @@ function flagsOf(call: Call, member: Member): { active: boolean; accepted: boole
 }
 
 const deadlock = "40P01";
+/** How often a node that is not the outbox relay asks whether it may become it. */
+const RELAY_ASK_EVERY_MS = 1_000;
 
 function pgCode(error: unknown): string | undefined {
   return error instanceof Error && "code" in error && typeof error.code === "string"
@@ -147,6 +149,7 @@ export class PostgresCallStore implements CallStore {
   /** The one connection holding the outbox relay's lock, while this node is the relay. */
   private relayReady: Promise<pg.Client> | null = null;
   private relayHeld = false;
+  private relayAskAgainAt = 0;
   private closed = false;
 
   private constructor(
@@ -340,9 +343,14 @@ export class PostgresCallStore implements CallStore {
     try {
       const client = await relay;
       if (!this.relayHeld) {
+        // Another node relays: ask again now and then, not on every commit of this node.
+        if (Date.now() < this.relayAskAgainAt) return [];
         const taken = await client.query<{ taken: boolean }>(sql.takeRelay);
         this.relayHeld = taken.rows[0]?.taken === true;
-        if (!this.relayHeld) return [];
+        if (!this.relayHeld) {
+          this.relayAskAgainAt = Date.now() + RELAY_ASK_EVERY_MS;
+          return [];
+        }
       }
       const result = await client.query<{
         id: number;
