@@ -3,7 +3,7 @@
 // across nodes, a resume on another node, and a deadline fired once.
 import type { Fact } from "@beckon/engine";
 import { CallUserState, ConnectionState } from "@beckon/protocol";
-import { type BeckonServer, createServer, type Hook } from "@beckon/server";
+import { type BeckonServer, createServer, type Hook, RedisPresence } from "@beckon/server";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import {
   dropRedisKeys,
@@ -27,6 +27,7 @@ afterAll(async () => {
 });
 
 const world = useWorld();
+let lastPrefix = "";
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -36,6 +37,7 @@ afterEach(async () => {
 async function cluster(options: { heartbeatIntervalMs?: number } = {}) {
   const schema = schemas.create();
   const prefix = `${uniqueName("beckon-test")}:`;
+  lastPrefix = prefix;
   prefixes.push(prefix);
   const facts: Array<{ node: number; fact: Fact; id: string }> = [];
   const nodes = await Promise.all(
@@ -162,6 +164,29 @@ describe.runIf(available)("cluster on PostgreSQL and Redis", () => {
     // Each timeout decided once, and relayed by one node only.
     expect(new Set(timedOut.map((f) => f.id)).size).toBe(2);
     expect(timedOut).toHaveLength(2);
+  });
+
+  it("after Redis lost its data, connected devices resync and still ring", async () => {
+    // Short heartbeats: presence leases (three of them) and their renewal come round quickly.
+    const { nodes } = await cluster({ heartbeatIntervalMs: 1_000 });
+    const alice = await world.device(nodes[0], "alice");
+    const bob = await world.device(nodes[1], "bob");
+    const { callID: before } = await alice.client.callInvite(["bob"], { timeout: 60 });
+    await bob.waitFor("callInvitationReceived", (e) => e.callID === before);
+    await alice.client.callCancel(["bob"], before, {});
+    await bob.waitFor("callInvitationCancelled", (e) => e.callID === before);
+    await dropRedisKeys(lastPrefix);
+    // Each node puts its sessions back once it notices; then rings reach them again.
+    const watcher = await RedisPresence.open({ url: redisUrl, prefix: lastPrefix });
+    try {
+      while ((await watcher.devicesOf("bob")).length === 0)
+        await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      await watcher.close();
+    }
+    const { callID } = await alice.client.callInvite(["bob"], { timeout: 60 });
+    await bob.waitFor("callInvitationReceived", (e) => e.callID === callID);
+    expect(bob.events("callInvitationReceived", callID)).toHaveLength(1);
   });
 
   it("refuses cluster mode on a SQLite store, opening nothing", async () => {

@@ -233,8 +233,14 @@ export class RedisPresence implements Presence {
     redis.defineCommand("beckonLeave", { lua: leaveScript, numberOfKeys: 1 });
     redis.defineCommand("beckonRestore", { lua: restoreScript, numberOfKeys: 1 });
     const presence = new RedisPresence(redis, options);
-    if (options.nodeID !== undefined)
+    if (options.nodeID !== undefined) {
       await redis.set(presence.markerKey, "1", "PX", presence.leaseMs);
+      // Back from a lost connection (perhaps a restarted Redis): check at once, not a third of a
+      // lease later, whether the sessions must be put back.
+      redis.on("ready", () => {
+        presence.refresh().catch(() => {});
+      });
+    }
     return presence;
   }
 
