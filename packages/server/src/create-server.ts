@@ -2,12 +2,13 @@
 import { createServer as createHttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { findMember } from "@beckon/engine";
-import { pino } from "pino";
 import { WebSocketServer } from "ws";
 import { LocalBus } from "./bus/local-bus.js";
 import { CallService } from "./call-service.js";
 import { Gateway } from "./gateway/gateway.js";
 import { createHttpHandler } from "./http-handler.js";
+import { createLogger } from "./logger.js";
+import { BeckonMetrics, serveMetrics } from "./metrics.js";
 import { resolveOptions, type ServerOptions } from "./server-options.js";
 import type { CallStore } from "./store/call-store.js";
 import { SqliteCallStore } from "./store/sqlite-call-store.js";
@@ -33,7 +34,7 @@ function openStore(location: string): CallStore {
 export async function createServer(options: ServerOptions): Promise<BeckonServer> {
   const config = resolveOptions(options);
   if (config.redis) throw new Error("createServer: cluster mode (redis) is not available yet");
-  const log = pino({ level: config.logLevel, name: "beckon" });
+  const log = createLogger(config);
   const store = openStore(config.store);
   const bus = new LocalBus();
   const calls = new CallService(
@@ -49,10 +50,18 @@ export async function createServer(options: ServerOptions): Promise<BeckonServer
   const gateway = new Gateway(config, calls, store, log);
   bus.subscribe((message) => gateway.deliver(message));
   const restored = await calls.restoreTimers();
+  const metrics = new BeckonMetrics({
+    devicesOnline: () => gateway.devices.size,
+    pendingDeadlines: () => calls.scheduler.pendingCalls,
+  });
 
-  const http = createHttpServer(
-    createHttpHandler(config, { onlineUsers: (limit) => gateway.devices.onlineUsers(limit) }),
-  );
+  const handler = createHttpHandler(config, {
+    onlineUsers: (limit) => gateway.devices.onlineUsers(limit),
+  });
+  const http = createHttpServer((request, response) => {
+    if (request.url === "/metrics") return serveMetrics(metrics, request, response);
+    return handler(request, response);
+  });
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: MAX_FRAME_BYTES,
