@@ -30,7 +30,7 @@ export const serverOptionsSchema = z
       .meta(
         meta({
           description:
-            "HS256 secret login tokens are signed with; the CLI reads it from BECKON_SECRET only",
+            "HS256 secret login tokens are signed with; the CLI reads BECKON_SECRET or secretFile",
           cli: false,
         }),
       ),
