@@ -125,7 +125,7 @@ describe("installed from tarballs into an empty project", () => {
     expect(run(process.execPath, ["ring-and-accept.cjs"], project, 60_000)).toBe(
       "rang and accepted the call\n",
     );
-  });
+  }, 60_000);
 
   it("the beckon command is installed", () => {
     expect(run(join(project, "node_modules", ".bin", "beckon"), ["--version"], project)).toBe(
