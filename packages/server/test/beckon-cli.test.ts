@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BeckonClient } from "@beckon/sdk";
+import { SqliteCallStore } from "@beckon/server";
 import { decodeJwt } from "jose";
 import { afterEach, beforeAll, expect, it } from "vitest";
 
@@ -233,4 +234,45 @@ it("beckon genconfig writes a file beckon checkconfig and beckon start accept", 
   });
   expect(bad.status).toBe(2);
   expect(bad.stderr).toContain("retentionMs (--retention-ms / BECKON_RETENTION_MS) from");
+});
+
+it("beckon backup copies the database of a running node into a file SQLite opens", async () => {
+  const data = tempDir();
+  const env = { ...process.env, BECKON_SECRET: "", NODE_ENV: "" };
+  const { child, url } = await startNode(["--data", data, "--port", "0"], env);
+  const token = (userID: string) =>
+    spawnSync(process.execPath, [cli, "token", userID, "--data", data], {
+      encoding: "utf8",
+      env,
+    }).stdout.trim();
+  const alice = new BeckonClient({ url });
+  let callID: string;
+  try {
+    await alice.login("alice", { token: token("alice") });
+    const bob = new BeckonClient({ url });
+    await bob.login("bob", { token: token("bob") });
+    await bob.destroy();
+    ({ callID } = await alice.callInvite(["bob"], { timeout: 60 }));
+  } finally {
+    await alice.destroy();
+  }
+  const file = join(tempDir(), "backup.db");
+  const result = spawnSync(process.execPath, [cli, "backup", file, "--data", data], {
+    encoding: "utf8",
+    env,
+  });
+  expect(result.status, result.stderr).toBe(0);
+  const copy = new SqliteCallStore(file);
+  try {
+    expect((await copy.getCall(callID))?.callID).toBe(callID);
+  } finally {
+    await copy.close();
+  }
+  const again = spawnSync(process.execPath, [cli, "backup", file, "--data", data], {
+    encoding: "utf8",
+    env,
+  });
+  expect(again.status).toBe(2);
+  expect(again.stderr).toContain("exists; choose a new file");
+  expect(await stopNode(child)).toBe(0);
 });

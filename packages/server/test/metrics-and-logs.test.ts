@@ -1,4 +1,5 @@
 // /metrics in Prometheus text format, and log lines that never carry a token or a secret.
+import { readFileSync } from "node:fs";
 import { Writable } from "node:stream";
 import { expect, it } from "vitest";
 import { createLogger, usePrettyLogs } from "../src/logger.js";
@@ -40,6 +41,33 @@ it("/metrics reports devices online, pending deadlines and the process's event-l
   }
   const post = await fetch(`${server.httpUrl}/metrics`, { method: "POST" });
   expect(post.status).toBe(405);
+});
+
+it("the Grafana dashboard only queries metrics that /metrics exposes", async () => {
+  const server = await world.server();
+  const text = await (await fetch(`${server.httpUrl}/metrics`)).text();
+  const dashboard = readFileSync(
+    new URL("../../../deploy/grafana/beckon-dashboard.json", import.meta.url),
+    "utf8",
+  );
+  const exprs = [...dashboard.matchAll(/"expr": "([^"]+)"/g)].map((m) => m[1] ?? "");
+  expect(exprs.length).toBeGreaterThan(10);
+  const names = new Set(
+    exprs.flatMap((expr) =>
+      [...expr.matchAll(/\b((?:beckon|nodejs|process)_\w+?)(?:_bucket|_sum|_count)?\{/g)].map(
+        (m) => m[1],
+      ),
+    ),
+  );
+  for (const wanted of [
+    "beckon_devices_online",
+    "beckon_ring_latency_seconds",
+    "beckon_store_commit_seconds",
+    "nodejs_eventloop_lag_p99_seconds",
+  ]) {
+    expect(names).toContain(wanted);
+  }
+  for (const name of names) expect(text, name).toContain(`# TYPE ${name} `);
 });
 
 it("log lines redact tokens and secrets, at the top level and one object down", () => {
