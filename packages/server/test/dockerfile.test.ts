@@ -8,10 +8,8 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, expect, it } from "vitest";
-
-const root = fileURLToPath(new URL("../../../", import.meta.url));
+import { installEnv, repoRoot as root } from "./support/packages.js";
 
 interface Instruction {
   keyword: string;
@@ -92,28 +90,7 @@ it("the Dockerfile's build installs, builds, starts as declared and passes its h
 
   // The compiled SQLite addon as a local prebuild, in place of the download from GitHub
   // (unreachable here) that better-sqlite3's install would otherwise make.
-  const prebuilds = join(work, "prebuilds");
-  mkdirSync(prebuilds);
-  const sqliteVersion = (
-    JSON.parse(
-      readFileSync(join(root, "node_modules", "better-sqlite3", "package.json"), "utf8"),
-    ) as { version: string }
-  ).version;
-  const prebuild = `better-sqlite3-v${sqliteVersion}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`;
-  const tar = spawnSync("tar", [
-    "czf",
-    join(prebuilds, prebuild),
-    "-C",
-    join(root, "node_modules", "better-sqlite3"),
-    "build/Release/better_sqlite3.node",
-  ]);
-  expect(tar.status).toBe(0);
-  const buildEnv = {
-    ...process.env,
-    NODE_ENV: "",
-    npm_config_prefer_offline: "true",
-    npm_config_better_sqlite3_local_prebuilds: prebuilds,
-  };
+  const buildEnv = installEnv(join(work, "prebuilds"));
 
   for (const { keyword, args } of build) {
     if (keyword === "COPY") {

@@ -1,7 +1,6 @@
 // The packages as a stranger gets them: `npm pack` the four workspaces, install the tarballs into
 // an empty project outside the repository, and run a "ring and accept" script there as an ES
 // module and as CommonJS, after a strict `tsc` check of its TypeScript source.
-import { spawnSync } from "node:child_process";
 import {
   copyFileSync,
   mkdirSync,
@@ -15,68 +14,34 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  installEnv,
+  publishedPackages as packages,
+  packWorkspaces,
+  repoRoot as root,
+  run,
+} from "./support/packages.js";
 
-const root = fileURLToPath(new URL("../../../", import.meta.url));
 const fixtures = fileURLToPath(new URL("./fixtures/consumer/", import.meta.url));
-const packages = ["protocol", "engine", "server", "sdk"];
 let work = "";
 let project = "";
 
-function run(command: string, args: string[], cwd: string, timeout = 180_000) {
-  const result = spawnSync(command, args, { cwd, encoding: "utf8", timeout });
-  if (result.status !== 0) {
-    throw new Error(
-      `${command} ${args.join(" ")} failed (${result.status}):\n${result.stdout}\n${result.stderr}`,
-    );
-  }
-  return result.stdout;
-}
-
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), "beckon-pack-"));
-  const packs = join(work, "packs");
   project = join(work, "app");
-  mkdirSync(packs);
   mkdirSync(project);
   // prepack builds each package, so this also checks that a pack starts from a fresh build.
-  run(
-    "npm",
-    [
-      "pack",
-      "--silent",
-      "--pack-destination",
-      packs,
-      ...packages.flatMap((p) => ["-w", `packages/${p}`]),
-    ],
-    root,
-  );
+  const tarballs = packWorkspaces(join(work, "packs"));
   writeFileSync(
     join(project, "package.json"),
     JSON.stringify({ name: "app", private: true, version: "1.0.0" }),
   );
   for (const file of readdirSync(fixtures)) copyFileSync(join(fixtures, file), join(project, file));
-  const tarballs = readdirSync(packs).map((file) => join(packs, file));
-  // --ignore-scripts and a copy of the repository's compiled SQLite addon: where no prebuilt
-  // binary can be downloaded, better-sqlite3 compiles from source for minutes. Its build is not
-  // what this test is about; everything else is installed as a user would get it.
   run(
     "npm",
-    [
-      "install",
-      "--prefer-offline",
-      "--no-audit",
-      "--no-fund",
-      "--ignore-scripts",
-      ...tarballs,
-      "@types/node@^20.19",
-    ],
+    ["install", ...tarballs, "@types/node@^20.19"],
     project,
-  );
-  const addon = join("better-sqlite3", "build", "Release");
-  mkdirSync(join(project, "node_modules", addon), { recursive: true });
-  copyFileSync(
-    join(root, "node_modules", addon, "better_sqlite3.node"),
-    join(project, "node_modules", addon, "better_sqlite3.node"),
+    installEnv(join(work, "prebuilds")),
   );
 }, 300_000);
 
@@ -116,13 +81,13 @@ describe("installed from tarballs into an empty project", () => {
       [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "."],
       project,
     );
-    expect(run(process.execPath, ["out/ring-and-accept.mjs"], project, 60_000)).toBe(
+    expect(run(process.execPath, ["out/ring-and-accept.mjs"], project, process.env, 60_000)).toBe(
       "rang and accepted the call\n",
     );
   }, 180_000);
 
   it("a CommonJS script require()s the packages and rings", () => {
-    expect(run(process.execPath, ["ring-and-accept.cjs"], project, 60_000)).toBe(
+    expect(run(process.execPath, ["ring-and-accept.cjs"], project, process.env, 60_000)).toBe(
       "rang and accepted the call\n",
     );
   }, 60_000);
