@@ -1,19 +1,15 @@
 // Builds a Beckon node from its adapters and starts listening; `close()` stops all of it.
-import { createServer as createHttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { findMember } from "@beckon/engine";
 import { pino } from "pino";
-import { WebSocketServer } from "ws";
 import { LocalBus } from "./bus/local-bus.js";
 import { CallService } from "./call-service.js";
 import { Gateway } from "./gateway/gateway.js";
-import { createHttpHandler } from "./http-handler.js";
+import { buildHttpApp } from "./http/http-app.js";
+import { checkReadiness } from "./http/readiness.js";
 import { resolveOptions, type ServerOptions } from "./server-options.js";
 import type { CallStore } from "./store/call-store.js";
 import { SqliteCallStore } from "./store/sqlite-call-store.js";
-
-/** Frames above this are refused by the socket layer (close 1009) before any parsing. */
-const MAX_FRAME_BYTES = 64 * 1024;
 
 export interface BeckonServer {
   /** The WebSocket URL the SDK connects to. */
@@ -50,26 +46,18 @@ export async function createServer(options: ServerOptions): Promise<BeckonServer
   bus.subscribe((message) => gateway.deliver(message));
   const restored = await calls.restoreTimers();
 
-  const http = createHttpServer(
-    createHttpHandler(config, { onlineUsers: (limit) => gateway.devices.onlineUsers(limit) }),
+  const http = await buildHttpApp(
+    config,
+    {
+      onlineUsers: (limit) => gateway.devices.onlineUsers(limit),
+      readiness: () => checkReadiness(store),
+      refuseSocket: (remoteAddress) => gateway.refuseSocket(remoteAddress),
+      acceptSocket: (socket, remoteAddress) => gateway.accept(socket, remoteAddress),
+    },
+    log,
   );
-  const wss = new WebSocketServer({
-    noServer: true,
-    maxPayload: MAX_FRAME_BYTES,
-    perMessageDeflate: false,
-  });
-  http.on("upgrade", (request, socket, head) => {
-    if (new URL(request.url ?? "/", "http://localhost").pathname !== "/ws") {
-      socket.end("HTTP/1.1 404 Not Found\r\n\r\n");
-      return;
-    }
-    wss.handleUpgrade(request, socket, head, (ws) => gateway.accept(ws));
-  });
-  await new Promise<void>((resolve, reject) => {
-    http.once("error", reject);
-    http.listen(config.port, config.host, () => resolve());
-  });
-  const { port } = http.address() as AddressInfo;
+  await http.listen({ port: config.port, host: config.host });
+  const { port } = http.server.address() as AddressInfo;
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
   log.info({ port, store: config.store, timers: restored }, "beckon listening");
 
@@ -116,9 +104,8 @@ export async function createServer(options: ServerOptions): Promise<BeckonServer
         clearInterval(purgeTimer);
         sweeping = false;
         gateway.close();
-        await new Promise<void>((resolve) => wss.close(() => resolve()));
-        http.closeAllConnections();
-        await new Promise<void>((resolve) => http.close(() => resolve()));
+        http.server.closeAllConnections();
+        await http.close();
         await sweep;
         await calls.drain();
         calls.stop();

@@ -4,9 +4,8 @@
 import { randomBytes } from "node:crypto";
 import type { CallEvent, ServerFrame } from "@beckon/protocol";
 import type WebSocket from "ws";
+import { writeFrame } from "./socket-writer.js";
 
-/** Past this much unsent data the device is too slow to keep; it reconnects and resumes. */
-const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 /** Unacknowledged events kept per device; a device further behind resyncs instead. */
 const MAX_REPLAY_EVENTS = 1_000;
 
@@ -92,12 +91,7 @@ export class DeviceSession {
   }
 
   private sendRaw(text: string): void {
-    const socket = this.socket as WebSocket;
-    if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
-      socket.terminate();
-      return;
-    }
-    socket.send(text);
+    writeFrame(this.socket as WebSocket, text);
   }
 
   setTokenTimers(timers: NodeJS.Timeout[]): void {

@@ -23,9 +23,12 @@ import { verifyToken } from "../auth-tokens.js";
 import type { BusMessage } from "../bus/bus.js";
 import type { CallService } from "../call-service.js";
 import type { CallStore } from "../store/call-store.js";
+import { ConnectionGuard } from "./connection-guard.js";
 import { DeviceRegistry } from "./device-registry.js";
 import { DeviceSession } from "./device-session.js";
+import { FrameBudget, TOO_MANY_FRAMES_CLOSE_CODE, UserBudgets } from "./frame-budget.js";
 import { TokenBucket } from "./rate-limiter.js";
+import { closeSocket, terminateInSlices, writeFrame } from "./socket-writer.js";
 
 export interface GatewaySettings {
   secret: string;
@@ -45,6 +48,7 @@ interface Connection {
   openedAt: number;
   lastSeen: number;
   bucket: TokenBucket;
+  frames: FrameBudget;
   session: DeviceSession | null;
   loggingIn: boolean;
 }
@@ -58,6 +62,8 @@ export class Gateway {
   readonly devices = new DeviceRegistry();
   private readonly connections = new Set<Connection>();
   private readonly sweepTimer: NodeJS.Timeout;
+  private readonly guard: ConnectionGuard;
+  private readonly userBudgets: UserBudgets;
   /** Set by close(): sockets dropping now are the server going away, not devices getting lost. */
   private closing = false;
 
@@ -70,13 +76,24 @@ export class Gateway {
   ) {
     this.sweepTimer = setInterval(() => this.sweep(), settings.heartbeatIntervalMs);
     this.sweepTimer.unref();
+    this.guard = new ConnectionGuard(
+      settings.loginTimeoutMs,
+      (count) => log.info({ count }, "closed sockets that did not log in in time"),
+      clock,
+    );
+    this.userBudgets = new UserBudgets(settings.rateLimit);
+  }
+
+  /** Why a new socket from `remoteAddress` must be refused now, or null. */
+  refuseSocket(remoteAddress: string): string | null {
+    return this.guard.refusal(remoteAddress);
   }
 
   get connectionCount(): number {
     return this.connections.size;
   }
 
-  accept(socket: WebSocket): void {
+  accept(socket: WebSocket, remoteAddress = ""): void {
     const now = this.clock();
     const { burst, perSecond } = this.settings.rateLimit;
     const connection: Connection = {
@@ -84,10 +101,12 @@ export class Gateway {
       openedAt: now,
       lastSeen: now,
       bucket: new TokenBucket(burst, perSecond, now),
+      frames: new FrameBudget(this.settings.rateLimit, now),
       session: null,
       loggingIn: false,
     };
     this.connections.add(connection);
+    this.guard.opened(socket, remoteAddress);
     socket.on("message", (raw, isBinary) => this.onFrame(connection, raw, isBinary));
     socket.on("close", () => this.onClose(connection));
     socket.on("error", (error) => this.log.debug({ err: error }, "socket error"));
@@ -106,6 +125,7 @@ export class Gateway {
 
   close(): void {
     clearInterval(this.sweepTimer);
+    this.guard.stop();
     this.closing = true;
     for (const session of this.devices.all()) session.clearTimers();
     for (const connection of this.connections) connection.socket.terminate();
@@ -115,17 +135,16 @@ export class Gateway {
   private sweep(): void {
     const now = this.clock();
     const silentSince = now - 2 * this.settings.heartbeatIntervalMs;
+    const silent: WebSocket[] = [];
     for (const connection of this.connections) {
-      const neverLoggedIn =
-        !connection.session && now - connection.openedAt > this.settings.loginTimeoutMs;
-      if (connection.lastSeen < silentSince || neverLoggedIn) connection.socket.terminate();
+      if (connection.lastSeen < silentSince) silent.push(connection.socket);
     }
+    terminateInSlices(silent);
+    this.userBudgets.prune((userID) => this.devices.devicesOf(userID).length > 0);
   }
 
   private reply(connection: Connection, frame: ReplyFrame): void {
-    if (connection.socket.readyState === connection.socket.OPEN) {
-      connection.socket.send(JSON.stringify(frame));
-    }
+    writeFrame(connection.socket, JSON.stringify(frame));
   }
 
   private fail(connection: Connection, id: number | null, code: ErrorCode, message: string): void {
@@ -134,6 +153,13 @@ export class Gateway {
 
   private onFrame(connection: Connection, raw: RawData, isBinary: boolean): void {
     connection.lastSeen = this.clock();
+    const charge = connection.frames.charge(connection.lastSeen);
+    if (charge !== "ok") {
+      if (charge === "close") {
+        closeSocket(connection.socket, TOO_MANY_FRAMES_CLOSE_CODE, "too many frames");
+      }
+      return;
+    }
     if (isBinary) {
       this.fail(connection, null, ErrorCode.ParamsInvalid, "binary frames are not supported");
       return;
@@ -157,7 +183,7 @@ export class Gateway {
       return;
     }
     const { id, op, data } = envelope.data;
-    if (!connection.bucket.take(this.clock())) {
+    if (!this.mayRequest(connection, op)) {
       this.fail(connection, id, ErrorCode.ServerFrequencyLimit, "too many requests");
       return;
     }
@@ -178,6 +204,18 @@ export class Gateway {
       return;
     }
     void this.dispatch(connection, id, op, args.data);
+  }
+
+  /**
+   * Receipts are never refused here: a lost receipt leaves an invitee ringing as not received.
+   * The frame budget, charged before parsing, still bounds them.
+   */
+  private mayRequest(connection: Connection, op: string): boolean {
+    if (op === "callAck") return true;
+    const now = this.clock();
+    if (!connection.bucket.take(now)) return false;
+    const userID = connection.session?.userID;
+    return userID === undefined || this.userBudgets.take(userID, now);
   }
 
   private async dispatch(
@@ -260,6 +298,7 @@ export class Gateway {
         this.admit(session);
       }
       connection.session = session;
+      this.guard.settled(socket);
       this.armTokenTimers(session, expiresAt);
       const result: LoginResult = {
         userID: session.userID,
@@ -372,6 +411,7 @@ export class Gateway {
 
   private onClose(connection: Connection): void {
     this.connections.delete(connection);
+    this.guard.settled(connection.socket);
     const { session } = connection;
     // Only the socket the session is on counts; a replaced one leaves quietly.
     if (!session || session.socket !== connection.socket) return;

@@ -1,0 +1,95 @@
+// The HTTP side of a node, built on Fastify: every request and WebSocket upgrade goes through its
+// router, so a path that cannot be parsed or decoded is a 400, never an exception out of a
+// handler. Each concern is a plugin; a server API or /metrics can be registered the same way.
+import fastifyWebsocket from "@fastify/websocket";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  LogController,
+} from "fastify";
+import type { Logger } from "pino";
+import type { WebSocket } from "ws";
+import type { ResolvedOptions } from "../server-options.js";
+import { demoStaticPlugin } from "./demo-static.js";
+import { devRoutesPlugin } from "./dev-routes.js";
+import { healthRoutesPlugin, type Readiness } from "./health-routes.js";
+
+/** Frames above this are refused by the socket layer (close 1009) before any parsing. */
+const MAX_FRAME_BYTES = 64 * 1024;
+/** A client that has not sent its whole request head by then is cut (slow-header attacks). */
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 30_000;
+/** Request heads above this get 431: nothing Beckon serves needs more. */
+const MAX_HEADER_BYTES = 16 * 1024;
+
+/** What the HTTP side may ask of the rest of the node. */
+export interface HttpDependencies {
+  /** Users with a device online now, for the development presence list. */
+  onlineUsers(limit: number): string[];
+  /** Whether the node can serve: answers /readyz. */
+  readiness(): Promise<Readiness>;
+  /** Why a new WebSocket must be refused now (too many sockets), or null to let it in. */
+  refuseSocket(remoteAddress: string): string | null;
+  /** Takes over an upgraded WebSocket. */
+  acceptSocket(socket: WebSocket, remoteAddress: string): void;
+}
+
+export async function buildHttpApp(
+  options: ResolvedOptions,
+  node: HttpDependencies,
+  log: Logger,
+): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: log.child({ component: "http" }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 4096,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    http: { maxHeaderSize: MAX_HEADER_BYTES },
+    return503OnClosing: true,
+  });
+  app.server.headersTimeout = HEADERS_TIMEOUT_MS;
+  // Anything the router or a plugin could not handle is the client's fault unless proven
+  // otherwise; it is logged and answered, and the process keeps serving.
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const status =
+      typeof error.statusCode === "number" && error.statusCode >= 400 ? error.statusCode : 500;
+    if (status >= 500) request.log.error({ err: error, url: request.url }, "http request failed");
+    else request.log.debug({ err: error, url: request.url }, "bad http request");
+    void reply.code(status).send({ error: status >= 500 ? "internal error" : error.message });
+  });
+  app.setNotFoundHandler((_request, reply) => {
+    void reply.code(404).send({ error: "not found" });
+  });
+
+  await app.register(fastifyWebsocket, {
+    options: { maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false },
+    errorHandler: (error, socket) => {
+      log.debug({ err: error }, "websocket handler failed");
+      socket.terminate();
+    },
+  });
+  // Upgrades go through the router like any request; only /ws may upgrade, and only while the
+  // node has room for another socket that has not logged in yet.
+  app.addHook("onRequest", async (request, reply) => {
+    if (!request.ws) return;
+    if (request.routeOptions.url !== "/ws") {
+      await reply.code(404).send({ error: "not found" });
+      return;
+    }
+    const refusal = node.refuseSocket(request.socket.remoteAddress ?? "");
+    if (refusal) {
+      request.log.warn({ reason: refusal }, "websocket refused");
+      await reply.code(503).header("retry-after", "5").send({ error: refusal });
+    }
+  });
+  app.get("/ws", { websocket: true }, (socket, request) =>
+    node.acceptSocket(socket, request.socket.remoteAddress ?? ""),
+  );
+  await app.register(healthRoutesPlugin, { readiness: node.readiness });
+  if (options.devTokens) {
+    await app.register(devRoutesPlugin, { secret: options.secret, onlineUsers: node.onlineUsers });
+  }
+  if (options.staticDir) await app.register(demoStaticPlugin, { root: options.staticDir });
+  return app;
+}
