@@ -1,6 +1,7 @@
 // The HTTP side of a node, built on Fastify: every request and WebSocket upgrade goes through its
 // router, so a path that cannot be parsed or decoded is a 400, never an exception out of a
 // handler. Each concern is a plugin; a server API or /metrics can be registered the same way.
+import type { Socket } from "node:net";
 import fastifyWebsocket from "@fastify/websocket";
 import Fastify, {
   type FastifyBaseLogger,
@@ -49,6 +50,21 @@ export async function buildHttpApp(
     return503OnClosing: true,
   });
   app.server.headersTimeout = HEADERS_TIMEOUT_MS;
+  // An upgrade request leaves Node's HTTP machinery; when it is refused (bad path, bad key, too
+  // many sockets) nothing would end its socket, so a half-closed or silent one is cut here, and
+  // any still pending when the node closes.
+  const upgrading = new Set<Socket>();
+  app.server.on("upgrade", (_request, socket: Socket) => {
+    upgrading.add(socket);
+    socket.once("close", () => upgrading.delete(socket));
+    socket.once("end", () => socket.destroy());
+    // ws clears this timeout once the socket is a WebSocket.
+    socket.setTimeout(HEADERS_TIMEOUT_MS, () => socket.destroy());
+  });
+  app.addHook("preClose", (done) => {
+    for (const socket of upgrading) socket.destroy();
+    done();
+  });
   // Anything the router or a plugin could not handle is the client's fault unless proven
   // otherwise; it is logged and answered, and the process keeps serving.
   app.setErrorHandler((error: FastifyError, request, reply) => {
