@@ -41,7 +41,7 @@ import {
   requireString,
   requireStringList,
 } from "./argument-checks.js";
-import { unrefTimer } from "./background-timer.js";
+import { clampDelay, unrefTimer } from "./background-timer.js";
 import {
   asBeckonError,
   connectionLost,
@@ -452,7 +452,7 @@ export class BeckonClient {
         if (this.pending.delete(id)) {
           reject(new TimeoutError(`no reply to ${op} within ${this.requestTimeoutMs} ms`));
         }
-      }, this.requestTimeoutMs);
+      }, clampDelay(this.requestTimeoutMs));
       const request: PendingRequest = {
         op,
         frame: JSON.stringify({ id, op, data }),
@@ -581,7 +581,7 @@ export class BeckonClient {
           new TimeoutError(`could not connect within ${this.requestTimeoutMs} ms`),
           true,
         );
-      }, this.requestTimeoutMs);
+      }, clampDelay(this.requestTimeoutMs));
       const settle = () => {
         clearTimeout(timer);
         if (this.openWaiter?.socket === socket) this.openWaiter = null;
@@ -686,7 +686,7 @@ export class BeckonClient {
     this.stopHeartbeat();
     this.heartbeatTimer = setInterval(
       () => this.sendOneWay("ping", { ack: this.lastSeq }),
-      this.heartbeatIntervalMs,
+      clampDelay(this.heartbeatIntervalMs),
     );
     unrefTimer(this.heartbeatTimer);
     this.armLivenessTimer(socket);
@@ -700,7 +700,7 @@ export class BeckonClient {
     this.livenessTimer = setTimeout(() => {
       this.livenessTimer = undefined;
       this.handleSocketLost(socket, connectionLost(`no frame from the server for ${limit} ms`));
-    }, limit);
+    }, clampDelay(limit));
     unrefTimer(this.livenessTimer);
   }
 
@@ -769,7 +769,7 @@ export class BeckonClient {
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       void this.reconnect(generation);
-    }, delay);
+    }, clampDelay(delay));
   }
 
   private async reconnect(generation: number): Promise<void> {

@@ -1,6 +1,7 @@
 // Sockets that have not logged in yet cost the node without telling it who they are: they are
 // capped (in all and per remote address) and cut at the login deadline, a slice at a time.
 import type { WebSocket } from "ws";
+import { clampDelay } from "../long-timeout.js";
 import { terminateInSlices } from "./socket-writer.js";
 
 /** Sockets not yet logged in, over all addresses. */
@@ -72,7 +73,7 @@ export class ConnectionGuard {
         this.timer = null;
         this.expire();
       },
-      Math.max(0, first.value.deadline - this.clock()),
+      clampDelay(first.value.deadline - this.clock()),
     );
     this.timer.unref();
   }

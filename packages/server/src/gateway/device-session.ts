@@ -4,6 +4,7 @@
 import { randomBytes } from "node:crypto";
 import type { CallEvent, ServerFrame } from "@beckon/protocol";
 import type WebSocket from "ws";
+import type { LongTimeout } from "../long-timeout.js";
 import { writeFrame } from "./socket-writer.js";
 
 /** Unacknowledged events kept per device; a device further behind resyncs instead. */
@@ -22,7 +23,7 @@ export class DeviceSession {
   private readonly invitationsShown = new Set<string>();
   /** Null until the login reply is out, and while the device is away. */
   socket: WebSocket | null = null;
-  private tokenTimers: NodeJS.Timeout[] = [];
+  private tokenTimers: LongTimeout[] = [];
   /** Ends the session once the device has been away for the resume window. */
   expiryTimer: NodeJS.Timeout | null = null;
   /** Set by logout: the device left on purpose, so it is not "lost". */
@@ -94,14 +95,13 @@ export class DeviceSession {
     writeFrame(this.socket as WebSocket, text);
   }
 
-  setTokenTimers(timers: NodeJS.Timeout[]): void {
-    for (const timer of this.tokenTimers) clearTimeout(timer);
-    for (const timer of timers) timer.unref();
+  setTokenTimers(timers: LongTimeout[]): void {
+    for (const timer of this.tokenTimers) timer.cancel();
     this.tokenTimers = timers;
   }
 
   clearTimers(): void {
-    for (const timer of this.tokenTimers) clearTimeout(timer);
+    for (const timer of this.tokenTimers) timer.cancel();
     this.tokenTimers = [];
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.expiryTimer = null;

@@ -22,6 +22,7 @@ import type { RawData, WebSocket } from "ws";
 import { verifyToken } from "../auth-tokens.js";
 import type { BusMessage } from "../bus/bus.js";
 import type { CallService } from "../call-service.js";
+import { clampDelay, LongTimeout } from "../long-timeout.js";
 import type { CallStore } from "../store/call-store.js";
 import { ConnectionGuard } from "./connection-guard.js";
 import { DeviceRegistry } from "./device-registry.js";
@@ -74,7 +75,7 @@ export class Gateway {
     private readonly log: Logger,
     private readonly clock: () => number = Date.now,
   ) {
-    this.sweepTimer = setInterval(() => this.sweep(), settings.heartbeatIntervalMs);
+    this.sweepTimer = setInterval(() => this.sweep(), clampDelay(settings.heartbeatIntervalMs));
     this.sweepTimer.unref();
     this.guard = new ConnectionGuard(
       settings.loginTimeoutMs,
@@ -357,20 +358,21 @@ export class Gateway {
   }
 
   private armTokenTimers(session: DeviceSession, expiresAt: number): void {
-    const now = this.clock();
     const warnAt = expiresAt - this.settings.tokenWarningSeconds * 1000;
     session.setTokenTimers([
-      setTimeout(
+      new LongTimeout(
+        warnAt,
         () =>
           session.send({
             ev: "tokenWillExpire",
             data: { second: Math.max(0, Math.round((expiresAt - this.clock()) / 1000)) },
           }),
-        Math.max(0, warnAt - now),
+        this.clock,
       ),
-      setTimeout(
+      new LongTimeout(
+        expiresAt,
         () => this.kick(session, ConnectionEvent.TokenExpired, "the token has expired"),
-        Math.max(0, expiresAt - now),
+        this.clock,
       ),
     ]);
   }
@@ -419,7 +421,7 @@ export class Gateway {
     if (this.closing) return;
     session.expiryTimer = setTimeout(() => {
       if (!session.isAttached) this.endSession(session);
-    }, this.settings.resumeWindowMs);
+    }, clampDelay(this.settings.resumeWindowMs));
     session.expiryTimer.unref();
     if (!session.loggedOut) void this.tellCallsDeviceLost(session);
   }
