@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { isValidUserID } from "@beckon/protocol";
 import { signToken } from "./auth-tokens.js";
 import { createServer } from "./create-server.js";
+import { installProcessGuards } from "./process-guards.js";
 
 const help = `beckon — self-hostable call-invitation signaling
 
@@ -74,6 +75,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === "start") {
+    installProcessGuards();
     const port = Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65_535) {
       process.stderr.write(`invalid --port ${values.port}\n`);
@@ -99,7 +101,13 @@ async function main(argv: string[]): Promise<number> {
       ].join("\n"),
     );
     const stop = () => {
-      void server.close().then(() => process.exit(0));
+      server.close().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          process.stderr.write(`beckon: stopping failed: ${String(error)}\n`);
+          process.exit(1);
+        },
+      );
     };
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);

@@ -82,7 +82,7 @@ export async function createServer(options: ServerOptions): Promise<BeckonServer
         )
         .catch((error: unknown) => log.warn({ err: error, callID }, "restart sweep failed"));
     }
-  })();
+  })().catch((error: unknown) => log.error({ err: error }, "restart sweep stopped"));
 
   // Ended calls older than the retention are dropped at start and then every hour.
   const purge = () =>
