@@ -13,6 +13,7 @@ import type { Logger } from "pino";
 import type { WebSocket } from "ws";
 import type { ResolvedOptions } from "../server-options.js";
 import { demoStaticPlugin } from "./demo-static.js";
+import { planConnections } from "./descriptor-budget.js";
 import { devRoutesPlugin } from "./dev-routes.js";
 import { healthRoutesPlugin, type Readiness } from "./health-routes.js";
 
@@ -50,6 +51,21 @@ export async function buildHttpApp(
     return503OnClosing: true,
   });
   app.server.headersTimeout = HEADERS_TIMEOUT_MS;
+  const maxConnections = planConnections(log);
+  if (maxConnections !== null) {
+    app.server.maxConnections = maxConnections;
+    let lastWarned = 0;
+    app.server.on("drop", () => {
+      // One line per burst is enough to tell an operator why sockets are refused.
+      const now = Date.now();
+      if (now - lastWarned < 10_000) return;
+      lastWarned = now;
+      log.warn(
+        { maxConnections },
+        "refusing connections: file descriptors are reserved for the store",
+      );
+    });
+  }
   // An upgrade request leaves Node's HTTP machinery; when it is refused (bad path, bad key, too
   // many sockets) nothing would end its socket, so a half-closed or silent one is cut here, and
   // any still pending when the node closes.
