@@ -50,7 +50,7 @@ export async function createServer(options: ServerOptions): Promise<BeckonServer
     config,
     {
       onlineUsers: (limit) => gateway.devices.onlineUsers(limit),
-      readiness: () => checkReadiness(store),
+      readiness: () => checkReadiness(store, gateway.storeHealth),
       refuseSocket: (remoteAddress) => gateway.refuseSocket(remoteAddress),
       acceptSocket: (socket, remoteAddress) => gateway.accept(socket, remoteAddress),
     },

@@ -24,6 +24,7 @@ import type { BusMessage } from "../bus/bus.js";
 import type { CallService } from "../call-service.js";
 import { clampDelay, LongTimeout } from "../long-timeout.js";
 import type { CallStore } from "../store/call-store.js";
+import { StoreHealth } from "../store-health.js";
 import { ConnectionGuard } from "./connection-guard.js";
 import { DeviceRegistry } from "./device-registry.js";
 import { DeviceSession } from "./device-session.js";
@@ -65,6 +66,8 @@ export class Gateway {
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly guard: ConnectionGuard;
   private readonly userBudgets: UserBudgets;
+  /** Named store failures (a full disk), for replies and /readyz. */
+  readonly storeHealth = new StoreHealth();
   /** Set by close(): sockets dropping now are the server going away, not devices getting lost. */
   private closing = false;
 
@@ -245,8 +248,9 @@ export class Gateway {
       if (error instanceof BeckonError) {
         this.fail(connection, id, error.code, error.message);
       } else {
-        this.log.error({ err: error, op }, "request failed");
-        this.fail(connection, id, ErrorCode.ServerError, "internal error");
+        const reported = this.storeHealth.clientErrorFor(error);
+        this.log.error({ err: error, op, reported: reported.message }, "request failed");
+        this.fail(connection, id, reported.code, reported.message);
       }
     }
   }

@@ -5,7 +5,10 @@ import type { Readiness } from "./health-routes.js";
 /** A store slower than this counts as unreachable for the probe. */
 const STORE_PROBE_TIMEOUT_MS = 2_000;
 
-export async function checkReadiness(store: CallStore): Promise<Readiness> {
+export async function checkReadiness(
+  store: CallStore,
+  health: { status(): string },
+): Promise<Readiness> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<string>((resolve) => {
     timer = setTimeout(() => resolve("the store did not answer in time"), STORE_PROBE_TIMEOUT_MS);
@@ -14,7 +17,9 @@ export async function checkReadiness(store: CallStore): Promise<Readiness> {
     () => "ok",
     (error: unknown) => (error instanceof Error ? error.message : String(error)),
   );
-  const result = await Promise.race([probe, timeout]);
+  const reached = await Promise.race([probe, timeout]);
   clearTimeout(timer);
+  // A store that answers reads may still be unable to write (a full disk).
+  const result = reached === "ok" ? health.status() : reached;
   return { ready: result === "ok", checks: { store: result } };
 }
