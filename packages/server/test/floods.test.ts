@@ -115,3 +115,56 @@ it("sockets that have not logged in are capped per address and cut at the login 
   const honest = await world.device(server, "honest");
   expect(honest.client.connectionState).toBeGreaterThan(0);
 });
+
+it("under a flood of logins a user never holds more than its device cap", async () => {
+  const server = await world.server({ maxDevicesPerUser: 10 });
+  const token = await world.token("crowd");
+  const sockets = await Promise.all(Array.from({ length: 30 }, () => openRawSocket(server.url)));
+  const replies = await Promise.all(
+    sockets.map((raw, i) =>
+      raw.request(
+        JSON.stringify({
+          id: 1,
+          op: "login",
+          data: { userID: "crowd", deviceID: `d${i}`, token, protocolVersion: PROTOCOL_VERSION },
+        }),
+      ),
+    ),
+  );
+  expect(replies.every((reply) => reply.ok === true)).toBe(true);
+  // Whichever 20 logged in first are logged out with KickedOut (4001); the other 10 stay.
+  const closedCodes: number[] = [];
+  await new Promise<void>((resolve) => {
+    for (const raw of sockets) {
+      void raw.closed.then(({ code }) => {
+        closedCodes.push(code);
+        if (closedCodes.length === 20) resolve();
+      });
+    }
+  });
+  expect(new Set(closedCodes)).toEqual(new Set([4001]));
+  const open = sockets.filter((raw) => raw.socket.readyState === raw.socket.OPEN);
+  expect(open).toHaveLength(10);
+  for (const raw of open) {
+    const pong = await raw.request(JSON.stringify({ id: 2, op: "ping", data: {} }));
+    expect(pong).toMatchObject({ id: 2, ok: true });
+  }
+  expect(closedCodes).toHaveLength(20);
+});
+
+it("a flood of invites from one caller starts exactly one call (the busy rule)", async () => {
+  const server = await world.server();
+  const callees = ["u0", "u1", "u2", "u3", "u4", "u5", "u6", "u7"];
+  await Promise.all(callees.map((userID) => world.device(server, userID)));
+  const caller = await world.device(server, "caller");
+  const codes = await Promise.all(
+    callees.map((userID) =>
+      caller.client.callInvite([userID], { timeout: 30 }).then(
+        () => 0,
+        (error: { code?: number }) => error.code,
+      ),
+    ),
+  );
+  expect(codes.filter((code) => code === 0)).toHaveLength(1);
+  expect(codes.filter((code) => code === ErrorCode.CallCommonError)).toHaveLength(7);
+});
