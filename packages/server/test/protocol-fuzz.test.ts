@@ -3,9 +3,10 @@
 // honest calls never fail, the node stays up and its memory stays bounded.
 // `npm test` runs a short seed; `npm run fuzz` runs ≥100k frames (BECKON_FUZZ_FRAMES, _SEED).
 
+import { ErrorCode, PROTOCOL_VERSION } from "@beckon/protocol";
 import fc from "fast-check";
 import { expect, it } from "vitest";
-import { ErrorCode, OPERATION_NAMES_FOR_FUZZ, PROTOCOL_VERSION } from "./support/fuzz-ops.js";
+import { isOperationNameForFuzz, OPERATION_NAMES_FOR_FUZZ } from "./support/fuzz-ops.js";
 import { openRawSocket, type RawSocket } from "./support/raw-socket.js";
 import { type Device, useWorld } from "./support/world.js";
 
@@ -89,7 +90,7 @@ const malformedFrame: fc.Arbitrary<string | Buffer> = fc.oneof(
   fc
     .record({
       id: envelopeID,
-      op: fc.string({ maxLength: 64 }).filter((op) => !OPERATION_NAMES_FOR_FUZZ.includes(op)),
+      op: fc.string({ maxLength: 64 }).filter((op) => !isOperationNameForFuzz(op)),
     })
     .map((frame) => JSON.stringify({ ...frame, data: {} })),
   fc

@@ -1,8 +1,7 @@
-// The protocol names the fuzz and the authorization matrix walk through.
-import { ErrorCode, PROTOCOL_VERSION } from "@beckon/protocol";
+// The operation names the protocol fuzz walks through.
 import { requestSchemas } from "@beckon/protocol/schemas";
 
-export { ErrorCode, PROTOCOL_VERSION };
 export const OPERATION_NAMES_FOR_FUZZ = Object.keys(requestSchemas) as Array<
   keyof typeof requestSchemas
 >;
+export const isOperationNameForFuzz = (op: string): boolean => Object.hasOwn(requestSchemas, op);
