@@ -32,8 +32,9 @@ export function writeFrame(socket: WebSocket, text: string): boolean {
  * have stopped reading altogether) is cut after a short grace instead of ws' 30 s.
  */
 export function closeSocket(socket: WebSocket, code: number, reason: string): void {
-  if (socket.readyState === socket.CLOSED) return;
-  if (socket.readyState !== socket.CLOSING) socket.close(code, reason);
+  // Closing already: its grace timer runs (frames still arriving must not add more).
+  if (socket.readyState !== socket.OPEN) return;
+  socket.close(code, reason);
   setTimeout(() => socket.terminate(), CLOSE_GRACE_MS).unref();
 }
 
