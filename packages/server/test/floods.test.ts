@@ -97,18 +97,37 @@ it("one user's devices share a request budget", async () => {
   expect(codes.filter((code) => code === ErrorCode.ServerFrequencyLimit)).toHaveLength(10);
 });
 
-it("sockets that have not logged in are capped per address and cut at the login deadline", async () => {
-  const server = await world.server({ loginTimeoutMs: 1_000, heartbeatIntervalMs: 60_000 });
+it("sockets that have not logged in are capped per address", async () => {
+  const server = await world.server();
   const sockets = await Promise.all(
     Array.from({ length: MAX_PENDING_PER_ADDRESS }, () => openRawSocket(server.url)),
   );
   const refused = new WebSocket(server.url);
-  const status = await new Promise<number>((resolve) =>
-    refused.once("unexpected-response", (_request, response) => resolve(response.statusCode ?? 0)),
-  );
   refused.on("error", () => undefined);
+  const status = await new Promise<number>((resolve) => {
+    refused.once("unexpected-response", (_request, response) => resolve(response.statusCode ?? 0));
+    refused.once("open", () => resolve(101));
+  });
   refused.terminate();
   expect(status).toBe(503);
+  // One logs in: its place is free again.
+  const token = await world.token("first");
+  const login = await sockets[0]?.request(
+    JSON.stringify({
+      id: 1,
+      op: "login",
+      data: { userID: "first", deviceID: "d", token, protocolVersion: PROTOCOL_VERSION },
+    }),
+  );
+  expect(login?.ok).toBe(true);
+  const admitted = await openRawSocket(server.url);
+  expect(admitted.socket.readyState).toBe(WebSocket.OPEN);
+  await Promise.all([...sockets, admitted].map((raw) => raw.close()));
+});
+
+it("sockets that have not logged in are cut at the login deadline, not at the next sweep", async () => {
+  const server = await world.server({ loginTimeoutMs: 300, heartbeatIntervalMs: 600_000 });
+  const sockets = await Promise.all(Array.from({ length: 5 }, () => openRawSocket(server.url)));
   // No heartbeat sweep runs within the test: the login deadline alone closes them.
   const codes = await Promise.all(sockets.map(async (raw) => (await raw.closed).code));
   expect(new Set(codes)).toEqual(new Set([1006]));

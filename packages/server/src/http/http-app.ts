@@ -7,11 +7,13 @@ import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
+  type FastifyReply,
   LogController,
 } from "fastify";
 import type { Logger } from "pino";
 import type { WebSocket } from "ws";
 import type { ResolvedOptions } from "../server-options.js";
+import { badRequestLog } from "./bad-request-log.js";
 import { demoStaticPlugin } from "./demo-static.js";
 import { planConnections } from "./descriptor-budget.js";
 import { devRoutesPlugin } from "./dev-routes.js";
@@ -42,6 +44,7 @@ export async function buildHttpApp(
   node: HttpDependencies,
   log: Logger,
 ): Promise<FastifyInstance> {
+  const noteBadRequest = badRequestLog(log.child({ component: "http" }));
   const app = Fastify({
     loggerInstance: log.child({ component: "http" }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -49,6 +52,15 @@ export async function buildHttpApp(
     requestTimeout: REQUEST_TIMEOUT_MS,
     http: { maxHeaderSize: MAX_HEADER_BYTES },
     return503OnClosing: true,
+    // A path the router cannot decode (`/%`, a cut UTF-8 escape) is the client's mistake.
+    frameworkErrors: (error, request, reply) => {
+      noteBadRequest(error.code, request.raw.url);
+      void (reply as FastifyReply).code(400).send({ error: "the request path cannot be decoded" });
+    },
+  });
+  // Malformed request lines and headers never reach a route; Fastify answers them, this logs.
+  app.server.on("clientError", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "ECONNRESET") noteBadRequest(error.code ?? "client error");
   });
   app.server.headersTimeout = HEADERS_TIMEOUT_MS;
   const maxConnections = planConnections(log);
@@ -87,7 +99,7 @@ export async function buildHttpApp(
     const status =
       typeof error.statusCode === "number" && error.statusCode >= 400 ? error.statusCode : 500;
     if (status >= 500) request.log.error({ err: error, url: request.url }, "http request failed");
-    else request.log.debug({ err: error, url: request.url }, "bad http request");
+    else noteBadRequest(error.code ?? String(status), request.url);
     void reply.code(status).send({ error: status >= 500 ? "internal error" : error.message });
   });
   app.setNotFoundHandler((_request, reply) => {
@@ -106,6 +118,7 @@ export async function buildHttpApp(
   app.addHook("onRequest", async (request, reply) => {
     if (!request.ws) return;
     if (request.routeOptions.url !== "/ws") {
+      noteBadRequest("upgrade outside /ws", request.url);
       await reply.code(404).send({ error: "not found" });
       return;
     }
