@@ -42,6 +42,8 @@ export interface GatewaySettings {
   /** How long a dropped device's session waits to be resumed before it ends. */
   resumeWindowMs: number;
   rateLimit: { burst: number; perSecond: number };
+  /** Tokens expiring further ahead are refused; the default of auth-tokens.ts when absent. */
+  maxTokenLifetimeSeconds?: number;
 }
 
 /** One socket, before and after login. */
@@ -278,7 +280,12 @@ export class Gateway {
     }
     connection.loggingIn = true;
     try {
-      const expiresAt = await verifyToken(this.settings.secret, request.token, request.userID);
+      const expiresAt = await verifyToken(
+        this.settings.secret,
+        request.token,
+        request.userID,
+        this.settings.maxTokenLifetimeSeconds,
+      );
       await this.store.addUsers([request.userID]);
       const { socket } = connection;
       if (socket.readyState !== socket.OPEN) {
@@ -473,7 +480,12 @@ export class Gateway {
       return {};
     },
     renewToken: async ({ session }, { token }) => {
-      const expiresAt = await verifyToken(this.settings.secret, token, session.userID);
+      const expiresAt = await verifyToken(
+        this.settings.secret,
+        token,
+        session.userID,
+        this.settings.maxTokenLifetimeSeconds,
+      );
       this.armTokenTimers(session, expiresAt);
       return { tokenExpiresAt: expiresAt };
     },
