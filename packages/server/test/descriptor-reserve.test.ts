@@ -95,7 +95,8 @@ it("refuses sockets before the store's reserve is touched; honest calls keep wor
   const invited = new Promise<string>((resolve) =>
     bob.on("callInvitationReceived", (_client, { callID }) => resolve(callID)),
   );
-  // Twice as many idle sockets as the node may hold: the excess is closed at once.
+  // Twice as many connections as the node may hold, each asking for /healthz and staying open:
+  // a held one is answered, a refused one is closed unanswered.
   const closedByServer = await Promise.all(
     Array.from(
       { length: 2 * maxConnections },
@@ -104,15 +105,18 @@ it("refuses sockets before the store's reserve is touched; honest calls keep wor
           const socket = connect(port, "127.0.0.1");
           sockets.push(socket);
           socket.on("error", () => undefined);
+          socket.once("data", () => resolve(false));
           socket.once("close", () => resolve(true));
-          socket.once("connect", () => {
-            // Held open by the node: it counts against the limit until the test ends.
-            socket.setTimeout(1_000, () => resolve(false));
-          });
+          socket.once("connect", () =>
+            socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n"),
+          );
         }),
     ),
   );
   expect(closedByServer.filter(Boolean).length).toBeGreaterThan(0);
+  const held = closedByServer.filter((closed) => !closed).length;
+  expect(held).toBeGreaterThan(0);
+  expect(held).toBeLessThanOrEqual(maxConnections);
   const { callID } = await alice.callInvite(["bob"], { timeout: 30 });
   expect(await invited).toBe(callID);
   expect(log.text).toContain("refusing connections");
