@@ -35,7 +35,7 @@ async function connection(url: string) {
       const id = nextID++;
       // A refusal must be answered; silence is reported as code -2 instead of hanging the test.
       const reply = new Promise<Frame>((resolve) => {
-        const guard = setTimeout(() => resolve({ ok: false, error: { code: NO_REPLY } }), 5_000);
+        const guard = setTimeout(() => resolve({ ok: false, error: { code: NO_REPLY } }), 10_000);
         waiting.set(id, (frame) => {
           clearTimeout(guard);
           resolve(frame);
