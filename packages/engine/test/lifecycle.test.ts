@@ -70,11 +70,14 @@ describe("receipt", () => {
     expectNoOp(call, receipt("bob", laptop("bob")));
   });
 
-  it("is a no-op from the caller, a non-member, or a member who already answered", () => {
+  it("is a no-op from the caller or a member who already answered", () => {
     const call = drive(bobAndCarol(), accept("bob"));
     expectNoOp(call, receipt(CALLER));
-    expectNoOp(call, receipt(OUTSIDER));
     expectNoOp(call, receipt("bob"));
+  });
+
+  it("from a non-member is refused as an unknown call would be, so it cannot probe for calls", () => {
+    expectRefused(bobAndCarol(), receipt(OUTSIDER), ErrorCode.CallDoesNotExist);
   });
 });
 

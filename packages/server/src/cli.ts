@@ -18,6 +18,7 @@ import {
   UsageError,
 } from "./cli-options.js";
 import { createServer } from "./create-server.js";
+import { installProcessGuards } from "./process-guards.js";
 import type { OptionDescription } from "./server-options.js";
 
 function optionLine(row: OptionDescription): string {
@@ -123,6 +124,7 @@ function isLoopback(host: string): boolean {
 }
 
 async function start(cli: ResolvedCli, env: NodeJS.ProcessEnv): Promise<number> {
+  installProcessGuards();
   const { options } = cli;
   const secret = loadSecret(options, env);
   const devTokens = !options.production && !secret.real;
@@ -166,7 +168,10 @@ async function start(cli: ResolvedCli, env: NodeJS.ProcessEnv): Promise<number> 
   const stop = () => {
     server.close().then(
       () => process.exit(0),
-      () => process.exit(1),
+      (error: unknown) => {
+        process.stderr.write(`beckon: stopping failed: ${String(error)}\n`);
+        process.exit(1);
+      },
     );
   };
   process.once("SIGINT", stop);

@@ -3,18 +3,17 @@
 // instances: several nodes in one process can then share them, as separate processes share
 // PostgreSQL and Redis. What is not passed is made for the single-node setup.
 import { randomBytes } from "node:crypto";
-import { createServer as createHttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
-import { WebSocketServer } from "ws";
 import { CallService } from "./call-service.js";
 import { Gateway } from "./gateway/gateway.js";
 import type { Hook } from "./hooks/hook.js";
 import { observabilityHook } from "./hooks/observability-hook.js";
 import { OutboxRelay } from "./hooks/outbox-relay.js";
-import { createHttpHandler } from "./http-handler.js";
+import { buildHttpApp } from "./http/http-app.js";
+import { checkReadiness } from "./http/readiness.js";
 import { createLogger } from "./logger.js";
-import { BeckonMetrics, serveMetrics } from "./metrics.js";
+import { BeckonMetrics } from "./metrics.js";
 import {
   isPostgresUrl,
   openRedisBroker,
@@ -31,9 +30,6 @@ import type { CallStore } from "./store/call-store.js";
 import { MemoryStreamBroker } from "./streams/memory-stream-broker.js";
 import type { StreamBroker } from "./streams/stream-broker.js";
 import type { TimerSource } from "./timers/timer-source.js";
-
-/** Frames above this are refused by the socket layer (close 1009) before any parsing. */
-const MAX_FRAME_BYTES = 64 * 1024;
 
 /** Instances a node can be given instead of building its own. Shared ones are not closed by it. */
 export interface NodeServices {
@@ -146,9 +142,11 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
       secret: config.secret,
       maxDevicesPerUser: config.maxDevicesPerUser,
       resumeWindowMs: config.resumeWindowMs,
+      maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds,
     },
     log,
     clock,
+    metrics,
   });
   const gateway = new Gateway(config, sessions, calls, store, broker, log, clock);
   gauges = {
@@ -158,25 +156,22 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
   const restored = await calls.startTimers();
   relay.kick();
 
-  const handler = createHttpHandler(config, {
-    onlineUsers: (limit) => gateway.onlineUsers(limit),
-  });
-  const http = createHttpServer((request, response) => {
-    if (request.url === "/metrics") return serveMetrics(metrics, request, response);
-    return handler(request, response);
-  });
-  const wss = new WebSocketServer({
-    noServer: true,
-    maxPayload: MAX_FRAME_BYTES,
-    perMessageDeflate: false,
-  });
-  http.on("upgrade", (request, socket, head) => {
-    if (new URL(request.url ?? "/", "http://localhost").pathname !== "/ws") {
-      socket.end("HTTP/1.1 404 Not Found\r\n\r\n");
-      return;
-    }
-    wss.handleUpgrade(request, socket, head, (ws) => gateway.accept(ws));
-  });
+  const http = await buildHttpApp(
+    config,
+    {
+      onlineUsers: (limit) => gateway.onlineUsers(limit),
+      readiness: () => checkReadiness(store, gateway.storeHealth),
+      refuseSocket: (remoteAddress) => gateway.refuseSocket(remoteAddress),
+      acceptSocket: (socket, remoteAddress) => gateway.accept(socket, remoteAddress),
+    },
+    log,
+  );
+  http.get("/metrics", async (_request, reply) =>
+    reply
+      .type(metrics.contentType)
+      .header("cache-control", "no-store")
+      .send(await metrics.metricsText()),
+  );
 
   let sweeping = true;
   let sweep: Promise<void> = Promise.resolve();
@@ -187,9 +182,8 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
       clearInterval(purgeTimer);
       sweeping = false;
       gateway.close();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
-      http.closeAllConnections();
-      if (http.listening) await new Promise<void>((resolve) => http.close(() => resolve()));
+      http.server.closeAllConnections();
+      await http.close();
       await sweep;
       await calls.drain();
       calls.stop();
@@ -201,11 +195,8 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
   };
 
   const listen = async (port = config.port, host = config.host): Promise<BeckonServer> => {
-    await new Promise<void>((resolve, reject) => {
-      http.once("error", reject);
-      http.listen(port, host, () => resolve());
-    });
-    const address = http.address() as AddressInfo;
+    await http.listen({ port, host });
+    const address = http.server.address() as AddressInfo;
     const shownHost = host.includes(":") ? `[${host}]` : host;
     log.info(
       { port: address.port, store: redactUrl(config.store), timers: restored, nodeID },
