@@ -1,80 +1,92 @@
-// Applies commands to calls: one at a time per call, load -> engine -> store -> bus. The only
-// place where engine decisions become durable and visible.
+// Applies commands to calls: load -> engine -> one commit (call, timers, facts) -> streams. The
+// only place where engine decisions become durable and visible.
 import { randomBytes } from "node:crypto";
+import type { Call } from "@beckon/engine";
 import {
   applyCommand,
   type CallCommand,
   createCall,
   type Decision,
+  type Delivery,
+  diffTimers,
   type EngineSettings,
   type InviteCommand,
   isBusy,
   type ReplyOf,
   timersOf,
 } from "@beckon/engine";
-import { BeckonError, type CallInvitationSentResult, ErrorCode } from "@beckon/protocol";
+import {
+  BeckonError,
+  type CallEvent,
+  type CallInvitationSentResult,
+  ErrorCode,
+} from "@beckon/protocol";
 import type { Logger } from "pino";
-import type { Bus } from "./bus/bus.js";
+import type { OutboxRelay } from "./hooks/outbox-relay.js";
 import { KeyedQueue } from "./keyed-queue.js";
-import type { CallStore, StoredTimer } from "./store/call-store.js";
-import { TimerScheduler } from "./timer-scheduler.js";
+import type { DeviceState, Presence } from "./presence/presence.js";
+import type { CallStore, CommitResult, StoredTimer } from "./store/call-store.js";
+import { type Publication, type StreamBroker, streamOf } from "./streams/stream-broker.js";
+import type { TimerSource } from "./timers/timer-source.js";
 
 const MAX_VERSION_RETRIES = 5;
 
 export type InviteInput = Omit<InviteCommand, "type" | "callID" | "knownUsers" | "callerBusy">;
 
+/** The frame body of an event without its seq; serialized once for every device that gets it. */
+export function payloadOf(event: CallEvent): string {
+  return `"ev":"${event.name}","data":${JSON.stringify(event.data)}`;
+}
+
+/** A `once` key that keeps a device from being shown one invitation twice. */
+export function invitationOnce(event: CallEvent): Publication["once"] {
+  if (event.name !== "callInvitationReceived") return undefined;
+  return { key: `${event.data.callID}:${event.data.deadline}`, until: event.data.deadline };
+}
+
+export interface CallServiceDeps {
+  store: CallStore;
+  broker: StreamBroker;
+  presence: Presence;
+  timers: TimerSource;
+  relay: OutboxRelay;
+  settings: EngineSettings;
+  log: Logger;
+  clock: () => number;
+}
+
 export class CallService {
   private readonly queue = new KeyedQueue();
   /** Each call's latest deferred publish, so readers can wait until its events are out. */
   private readonly publishing = new Map<string, Promise<void>>();
-  readonly scheduler: TimerScheduler;
+  private readonly store: CallStore;
+  private readonly clock: () => number;
 
-  constructor(
-    private readonly store: CallStore,
-    private readonly bus: Bus,
-    private readonly settings: EngineSettings,
-    private readonly log: Logger,
-    private readonly clock: () => number = Date.now,
-  ) {
-    this.scheduler = new TimerScheduler((timer) => this.onTimer(timer), clock);
+  constructor(private readonly deps: CallServiceDeps) {
+    this.store = deps.store;
+    this.clock = deps.clock;
   }
 
-  /** Loads every stored timer into the scheduler (start-up). */
-  async restoreTimers(): Promise<number> {
-    const timers = await this.store.allTimers();
-    const byCall = new Map<string, StoredTimer[]>();
-    for (const timer of timers) {
-      const list = byCall.get(timer.callID);
-      if (list) list.push(timer);
-      else byCall.set(timer.callID, [timer]);
-    }
-    for (const [callID, list] of byCall) this.scheduler.replace(callID, list);
-    return timers.length;
+  /** Starts handing due timers to the engine; resolves with how many were pending. */
+  startTimers(): Promise<number> {
+    return this.deps.timers.start(this.onTimer);
   }
 
   async invite(input: InviteInput): Promise<CallInvitationSentResult> {
     const callID = randomBytes(16).toString("base64url");
-    // One invite at a time per caller, so two at once cannot both pass the busy rule. Nobody
-    // knows the new callID yet, so the call's own queue has nothing to order.
-    return this.queue.run(`caller\u0000${input.actor.userID}`, async () => {
-      const invitees = [...new Set(input.invitees)];
-      const [knownUsers, active] = await Promise.all([
-        this.store.knownUsers(invitees),
-        this.store.activeCallsOf(input.actor.userID),
-      ]);
-      const command: InviteCommand = {
-        ...input,
-        type: "invite",
-        callID,
-        knownUsers,
-        callerBusy: isBusy(active, input.actor.userID),
-      };
-      const decision = createCall(command, this.clock(), this.settings);
+    const invitees = [...new Set(input.invitees)];
+    const knownUsers = await this.store.knownUsers(invitees);
+    // The engine checks the busy rule on what it reads; the commit checks it again atomically,
+    // so two invites at once (on any nodes) cannot both pass.
+    let callerBusy = isBusy(await this.store.activeCallsOf(input.actor.userID), input.actor.userID);
+    for (;;) {
+      const command: InviteCommand = { ...input, type: "invite", callID, knownUsers, callerBusy };
+      const decision = createCall(command, this.clock(), this.deps.settings);
       if (!decision.ok) throw decision.error;
-      await this.store.insertCall(decision.call, timersOf(decision.call, this.settings));
-      this.commit(decision);
-      return decision.reply;
-    });
+      const result = await this.commit(null, decision, input.actor.userID);
+      if (result.ok) return decision.reply;
+      callerBusy = true;
+    }
   }
 
   /**
@@ -85,21 +97,17 @@ export class CallService {
   async execute<C extends CallCommand>(
     callID: string,
     command: C,
-    stillWanted: () => boolean = () => true,
+    stillWanted: () => boolean | Promise<boolean> = () => true,
   ): Promise<ReplyOf<C>> {
     return this.queue.run(callID, async () => {
-      if (!stillWanted()) return {} as ReplyOf<C>;
+      if (!(await stillWanted())) return {} as ReplyOf<C>;
       for (let attempt = 0; attempt < MAX_VERSION_RETRIES; attempt++) {
         const call = await this.store.getCall(callID);
         if (!call) throw new BeckonError(ErrorCode.CallDoesNotExist, "no such call");
-        const decision = applyCommand<C>(call, command, this.clock(), this.settings);
+        const decision = applyCommand<C>(call, command, this.clock(), this.deps.settings);
         if (!decision.ok) throw decision.error;
         if (!decision.changed) return decision.reply;
-        const timers = timersOf(decision.call, this.settings);
-        if (await this.store.updateCall(decision.call, call.version, timers)) {
-          this.commit(decision);
-          return decision.reply;
-        }
+        if ((await this.commit(call, decision)).ok) return decision.reply;
         // Another node changed the call between our read and write: decide again on fresh state.
       }
       throw new BeckonError(ErrorCode.ServerError, "the call is too busy, try again");
@@ -107,7 +115,7 @@ export class CallService {
   }
 
   /**
-   * Runs `task` in the call's queue once the call's decided events are out, so what it sends
+   * Runs `task` in the call's queue once the call's decided events are out, so what it publishes
    * (a login picture) comes after them and it sees no command half-applied.
    */
   inCallOrder<T>(callID: string, task: () => Promise<T>): Promise<T> {
@@ -117,6 +125,14 @@ export class CallService {
     });
   }
 
+  /** Publishes events to one device's stream (a login picture). */
+  async tell(device: { userID: string; deviceID: string }, events: readonly CallEvent[]) {
+    const stream = streamOf(device.userID, device.deviceID);
+    await this.deps.broker.publish(
+      events.map((event) => ({ stream, payload: payloadOf(event), once: invitationOnce(event) })),
+    );
+  }
+
   /** Resolves once every queued command has run and its events have been published. */
   async drain(): Promise<void> {
     await this.queue.drain();
@@ -124,36 +140,85 @@ export class CallService {
   }
 
   stop(): void {
-    this.scheduler.stop();
+    this.deps.timers.stop(this.onTimer);
   }
 
-  private commit(decision: Decision<unknown> & { ok: true }): void {
+  private async commit(
+    before: Call | null,
+    decision: Decision<unknown> & { ok: true },
+    idleUser?: string,
+  ): Promise<CommitResult> {
     const { call } = decision;
-    this.scheduler.replace(call.callID, timersOf(call, this.settings));
-    if (decision.deliveries.length === 0) return;
-    const message = { callID: call.callID, deliveries: decision.deliveries };
-    // Published on the next turn, after the actor's reply has gone out, so an app learns its
-    // callID before the events about it. setImmediate runs in order, so events keep theirs.
+    const { settings } = this.deps;
+    const next = timersOf(call, settings);
+    const result = await this.store.commit({
+      call,
+      before,
+      timers: diffTimers(before ? timersOf(before, settings) : [], next),
+      facts: decision.facts,
+      ...(idleUser !== undefined ? { idleUser } : {}),
+    });
+    if (!result.ok) return result;
+    this.deps.timers.changed(
+      call.callID,
+      next.map((timer): StoredTimer => ({ ...timer, callID: call.callID })),
+    );
+    if (decision.facts.length > 0) this.deps.relay.kick();
+    if (decision.deliveries.length > 0) this.publishLater(call.callID, decision.deliveries);
+    return result;
+  }
+
+  /**
+   * Published on the next turn, after the actor's reply has gone out, so an app learns its
+   * callID before the events about it. setImmediate runs in order, so events keep theirs.
+   */
+  private publishLater(callID: string, deliveries: readonly Delivery[]): void {
     const published = new Promise<void>((resolve) => setImmediate(resolve))
-      .then(() => this.bus.publish(message))
-      .catch((error: unknown) =>
-        this.log.error({ err: error, callID: call.callID }, "publish failed"),
-      );
-    this.publishing.set(call.callID, published);
+      .then(() => this.publish(deliveries))
+      .catch((error: unknown) => this.deps.log.error({ err: error, callID }, "publish failed"));
+    this.publishing.set(callID, published);
     void published.then(() => {
-      if (this.publishing.get(call.callID) === published) this.publishing.delete(call.callID);
+      if (this.publishing.get(callID) === published) this.publishing.delete(callID);
     });
   }
 
-  private onTimer(timer: StoredTimer): void {
-    this.execute(timer.callID, { type: "timer", timer: timer.kind, userID: timer.userID }).catch(
-      (error: unknown) => {
-        // Engine refusals are final; only infrastructure failures are worth another try.
-        if (error instanceof BeckonError && error.code !== ErrorCode.ServerError) return;
-        this.log.error({ err: error, timer }, "timer command failed; retrying in 1 s");
-        const retry = setTimeout(() => this.onTimer(timer), 1_000);
-        retry.unref();
-      },
-    );
+  private async publish(deliveries: readonly Delivery[]): Promise<void> {
+    const batch: Publication[] = [];
+    const payloads = new Map<CallEvent, string>();
+    const sessions = new Map<string, DeviceState[]>();
+    for (const { to, event } of deliveries) {
+      let devices = sessions.get(to.userID);
+      if (!devices) {
+        devices = await this.deps.presence.devicesOf(to.userID);
+        sessions.set(to.userID, devices);
+      }
+      for (const device of devices) {
+        if (to.device !== undefined && device.deviceID !== to.device) continue;
+        if (device.deviceID === to.exceptDevice) continue;
+        let payload = payloads.get(event);
+        if (payload === undefined) {
+          payload = payloadOf(event);
+          payloads.set(event, payload);
+        }
+        batch.push({
+          stream: streamOf(device.userID, device.deviceID),
+          payload,
+          once: invitationOnce(event),
+        });
+      }
+    }
+    if (batch.length > 0) await this.deps.broker.publish(batch);
   }
+
+  private readonly onTimer = async (timer: StoredTimer): Promise<void> => {
+    try {
+      await this.execute(timer.callID, { type: "timer", timer: timer.kind, userID: timer.userID });
+    } catch (error) {
+      // Engine refusals are final; only infrastructure failures are worth another try.
+      if (error instanceof BeckonError && error.code !== ErrorCode.ServerError) return;
+      this.deps.log.error({ err: error, timer }, "timer command failed; retrying in 1 s");
+      const retry = setTimeout(() => void this.onTimer(timer), 1_000);
+      retry.unref();
+    }
+  };
 }

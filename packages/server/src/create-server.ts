@@ -1,25 +1,62 @@
-// Builds a Beckon node from its adapters and starts listening; `close()` stops all of it.
+// Builds a Beckon node from its services and starts listening; `close()` stops all of it.
+// Services (store, stream broker, presence, timers, hooks, clock, logger) may be passed in as
+// instances: several nodes in one process can then share them, as separate processes share
+// PostgreSQL and Redis. What is not passed is made for the single-node setup.
+import { randomBytes } from "node:crypto";
 import { createServer as createHttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { findMember } from "@beckon/engine";
-import { pino } from "pino";
+import { type Logger, pino } from "pino";
 import { WebSocketServer } from "ws";
-import { LocalBus } from "./bus/local-bus.js";
 import { CallService } from "./call-service.js";
 import { Gateway } from "./gateway/gateway.js";
+import type { Hook } from "./hooks/hook.js";
+import { OutboxRelay } from "./hooks/outbox-relay.js";
 import { createHttpHandler } from "./http-handler.js";
-import { resolveOptions, type ServerOptions } from "./server-options.js";
+import { MemoryPresence } from "./presence/memory-presence.js";
+import type { Presence } from "./presence/presence.js";
+import { type ResolvedOptions, resolveOptions, type ServerOptions } from "./server-options.js";
+import { SessionService } from "./session-service.js";
 import type { CallStore } from "./store/call-store.js";
 import { SqliteCallStore } from "./store/sqlite-call-store.js";
+import { MemoryStreamBroker } from "./streams/memory-stream-broker.js";
+import type { StreamBroker } from "./streams/stream-broker.js";
+import { LocalTimerSource } from "./timers/local-timer-source.js";
+import type { TimerSource } from "./timers/timer-source.js";
 
 /** Frames above this are refused by the socket layer (close 1009) before any parsing. */
 const MAX_FRAME_BYTES = 64 * 1024;
+
+/** Instances a node can be given instead of building its own. Shared ones are not closed by it. */
+export interface NodeServices {
+  store: CallStore;
+  broker: StreamBroker;
+  presence: Presence;
+  timers: TimerSource;
+  hooks: readonly Hook[];
+  clock: () => number;
+  logger: Logger;
+  /** Names this node in presence; random by default. */
+  nodeID: string;
+}
+
+export type CreateServerOptions = ServerOptions & {
+  /** Service instances to use instead of those `store` and `redis` describe. */
+  services?: Partial<NodeServices>;
+};
 
 export interface BeckonServer {
   /** The WebSocket URL the SDK connects to. */
   url: string;
   httpUrl: string;
   port: number;
+  nodeID: string;
+  close(): Promise<void>;
+}
+
+export interface BeckonNode {
+  nodeID: string;
+  /** Starts serving; resolves once the port is open. */
+  listen(port?: number, host?: string): Promise<BeckonServer>;
   close(): Promise<void>;
 }
 
@@ -30,28 +67,63 @@ function openStore(location: string): CallStore {
   return new SqliteCallStore(location);
 }
 
-export async function createServer(options: ServerOptions): Promise<BeckonServer> {
-  const config = resolveOptions(options);
+/** Builds a node without opening a port. */
+export async function buildNode(options: CreateServerOptions): Promise<BeckonNode> {
+  const config: ResolvedOptions = resolveOptions(options);
   if (config.redis) throw new Error("createServer: cluster mode (redis) is not available yet");
-  const log = pino({ level: config.logLevel, name: "beckon" });
-  const store = openStore(config.store);
-  const bus = new LocalBus();
-  const calls = new CallService(
+  const given = options.services ?? {};
+  const log = given.logger ?? pino({ level: config.logLevel, name: "beckon" });
+  const clock = given.clock ?? Date.now;
+  const nodeID = given.nodeID ?? randomBytes(6).toString("base64url");
+  // What this node made, it closes; what it was given belongs to whoever gave it.
+  const owned: Array<{ close(): Promise<void> }> = [];
+  const own = <T extends { close(): Promise<void> }>(made: T): T => {
+    owned.push(made);
+    return made;
+  };
+  const store = given.store ?? own(openStore(config.store));
+  const broker =
+    given.broker ??
+    own(new MemoryStreamBroker({ maxAgeMs: config.resumeWindowMs, maxBytes: 1 << 20 }, clock));
+  const presence = given.presence ?? own(new MemoryPresence());
+  const timers = given.timers ?? new LocalTimerSource(store, clock);
+  const hooks = given.hooks ?? [];
+  const relay = new OutboxRelay(store, hooks, log);
+  const calls = new CallService({
     store,
-    bus,
-    {
+    broker,
+    presence,
+    timers,
+    relay,
+    settings: {
       notReceivedCheckMs: config.notReceivedCheckMs,
       callerGraceMs: config.callerGraceMs,
       maxExtendedDataBytes: config.maxExtendedDataBytes,
     },
     log,
-  );
-  const gateway = new Gateway(config, calls, store, log);
-  bus.subscribe((message) => gateway.deliver(message));
-  const restored = await calls.restoreTimers();
+    clock,
+  });
+  const sessions = new SessionService({
+    nodeID,
+    store,
+    broker,
+    presence,
+    calls,
+    hooks,
+    settings: {
+      secret: config.secret,
+      maxDevicesPerUser: config.maxDevicesPerUser,
+      resumeWindowMs: config.resumeWindowMs,
+    },
+    log,
+    clock,
+  });
+  const gateway = new Gateway(config, sessions, calls, store, broker, log, clock);
+  const restored = await calls.startTimers();
+  relay.kick();
 
   const http = createHttpServer(
-    createHttpHandler(config, { onlineUsers: (limit) => gateway.devices.onlineUsers(limit) }),
+    createHttpHandler(config, { onlineUsers: (limit) => gateway.onlineUsers(limit) }),
   );
   const wss = new WebSocketServer({
     noServer: true,
@@ -65,67 +137,69 @@ export async function createServer(options: ServerOptions): Promise<BeckonServer
     }
     wss.handleUpgrade(request, socket, head, (ws) => gateway.accept(ws));
   });
-  await new Promise<void>((resolve, reject) => {
-    http.once("error", reject);
-    http.listen(config.port, config.host, () => resolve());
-  });
-  const { port } = http.address() as AddressInfo;
-  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
-  log.info({ port, store: config.store, timers: restored }, "beckon listening");
 
-  // Every socket died with the old process: unanswered calls whose caller does not come back
-  // within the grace period are cancelled (SPEC §5 "Caller lost").
-  // It runs beside serving, handing the event loop back every few calls: the store may answer
-  // synchronously, and a long chain of settled promises would starve the sockets.
   let sweeping = true;
-  const sweep = (async () => {
-    let done = 0;
-    for (const callID of await store.startedCallIDs()) {
-      if (!sweeping) break;
-      if (++done % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
-      const call = await store.getCall(callID);
-      const device = call && findMember(call, call.caller)?.mainDevice;
-      if (!call || !device) continue;
-      await calls
-        .execute(
-          callID,
-          { type: "deviceLost", actor: { userID: call.caller, deviceID: device } },
-          () => !gateway.devices.isOnline(call.caller, device),
-        )
-        .catch((error: unknown) => log.warn({ err: error, callID }, "restart sweep failed"));
-    }
-  })();
-
-  // Ended calls older than the retention are dropped at start and then every hour.
-  const purge = () =>
-    store
-      .purgeEndedBefore(Date.now() - config.retentionMs)
-      .then((count) => count > 0 && log.info({ count }, "purged old calls"))
-      .catch((error: unknown) => log.warn({ err: error }, "purge failed"));
-  await purge();
-  const purgeTimer = setInterval(purge, Math.max(1_000, Math.min(config.retentionMs, 3_600_000)));
-  purgeTimer.unref();
-
+  let sweep: Promise<void> = Promise.resolve();
+  let purgeTimer: NodeJS.Timeout | undefined;
   let closing: Promise<void> | undefined;
-  return {
-    url: `ws://${host}:${port}/ws`,
-    httpUrl: `http://${host}:${port}`,
-    port,
-    close: () => {
-      closing ??= (async () => {
-        clearInterval(purgeTimer);
-        sweeping = false;
-        gateway.close();
-        await new Promise<void>((resolve) => wss.close(() => resolve()));
-        http.closeAllConnections();
-        await new Promise<void>((resolve) => http.close(() => resolve()));
-        await sweep;
-        await calls.drain();
-        calls.stop();
-        await bus.close();
-        await store.close();
-      })();
-      return closing;
-    },
+  const close = () => {
+    closing ??= (async () => {
+      clearInterval(purgeTimer);
+      sweeping = false;
+      gateway.close();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      http.closeAllConnections();
+      if (http.listening) await new Promise<void>((resolve) => http.close(() => resolve()));
+      await sweep;
+      await calls.drain();
+      calls.stop();
+      sessions.stop();
+      await relay.stop();
+      for (const made of owned.reverse()) await made.close();
+    })();
+    return closing;
   };
+
+  const listen = async (port = config.port, host = config.host): Promise<BeckonServer> => {
+    await new Promise<void>((resolve, reject) => {
+      http.once("error", reject);
+      http.listen(port, host, () => resolve());
+    });
+    const address = http.address() as AddressInfo;
+    const shownHost = host.includes(":") ? `[${host}]` : host;
+    log.info(
+      { port: address.port, store: config.store, timers: restored, nodeID },
+      "beckon listening",
+    );
+    sweep = sessions
+      .sweepAfterRestart(() => sweeping)
+      .catch((error: unknown) => log.error({ err: error }, "restart sweep failed"));
+    // Ended calls older than the retention are dropped at start and then every hour.
+    const purge = () =>
+      store
+        .purgeEndedBefore(clock() - config.retentionMs)
+        .then((count) => count > 0 && log.info({ count }, "purged old calls"))
+        .catch((error: unknown) => log.warn({ err: error }, "purge failed"));
+    await purge();
+    purgeTimer = setInterval(purge, Math.max(1_000, Math.min(config.retentionMs, 3_600_000)));
+    purgeTimer.unref();
+    return {
+      url: `ws://${shownHost}:${address.port}/ws`,
+      httpUrl: `http://${shownHost}:${address.port}`,
+      port: address.port,
+      nodeID,
+      close,
+    };
+  };
+  return { nodeID, listen, close };
+}
+
+export async function createServer(options: CreateServerOptions): Promise<BeckonServer> {
+  const node = await buildNode(options);
+  try {
+    return await node.listen();
+  } catch (error) {
+    await node.close();
+    throw error;
+  }
 }

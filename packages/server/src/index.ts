@@ -1,6 +1,26 @@
 // @beckon/server: run a Beckon node in-process, and mint development tokens.
 export { type SignTokenOptions, signToken } from "./auth-tokens.js";
-export { type BeckonServer, createServer } from "./create-server.js";
+export {
+  type BeckonNode,
+  type BeckonServer,
+  buildNode,
+  type CreateServerOptions,
+  createServer,
+  type NodeServices,
+} from "./create-server.js";
+export type { FactMeta, Hook } from "./hooks/hook.js";
+export { MemoryPresence } from "./presence/memory-presence.js";
+export type { DeviceRef, DeviceState, Presence } from "./presence/presence.js";
 export type { ServerOptions } from "./server-options.js";
-export type { CallStore, StoredTimer } from "./store/call-store.js";
+export type {
+  CallCommit,
+  CallStore,
+  CommitResult,
+  OutboxEntry,
+  StoredTimer,
+} from "./store/call-store.js";
 export { SqliteCallStore } from "./store/sqlite-call-store.js";
+export { MemoryStreamBroker } from "./streams/memory-stream-broker.js";
+export type { StreamBroker, StreamEntry, StreamPosition } from "./streams/stream-broker.js";
+export { LocalTimerSource } from "./timers/local-timer-source.js";
+export type { TimerSource } from "./timers/timer-source.js";

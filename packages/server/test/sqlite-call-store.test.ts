@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { SqliteCallStore } from "../src/store/sqlite-call-store.js";
-import { describeCallStore, makeCall } from "./support/store-contract.js";
+import { describeCallStore, insert, makeCall } from "./support/store-contract.js";
 
 const dir = mkdtempSync(join(tmpdir(), "beckon-store-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -17,7 +17,7 @@ it("a file store keeps its calls across a reopen", async () => {
   const path = join(dir, "reopen.db");
   const first = new SqliteCallStore(path);
   const call = makeCall("alice", ["bob"]);
-  await first.insertCall(call, []);
+  await insert(first, call);
   await first.close();
   const second = new SqliteCallStore(path);
   try {

@@ -1,42 +1,61 @@
-// The WebSocket front door: validates frames, authenticates devices, turns requests into call
-// commands and delivers decided events to the devices on this node.
-import type { Actor } from "@beckon/engine";
-import { callInfoFor, checkCallListQuery, closingEventFor, pictureFor } from "@beckon/engine";
+// The WebSocket front door: validates frames, charges them to a rate, hands requests to the
+// session and call services, and writes each device's stream entries to its socket on this
+// node. It keeps transport state only; sessions live in the session service and presence.
+import { randomBytes } from "node:crypto";
+import type { Socket } from "node:net";
+import { callInfoFor, checkCallListQuery } from "@beckon/engine";
 import {
   BeckonError,
-  type CallEvent,
   CloseCode,
   ConnectionEvent,
   ErrorCode,
-  isValidUserID,
   type LoginRequest,
   type LoginResult,
   type OperationMap,
   type OperationName,
-  PROTOCOL_VERSION,
   type ReplyFrame,
+  type ServerFrame,
 } from "@beckon/protocol";
 import { isOperationName, requestEnvelopeSchema, requestSchemas } from "@beckon/protocol/schemas";
 import type { Logger } from "pino";
 import type { RawData, WebSocket } from "ws";
-import { verifyToken } from "../auth-tokens.js";
-import type { BusMessage } from "../bus/bus.js";
 import type { CallService } from "../call-service.js";
+import { KeyedQueue } from "../keyed-queue.js";
+import type { SessionService, Signal } from "../session-service.js";
 import type { CallStore } from "../store/call-store.js";
-import { DeviceRegistry } from "./device-registry.js";
-import { DeviceSession } from "./device-session.js";
+import { type StreamBroker, type StreamEntry, streamOf } from "../streams/stream-broker.js";
 import { TokenBucket } from "./rate-limiter.js";
 
 export interface GatewaySettings {
-  secret: string;
   heartbeatIntervalMs: number;
-  maxDevicesPerUser: number;
   /** How long before expiry `tokenWillExpire` fires. */
   tokenWarningSeconds: number;
   loginTimeoutMs: number;
-  /** How long a dropped device's session waits to be resumed before it ends. */
-  resumeWindowMs: number;
   rateLimit: { burst: number; perSecond: number };
+}
+
+/** Past this much unsent data the device is too slow to keep; it reconnects and resumes. */
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/** Node's timers overflow past this (about 24.8 days) and fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A logged-in device whose socket is on this node. */
+interface LocalDevice {
+  userID: string;
+  deviceID: string;
+  stream: string;
+  epoch: string;
+  loginTime: number;
+  /** Identifies this attachment, so a "replaced" signal spares it. */
+  attachID: string;
+  connection: Connection;
+  /** The last stream offset written to the socket. */
+  sent: number;
+  /** Live entries (with their epoch) held back until the session is open; null after. */
+  held: Array<{ entry: StreamEntry; epoch: string }> | null;
+  tokenTimers: NodeJS.Timeout[];
+  /** Set when the session ended on purpose (logout, kick): the socket closing is not "away". */
+  ended: boolean;
 }
 
 /** One socket, before and after login. */
@@ -45,35 +64,59 @@ interface Connection {
   openedAt: number;
   lastSeen: number;
   bucket: TokenBucket;
-  session: DeviceSession | null;
+  device: LocalDevice | null;
   loggingIn: boolean;
+  /** Frames written in this turn go out in one write (the socket is corked until the next tick). */
+  corked: boolean;
 }
 
 type Handler<K extends OperationName> = (
-  connection: Connection & { session: DeviceSession },
+  device: LocalDevice,
   data: OperationMap[K]["request"],
 ) => Promise<OperationMap[K]["result"]>;
 
+/** `{"id":N,"op":"ping","data":{"ack":M}}` or without `ack`: heartbeats skip JSON and schemas. */
+const PING = /^\{"id":(\d{1,15}),"op":"ping","data":\{(?:"ack":(\d{1,15}))?\}\}$/;
+
 export class Gateway {
-  readonly devices = new DeviceRegistry();
+  /** Devices attached on this node, by stream. */
+  private readonly local = new Map<string, LocalDevice>();
   private readonly connections = new Set<Connection>();
   private readonly sweepTimer: NodeJS.Timeout;
+  private readonly logins = new KeyedQueue();
+  private readonly unsubscribe: () => void;
   /** Set by close(): sockets dropping now are the server going away, not devices getting lost. */
   private closing = false;
 
   constructor(
     private readonly settings: GatewaySettings,
+    private readonly sessions: SessionService,
     private readonly calls: CallService,
     private readonly store: CallStore,
+    broker: StreamBroker,
     private readonly log: Logger,
     private readonly clock: () => number = Date.now,
   ) {
     this.sweepTimer = setInterval(() => this.sweep(), settings.heartbeatIntervalMs);
     this.sweepTimer.unref();
+    this.unsubscribe = broker.subscribe(
+      (stream, entry, epoch) => this.onEntry(stream, entry, epoch),
+      (stream, signal) => this.onSignal(stream, signal),
+    );
   }
 
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  /** Users with a socket on this node, up to `limit` (a development aid, not a hot path). */
+  onlineUsers(limit: number): string[] {
+    const users = new Set<string>();
+    for (const device of this.local.values()) {
+      if (users.size >= limit) break;
+      users.add(device.userID);
+    }
+    return [...users];
   }
 
   accept(socket: WebSocket): void {
@@ -84,8 +127,9 @@ export class Gateway {
       openedAt: now,
       lastSeen: now,
       bucket: new TokenBucket(burst, perSecond, now),
-      session: null,
+      device: null,
       loggingIn: false,
+      corked: false,
     };
     this.connections.add(connection);
     socket.on("message", (raw, isBinary) => this.onFrame(connection, raw, isBinary));
@@ -93,22 +137,43 @@ export class Gateway {
     socket.on("error", (error) => this.log.debug({ err: error }, "socket error"));
   }
 
-  /** Delivers a bus message to the matching devices on this node. */
-  deliver(message: BusMessage): void {
-    for (const { to, event } of message.deliveries) {
-      let json: string | undefined;
-      for (const device of this.devices.resolve(to)) {
-        json ??= JSON.stringify(event.data);
-        device.sendCallEvent(event, json);
-      }
-    }
-  }
-
   close(): void {
     clearInterval(this.sweepTimer);
     this.closing = true;
-    for (const session of this.devices.all()) session.clearTimers();
+    this.unsubscribe();
+    for (const device of this.local.values()) this.clearTokenTimers(device);
     for (const connection of this.connections) connection.socket.terminate();
+  }
+
+  /** A stream entry, published by any node: written if the device is attached here. */
+  private onEntry(stream: string, entry: StreamEntry, epoch: string): void {
+    const device = this.local.get(stream);
+    if (!device) return;
+    if (device.held) device.held.push({ entry, epoch });
+    else if (device.epoch === epoch) this.writeEntry(device, entry);
+  }
+
+  private writeEntry(device: LocalDevice, entry: StreamEntry): void {
+    if (entry.offset <= device.sent) return;
+    device.sent = entry.offset;
+    this.write(device.connection, `{"seq":${entry.offset},${entry.payload}}`);
+  }
+
+  private onSignal(stream: string, text: string): void {
+    const device = this.local.get(stream);
+    if (!device) return;
+    const signal = JSON.parse(text) as Signal;
+    if (signal.kind === "replaced") {
+      if (signal.keep === device.attachID) return;
+      device.ended = true;
+      this.detach(device);
+      device.connection.socket.terminate();
+      return;
+    }
+    device.ended = true;
+    this.write(device.connection, JSON.stringify(signal.frame));
+    this.detach(device);
+    device.connection.socket.close(signal.code, signal.reason);
   }
 
   /** Drops sockets that went silent for two heartbeats, or never logged in. */
@@ -117,15 +182,36 @@ export class Gateway {
     const silentSince = now - 2 * this.settings.heartbeatIntervalMs;
     for (const connection of this.connections) {
       const neverLoggedIn =
-        !connection.session && now - connection.openedAt > this.settings.loginTimeoutMs;
+        !connection.device && now - connection.openedAt > this.settings.loginTimeoutMs;
       if (connection.lastSeen < silentSince || neverLoggedIn) connection.socket.terminate();
     }
   }
 
-  private reply(connection: Connection, frame: ReplyFrame): void {
-    if (connection.socket.readyState === connection.socket.OPEN) {
-      connection.socket.send(JSON.stringify(frame));
+  /**
+   * Every write goes through here: one byte budget per socket, and frames of one turn leave in
+   * one write (the socket is corked until the next tick).
+   */
+  private write(connection: Connection, text: string): void {
+    const { socket } = connection;
+    if (socket.readyState !== socket.OPEN) return;
+    if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+      socket.terminate();
+      return;
     }
+    const raw = (socket as unknown as { _socket?: Socket })._socket;
+    if (raw && !connection.corked) {
+      connection.corked = true;
+      raw.cork();
+      process.nextTick(() => {
+        connection.corked = false;
+        raw.uncork();
+      });
+    }
+    socket.send(text);
+  }
+
+  private reply(connection: Connection, frame: ReplyFrame | ServerFrame): void {
+    this.write(connection, JSON.stringify(frame));
   }
 
   private fail(connection: Connection, id: number | null, code: ErrorCode, message: string): void {
@@ -138,9 +224,15 @@ export class Gateway {
       this.fail(connection, null, ErrorCode.ParamsInvalid, "binary frames are not supported");
       return;
     }
+    const text = raw.toString();
+    const ping = connection.device ? PING.exec(text) : null;
+    if (ping && connection.device) {
+      this.heartbeat(connection, connection.device, Number(ping[1]), ping[2]);
+      return;
+    }
     let parsed: unknown;
     try {
-      parsed = JSON.parse(raw.toString());
+      parsed = JSON.parse(text);
     } catch {
       this.fail(connection, null, ErrorCode.ParamsInvalid, "the frame is not JSON");
       return;
@@ -180,6 +272,16 @@ export class Gateway {
     void this.dispatch(connection, id, op, args.data);
   }
 
+  /** A heartbeat: acknowledges the stream and answers with a fixed frame, no JSON built. */
+  private heartbeat(connection: Connection, device: LocalDevice, id: number, ack?: string) {
+    if (ack !== undefined) {
+      this.sessions
+        .acknowledge(device, Number(ack))
+        .catch((error: unknown) => this.log.warn({ err: error }, "acknowledge failed"));
+    }
+    this.write(connection, `{"id":${id},"ok":true,"data":{"serverTime":${this.clock()}}}`);
+  }
+
   private async dispatch(
     connection: Connection,
     id: number,
@@ -187,20 +289,16 @@ export class Gateway {
     data: unknown,
   ): Promise<void> {
     try {
-      let result: unknown;
       if (op === "login") {
-        const login = await this.login(connection, data as LoginRequest);
-        this.reply(connection, { id, ok: true, data: login.result });
-        login.afterReply();
+        await this.login(connection, id, data as LoginRequest);
         return;
-      } else {
-        const { session } = connection;
-        if (!session) throw new BeckonError(ErrorCode.UserIsNotLogged, "log in first");
-        const handler = this.handlers[op] as Handler<typeof op>;
-        result = await handler({ ...connection, session }, data as never);
-        // The receipt is one-way: the SDK ignores its reply, so a success sends none.
-        if (op === "callAck") return;
       }
+      const { device } = connection;
+      if (!device) throw new BeckonError(ErrorCode.UserIsNotLogged, "log in first");
+      const handler = this.handlers[op] as Handler<typeof op>;
+      const result = await handler(device, data as never);
+      // The receipt is one-way: the SDK ignores its reply, so a success sends none.
+      if (op === "callAck") return;
       this.reply(connection, { id, ok: true, data: result });
     } catch (error) {
       if (error instanceof BeckonError) {
@@ -213,265 +311,199 @@ export class Gateway {
   }
 
   /**
-   * Authenticates the device and either resumes its event stream (replaying what it missed) or
-   * starts a new one with the current picture. `afterReply` runs right after the reply is sent,
-   * so replayed and new events always follow it.
+   * Authenticates the device, attaches it here (holding live entries back), opens its session
+   * (resumed or fresh), replies, then writes what it missed and what arrived meanwhile, in
+   * order, none twice. Logins of one device run one at a time.
    */
-  private async login(
-    connection: Connection,
-    request: LoginRequest,
-  ): Promise<{ result: LoginResult; afterReply: () => void }> {
-    if (request.protocolVersion !== PROTOCOL_VERSION) {
-      throw new BeckonError(
-        ErrorCode.ParamsInvalid,
-        `protocol version ${request.protocolVersion} is not supported (server speaks ${PROTOCOL_VERSION})`,
-      );
-    }
-    if (!isValidUserID(request.userID)) {
-      throw new BeckonError(ErrorCode.ParamsInvalid, "invalid userID");
-    }
-    if (connection.session || connection.loggingIn) {
+  private async login(connection: Connection, id: number, request: LoginRequest): Promise<void> {
+    if (connection.device || connection.loggingIn) {
       throw new BeckonError(ErrorCode.ParamsInvalid, "this connection is already logged in");
     }
     connection.loggingIn = true;
     try {
-      const expiresAt = await verifyToken(this.settings.secret, request.token, request.userID);
-      await this.store.addUsers([request.userID]);
-      const { socket } = connection;
-      if (socket.readyState !== socket.OPEN) {
-        throw new BeckonError(ErrorCode.NetworkError, "the connection closed during login");
-      }
-      const existing = this.devices.get(request.userID, request.deviceID);
-      const { resume } = request;
-      const resumable =
-        existing !== undefined &&
-        resume !== undefined &&
-        existing.epoch === resume.epoch &&
-        existing.canResumeFrom(resume.seq);
-      let session: DeviceSession;
-      if (resumable) {
-        session = existing;
-        // A half-open socket of the same device may still hang on; it is replaced quietly.
-        session.socket?.terminate();
-        session.detach();
-      } else {
-        if (existing) this.endSession(existing);
-        session = new DeviceSession(request.userID, request.deviceID, this.clock());
-        this.admit(session);
-      }
-      connection.session = session;
-      this.armTokenTimers(session, expiresAt);
-      const result: LoginResult = {
-        userID: session.userID,
-        deviceID: session.deviceID,
-        serverTime: this.clock(),
-        tokenExpiresAt: expiresAt,
-        heartbeatIntervalMs: this.settings.heartbeatIntervalMs,
-        epoch: session.epoch,
-        resumed: resumable,
-      };
-      const afterReply = () => {
-        session.resumeOn(socket, resumable ? (resume?.seq ?? 0) : 0);
-        void this.afterLogin(session, resumable ? null : (request.openCalls ?? [])).catch(
-          (error: unknown) =>
-            this.log.error({ err: error, userID: session.userID }, "login follow-up failed"),
-        );
-      };
-      return { result, afterReply };
+      const expiresAt = await this.sessions.authenticate(request);
+      const stream = streamOf(request.userID, request.deviceID);
+      await this.logins.run(stream, async () => {
+        const { socket } = connection;
+        if (socket.readyState !== socket.OPEN) {
+          throw new BeckonError(ErrorCode.NetworkError, "the connection closed during login");
+        }
+        const previous = this.local.get(stream);
+        const device: LocalDevice = {
+          userID: request.userID,
+          deviceID: request.deviceID,
+          stream,
+          epoch: "",
+          loginTime: 0,
+          attachID: randomBytes(9).toString("base64url"),
+          connection,
+          sent: 0,
+          held: [],
+          tokenTimers: [],
+          ended: false,
+        };
+        if (previous) {
+          previous.ended = true;
+          this.detach(previous);
+          previous.connection.socket.terminate();
+        }
+        this.local.set(stream, device);
+        let opened: Awaited<ReturnType<SessionService["open"]>>;
+        try {
+          opened = await this.sessions.open(device, request.resume, device.attachID);
+        } catch (error) {
+          this.detach(device);
+          throw error;
+        }
+        device.epoch = opened.position.epoch;
+        device.loginTime = opened.loginTime;
+        device.sent = opened.resumed ? (request.resume?.seq ?? 0) : 0;
+        connection.device = device;
+        this.armTokenTimers(device, expiresAt);
+        const result: LoginResult = {
+          userID: device.userID,
+          deviceID: device.deviceID,
+          serverTime: this.clock(),
+          tokenExpiresAt: expiresAt,
+          heartbeatIntervalMs: this.settings.heartbeatIntervalMs,
+          epoch: device.epoch,
+          resumed: opened.resumed,
+        };
+        this.reply(connection, { id, ok: true, data: result });
+        // The replay, then what arrived while it was read: both ascending, so an entry in both
+        // is written once (writeEntry skips offsets already sent).
+        const held = device.held ?? [];
+        device.held = null;
+        for (const entry of opened.replay) this.writeEntry(device, entry);
+        for (const { entry, epoch } of held)
+          if (epoch === device.epoch) this.writeEntry(device, entry);
+        this.sessions
+          .afterLogin(device, opened.resumed ? null : (request.openCalls ?? []))
+          .catch((error: unknown) =>
+            this.log.error({ err: error, userID: device.userID }, "login follow-up failed"),
+          );
+      });
     } finally {
       connection.loggingIn = false;
     }
   }
 
-  /** Ends a session for good: its socket goes, its stream is forgotten. */
-  private endSession(session: DeviceSession): void {
-    this.devices.remove(session);
-    session.clearTimers();
-    const socket = session.socket;
-    session.detach();
-    socket?.terminate();
+  /** Forgets the device on this node (its session lives on in the session service). */
+  private detach(device: LocalDevice): void {
+    this.clearTokenTimers(device);
+    if (this.local.get(device.stream) === device) this.local.delete(device.stream);
+    if (device.connection.device === device) device.connection.device = null;
   }
 
-  /** Registers a session, replacing a stale socket of the same device and enforcing the cap. */
-  private admit(session: DeviceSession): void {
-    this.devices.add(session);
-    const devices = this.devices.devicesOf(session.userID);
-    const excess = devices.length - this.settings.maxDevicesPerUser;
-    if (excess > 0) {
-      const oldest = devices
-        .filter((device) => device !== session)
-        .sort((a, b) => a.loginTime - b.loginTime)
-        .slice(0, excess);
-      for (const device of oldest)
-        this.kick(device, ConnectionEvent.KickedOut, "logged in on too many devices");
-    }
+  private armTokenTimers(device: LocalDevice, expiresAt: number): void {
+    this.clearTokenTimers(device);
+    const now = this.clock();
+    const warnAt = expiresAt - this.settings.tokenWarningSeconds * 1000;
+    const after = (at: number) => Math.min(Math.max(0, at - now), MAX_TIMER_MS);
+    const warn = setTimeout(() => {
+      const second = Math.max(0, Math.round((expiresAt - this.clock()) / 1000));
+      this.reply(device.connection, { ev: "tokenWillExpire", data: { second } });
+    }, after(warnAt));
+    const expire = setTimeout(() => {
+      // A timer clamped below a far expiry fires early: arm again for the rest.
+      if (this.clock() < expiresAt) return this.armTokenTimers(device, expiresAt);
+      this.kickHere(device, ConnectionEvent.TokenExpired, "the token has expired");
+    }, after(expiresAt));
+    warn.unref();
+    expire.unref();
+    device.tokenTimers = [warn, expire];
   }
 
-  private kick(session: DeviceSession, event: ConnectionEvent, reason: string): void {
-    session.send({ ev: "kicked", data: { event, reason } });
-    session.socket?.close(
+  private clearTokenTimers(device: LocalDevice): void {
+    for (const timer of device.tokenTimers) clearTimeout(timer);
+    device.tokenTimers = [];
+  }
+
+  private kickHere(device: LocalDevice, event: ConnectionEvent, reason: string): void {
+    device.ended = true;
+    this.reply(device.connection, { ev: "kicked", data: { event, reason } });
+    this.detach(device);
+    device.connection.socket.close(
       event === ConnectionEvent.TokenExpired ? CloseCode.TokenExpired : CloseCode.KickedOut,
       reason,
     );
-    this.devices.remove(session);
-    session.clearTimers();
-  }
-
-  private armTokenTimers(session: DeviceSession, expiresAt: number): void {
-    const now = this.clock();
-    const warnAt = expiresAt - this.settings.tokenWarningSeconds * 1000;
-    session.setTokenTimers([
-      setTimeout(
-        () =>
-          session.send({
-            ev: "tokenWillExpire",
-            data: { second: Math.max(0, Math.round((expiresAt - this.clock()) / 1000)) },
-          }),
-        Math.max(0, warnAt - now),
-      ),
-      setTimeout(
-        () => this.kick(session, ConnectionEvent.TokenExpired, "the token has expired"),
-        Math.max(0, expiresAt - now),
-      ),
-    ]);
-  }
-
-  /**
-   * After a login: a lost caller device counts as back, and a device that could not resume gets
-   * the current picture (`openCalls` non-null). Each call is read in its own queue, so nothing
-   * decided meanwhile is missed or shown twice.
-   */
-  private async afterLogin(session: DeviceSession, openCalls: readonly string[] | null) {
-    const calls = await this.store.activeCallsOf(session.userID);
-    const actor = this.actorOf(session);
-    const show = (event: CallEvent) => session.sendCallEvent(event, JSON.stringify(event.data));
-    const active = new Set(calls.map((call) => call.callID));
-    await Promise.all([
-      ...calls.map(async ({ callID, caller }) => {
-        if (caller === session.userID) {
-          await this.calls.execute(callID, { type: "deviceBack", actor });
-        }
-        if (openCalls === null) return;
-        await this.calls.inCallOrder(callID, async () => {
-          const call = await this.store.getCall(callID);
-          const event = call && pictureFor(call, session.userID, session.deviceID, this.clock());
-          if (event) show(event);
-        });
-      }),
-      ...(openCalls ?? [])
-        .filter((callID) => !active.has(callID))
-        .map((callID) =>
-          this.calls.inCallOrder(callID, async () => {
-            const call = await this.store.getCall(callID);
-            const event = call && closingEventFor(call, session.userID);
-            if (event) show(event);
-          }),
-        ),
-    ]);
+    this.sessions
+      .end(device, device.loginTime)
+      .catch((error: unknown) => this.log.warn({ err: error }, "ending a session failed"));
   }
 
   private onClose(connection: Connection): void {
     this.connections.delete(connection);
-    const { session } = connection;
-    // Only the socket the session is on counts; a replaced one leaves quietly.
-    if (!session || session.socket !== connection.socket) return;
-    session.detach();
-    if (this.closing) return;
-    session.expiryTimer = setTimeout(() => {
-      if (!session.isAttached) this.endSession(session);
-    }, this.settings.resumeWindowMs);
-    session.expiryTimer.unref();
-    if (!session.loggedOut) void this.tellCallsDeviceLost(session);
-  }
-
-  private async tellCallsDeviceLost(session: DeviceSession): Promise<void> {
-    try {
-      const calls = await this.store.activeCallsOf(session.userID);
-      const actor = { userID: session.userID, deviceID: session.deviceID };
-      await Promise.all(
-        calls
-          .filter((call) => call.caller === session.userID)
-          .map((call) =>
-            // The device may be back on a new socket by the time this runs; then it is not lost.
-            this.calls.execute(
-              call.callID,
-              { type: "deviceLost", actor },
-              () => !this.devices.isOnline(session.userID, session.deviceID),
-            ),
-          ),
+    const { device } = connection;
+    if (!device) return;
+    this.detach(device);
+    if (device.ended || this.closing) return;
+    this.sessions
+      .away(device, device.loginTime, "socket closed")
+      .catch((error: unknown) =>
+        this.log.error({ err: error, userID: device.userID }, "device-lost handling failed"),
       );
-    } catch (error) {
-      this.log.error({ err: error, userID: session.userID }, "device-lost handling failed");
-    }
-  }
-
-  private actorOf(session: DeviceSession): Actor {
-    return { userID: session.userID, deviceID: session.deviceID };
   }
 
   private readonly handlers: { [K in Exclude<OperationName, "login">]: Handler<K> } = {
-    logout: async ({ session }) => {
-      session.loggedOut = true;
-      const calls = await this.store.activeCallsOf(session.userID);
-      const actor = this.actorOf(session);
-      await Promise.all(
-        calls
-          .filter((call) => call.caller === session.userID)
-          .map((call) => this.calls.execute(call.callID, { type: "logout", actor })),
-      );
-      this.devices.remove(session);
-      session.clearTimers();
-      const socket = session.socket;
+    logout: async (device) => {
+      await this.sessions.logout(device, device.loginTime);
+      device.ended = true;
+      this.detach(device);
+      const { socket } = device.connection;
       // Reply first, then close: the SDK resolves logout on the reply.
-      setImmediate(() => socket?.close(CloseCode.LoggedOut, "logged out"));
+      setImmediate(() => socket.close(CloseCode.LoggedOut, "logged out"));
       return {};
     },
-    renewToken: async ({ session }, { token }) => {
-      const expiresAt = await verifyToken(this.settings.secret, token, session.userID);
-      this.armTokenTimers(session, expiresAt);
+    renewToken: async (device, { token }) => {
+      const expiresAt = await this.sessions.renew(device.userID, token);
+      this.armTokenTimers(device, expiresAt);
       return { tokenExpiresAt: expiresAt };
     },
-    ping: async ({ session }, { ack }) => {
-      if (ack !== undefined) session.acknowledge(ack);
+    ping: async (device, { ack }) => {
+      if (ack !== undefined) await this.sessions.acknowledge(device, ack);
       return { serverTime: this.clock() };
     },
-    callInvite: async ({ session }, request) =>
-      this.calls.invite({ ...request, actor: this.actorOf(session) }),
-    callCancel: async ({ session }, { callID, ...rest }) =>
-      this.calls.execute(callID, { type: "cancel", actor: this.actorOf(session), ...rest }),
-    callAccept: async ({ session }, { callID, extendedData }) =>
-      this.calls.execute(callID, { type: "accept", actor: this.actorOf(session), extendedData }),
-    callReject: async ({ session }, { callID, extendedData }) =>
-      this.calls.execute(callID, { type: "reject", actor: this.actorOf(session), extendedData }),
-    callingInvite: async ({ session }, { callID, invitees, pushConfig }) => {
+    callInvite: async (device, request) =>
+      this.calls.invite({ ...request, actor: actorOf(device) }),
+    callCancel: async (device, { callID, ...rest }) =>
+      this.calls.execute(callID, { type: "cancel", actor: actorOf(device), ...rest }),
+    callAccept: async (device, { callID, extendedData }) =>
+      this.calls.execute(callID, { type: "accept", actor: actorOf(device), extendedData }),
+    callReject: async (device, { callID, extendedData }) =>
+      this.calls.execute(callID, { type: "reject", actor: actorOf(device), extendedData }),
+    callingInvite: async (device, { callID, invitees, pushConfig }) => {
       const knownUsers = await this.store.knownUsers(invitees);
-      const actor = this.actorOf(session);
       return this.calls.execute(callID, {
         type: "callingInvite",
-        actor,
+        actor: actorOf(device),
         invitees,
         pushConfig,
         knownUsers,
       });
     },
-    callJoin: async ({ session }, { callID, extendedData }) =>
-      this.calls.execute(callID, { type: "join", actor: this.actorOf(session), extendedData }),
-    callQuit: async ({ session }, { callID, extendedData }) =>
-      this.calls.execute(callID, { type: "quit", actor: this.actorOf(session), extendedData }),
-    callEnd: async ({ session }, { callID, extendedData }) =>
-      this.calls.execute(callID, { type: "end", actor: this.actorOf(session), extendedData }),
-    callAck: async ({ session }, { callID }) => {
-      await this.calls.execute(callID, { type: "receipt", actor: this.actorOf(session) });
+    callJoin: async (device, { callID, extendedData }) =>
+      this.calls.execute(callID, { type: "join", actor: actorOf(device), extendedData }),
+    callQuit: async (device, { callID, extendedData }) =>
+      this.calls.execute(callID, { type: "quit", actor: actorOf(device), extendedData }),
+    callEnd: async (device, { callID, extendedData }) =>
+      this.calls.execute(callID, { type: "end", actor: actorOf(device), extendedData }),
+    callAck: async (device, { callID }) => {
+      await this.calls.execute(callID, { type: "receipt", actor: actorOf(device) });
       return {};
     },
-    queryCallInvitationList: async ({ session }, { count, nextFlag }) => {
+    queryCallInvitationList: async (device, { count, nextFlag }) => {
       const invalid = checkCallListQuery(count, nextFlag);
       if (invalid) throw invalid;
-      const page = await this.store.listCallsOf(session.userID, count, nextFlag ?? 0);
+      const page = await this.store.listCallsOf(device.userID, count, nextFlag ?? 0);
       return {
-        callList: page.calls.map((call) => callInfoFor(call, session.userID)),
+        callList: page.calls.map((call) => callInfoFor(call, device.userID)),
         nextFlag: page.next,
       };
     },
   };
+}
+
+function actorOf(device: LocalDevice): { userID: string; deviceID: string } {
+  return { userID: device.userID, deviceID: device.deviceID };
 }

@@ -89,6 +89,10 @@ export class SqliteCallStore implements CallStore {
     reject: (error: unknown) => void;
   }> = [];
   private readonly statements;
+  /** The highest outbox id every hook has seen. */
+  private acked = 0;
+  /** The outbox rows up to here are already deleted. */
+  private pruned = 0;
   private readonly commitTx: (change: CallCommit) => void;
   private readonly runBatch: (jobs: SqliteCallStore["pending"]) => unknown[];
 
@@ -133,10 +137,10 @@ export class SqliteCallStore implements CallStore {
         "INSERT INTO outbox (call_id, version, facts) VALUES (?, ?, ?)",
       ),
       readOutbox: db.prepare<
-        [number],
+        [number, number],
         { id: number; call_id: string; version: number; facts: string }
-      >("SELECT id, call_id, version, facts FROM outbox ORDER BY id LIMIT ?"),
-      ackOutbox: db.prepare<[number]>("DELETE FROM outbox WHERE id = ?"),
+      >("SELECT id, call_id, version, facts FROM outbox WHERE id > ? ORDER BY id LIMIT ?"),
+      pruneOutbox: db.prepare<[number]>("DELETE FROM outbox WHERE id <= ?"),
       activeCalls: db.prepare<[string], CallRow>(
         `SELECT c.seq, c.data FROM call_members m JOIN calls c ON c.seq = m.call_seq
          WHERE m.user_id = ? AND m.active = 1`,
@@ -256,6 +260,11 @@ export class SqliteCallStore implements CallStore {
     const jobs = this.pending;
     this.pending = [];
     if (jobs.length === 0) return;
+    if (this.acked > this.pruned) {
+      const upTo = this.acked;
+      this.pruned = upTo;
+      jobs.push({ write: () => this.statements.pruneOutbox.run(upTo), resolve() {}, reject() {} });
+    }
     if (!this.db.open) {
       for (const job of jobs) job.reject(new Error("the store is closed"));
       return;
@@ -322,7 +331,7 @@ export class SqliteCallStore implements CallStore {
   }
 
   async readOutbox(limit: number): Promise<OutboxEntry[]> {
-    return this.statements.readOutbox.all(limit).map((row) => ({
+    return this.statements.readOutbox.all(this.acked, limit).map((row) => ({
       id: row.id,
       callID: row.call_id,
       version: row.version,
@@ -330,10 +339,13 @@ export class SqliteCallStore implements CallStore {
     }));
   }
 
+  /**
+   * One node reads this outbox, in id order, so an acknowledgement is a cursor kept in memory;
+   * the rows behind it are deleted with the next batch of writes. After a crash the facts since
+   * the last such delete are handed to the hooks again (at least once, as promised).
+   */
   async ackOutbox(ids: readonly number[]): Promise<void> {
-    await this.inNextCommit(() => {
-      for (const id of ids) this.statements.ackOutbox.run(id);
-    });
+    this.acked = Math.max(this.acked, ...ids);
   }
 
   async purgeEndedBefore(time: number): Promise<number> {
@@ -356,6 +368,9 @@ export class SqliteCallStore implements CallStore {
   }
 
   async close(): Promise<void> {
+    if (this.acked > this.pruned && this.pending.length === 0 && this.db.open) {
+      this.statements.pruneOutbox.run(this.acked);
+    }
     this.commitPending();
     if (this.db.open) this.db.close();
   }

@@ -17,9 +17,14 @@ export interface StreamEntry {
 export interface Publication {
   stream: string;
   payload: string;
+  /**
+   * Publish only if nothing with this key was published to the stream before `until` (epoch ms);
+   * a device is never shown the same invitation twice, whichever node sends it.
+   */
+  once?: { key: string; until: number };
 }
 
-export type StreamListener = (stream: string, entry: StreamEntry) => void;
+export type StreamListener = (stream: string, entry: StreamEntry, epoch: string) => void;
 /** Frames that belong to no stream (a kick, a token warning), for whichever node holds the device. */
 export type SignalListener = (stream: string, frame: string) => void;
 

@@ -1,9 +1,18 @@
 // One contract every CallStore must keep, run against each backend (as socket.io runs one
 // adapter suite against every adapter).
-import { type Call, createCall, defaultEngineSettings, timersOf } from "@beckon/engine";
+import {
+  applyCommand,
+  type Call,
+  createCall,
+  defaultEngineSettings,
+  diffTimers,
+  type Fact,
+  type Timer,
+  timersOf,
+} from "@beckon/engine";
 import { CallState } from "@beckon/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { CallStore } from "../../src/store/call-store.js";
+import type { CallStore, CommitResult } from "../../src/store/call-store.js";
 
 let counter = 0;
 
@@ -30,6 +39,43 @@ function ended(call: Call, at: number): Call {
   return { ...call, state: CallState.Ended, endTime: at, version: call.version + 1 };
 }
 
+/** Commits a new call with the timers the engine derives for it. */
+export function insert(store: CallStore, call: Call, facts: Fact[] = []): Promise<CommitResult> {
+  const timers = timersOf(call, defaultEngineSettings);
+  return store.commit({ call, before: null, timers: diffTimers([], timers), facts });
+}
+
+/** Commits `after` over `before`, moving the timers from one to the other. */
+export function update(
+  store: CallStore,
+  before: Call,
+  after: Call,
+  facts: Fact[] = [],
+  timers: { before: Timer[]; after: Timer[] } = {
+    before: timersOf(before, defaultEngineSettings),
+    after: timersOf(after, defaultEngineSettings),
+  },
+): Promise<CommitResult> {
+  return store.commit({
+    call: after,
+    before,
+    timers: diffTimers(timers.before, timers.after),
+    facts,
+  });
+}
+
+/** The call after `userID` accepts, as the engine decides it. */
+function accepted(call: Call, userID: string, now = 1_000_100) {
+  const decision = applyCommand(
+    call,
+    { type: "accept", actor: { userID, deviceID: `${userID}-device` } },
+    now,
+    defaultEngineSettings,
+  );
+  if (!decision.ok) throw decision.error;
+  return decision;
+}
+
 export function describeCallStore(name: string, open: () => Promise<CallStore>): void {
   describe(`CallStore contract: ${name}`, () => {
     let store: CallStore;
@@ -42,7 +88,7 @@ export function describeCallStore(name: string, open: () => Promise<CallStore>):
 
     it("stores a call with its timers and reads it back", async () => {
       const call = makeCall("alice", ["bob", "carol"]);
-      await store.insertCall(call, timersOf(call, defaultEngineSettings));
+      expect(await insert(store, call)).toEqual({ ok: true });
       expect(await store.getCall(call.callID)).toEqual(call);
       expect(await store.getCall("missing")).toBeUndefined();
       const timers = await store.allTimers();
@@ -56,26 +102,29 @@ export function describeCallStore(name: string, open: () => Promise<CallStore>):
 
     it("updates only from the expected version, replacing the timers", async () => {
       const call = makeCall("alice", ["bob"]);
-      await store.insertCall(call, timersOf(call, defaultEngineSettings));
+      await insert(store, call);
       const next = ended(call, 2_000_000);
-      expect(await store.updateCall(next, call.version + 5, [])).toBe(false);
+      expect(await update(store, { ...call, version: call.version + 5 }, next)).toEqual({
+        ok: false,
+        conflict: "version",
+      });
       expect(await store.getCall(call.callID)).toEqual(call);
-      expect(await store.updateCall(next, call.version, [])).toBe(true);
+      expect(await update(store, call, next)).toEqual({ ok: true });
       expect(await store.getCall(call.callID)).toEqual(next);
       expect(await store.allTimers()).toEqual([]);
       // The same version cannot win twice.
-      expect(await store.updateCall(next, call.version, [])).toBe(false);
+      expect(await update(store, call, next)).toEqual({ ok: false, conflict: "version" });
     });
 
     it("finds a user's active calls, and forgets them once ended", async () => {
       const first = makeCall("alice", ["bob"]);
       const second = makeCall("carol", ["bob"]);
-      await store.insertCall(first, []);
-      await store.insertCall(second, []);
+      await insert(store, first);
+      await insert(store, second);
       expect((await store.activeCallsOf("bob")).map((c) => c.callID).sort()).toEqual(
         [first.callID, second.callID].sort(),
       );
-      await store.updateCall(ended(first, 5), first.version, []);
+      await update(store, first, ended(first, 5));
       expect((await store.activeCallsOf("bob")).map((c) => c.callID)).toEqual([second.callID]);
       expect(await store.activeCallsOf("nobody")).toEqual([]);
       expect(await store.startedCallIDs()).toEqual([second.callID]);
@@ -85,7 +134,7 @@ export function describeCallStore(name: string, open: () => Promise<CallStore>):
       const ids: string[] = [];
       for (let i = 0; i < 25; i++) {
         const call = makeCall(`caller${i}`, ["pager"]);
-        await store.insertCall(call, []);
+        await insert(store, call);
         ids.push(call.callID);
       }
       const seen: string[] = [];
@@ -95,7 +144,7 @@ export function describeCallStore(name: string, open: () => Promise<CallStore>):
         seen.push(...page.calls.map((c) => c.callID));
         before = page.next;
         // New calls arriving between pages must not shift the pages already handed out.
-        await store.insertCall(makeCall(`late${seen.length}`, ["pager"]), []);
+        await insert(store, makeCall(`late${seen.length}`, ["pager"]));
       } while (before !== 0);
       expect(seen).toEqual([...ids].reverse());
     });
@@ -104,14 +153,132 @@ export function describeCallStore(name: string, open: () => Promise<CallStore>):
       const old = makeCall("alice", ["bob"]);
       const recent = makeCall("carol", ["bob"]);
       const running = makeCall("dave", ["bob"]);
-      for (const call of [old, recent, running]) await store.insertCall(call, []);
-      await store.updateCall(ended(old, 1_000), old.version, []);
-      await store.updateCall(ended(recent, 9_000), recent.version, []);
+      for (const call of [old, recent, running]) await insert(store, call);
+      await update(store, old, ended(old, 1_000));
+      await update(store, recent, ended(recent, 9_000));
       expect(await store.purgeEndedBefore(5_000)).toBe(1);
       expect(await store.getCall(old.callID)).toBeUndefined();
       expect(await store.getCall(recent.callID)).toBeDefined();
       expect(await store.getCall(running.callID)).toBeDefined();
       expect((await store.listCallsOf("bob", 10, 0)).calls).toHaveLength(2);
+    });
+
+    it("of two concurrent commits on one call, exactly one wins", async () => {
+      const call = makeCall("alice", ["bob"]);
+      await insert(store, call);
+      const byBob = accepted(call, "bob");
+      const timedOut = { ...ended(call, 1_000_200) };
+      const results = await Promise.all([
+        update(store, call, byBob.call, byBob.facts),
+        update(store, call, timedOut),
+      ]);
+      expect(results.filter((r) => r.ok)).toHaveLength(1);
+      expect(results.filter((r) => !r.ok)).toEqual([{ ok: false, conflict: "version" }]);
+      const stored = await store.getCall(call.callID);
+      expect([byBob.call, timedOut]).toContainEqual(stored);
+    });
+
+    it("a failing commit in a batch leaves its siblings written", async () => {
+      const good = makeCall("alice", ["bob"]);
+      const other = makeCall("carol", ["dave"]);
+      await insert(store, other);
+      const results = await Promise.allSettled([
+        insert(store, good),
+        // A stale write of an existing call fails, in the same turn as the good one.
+        update(store, { ...other, version: 99 }, ended(other, 5)),
+        insert(store, makeCall("erin", ["frank"])),
+      ]);
+      expect(results.map((r) => r.status === "fulfilled" && r.value.ok)).toEqual([
+        true,
+        false,
+        true,
+      ]);
+      expect(await store.getCall(good.callID)).toEqual(good);
+      expect(await store.getCall(other.callID)).toEqual(other);
+    });
+
+    it("writes only the timers that changed, and clears the ones that went", async () => {
+      const call = makeCall("alice", ["bob", "carol"]);
+      await insert(store, call);
+      const byBob = accepted(call, "bob");
+      await update(store, call, byBob.call, byBob.facts);
+      const timers = (await store.allTimers()).map((t) => [t.kind, t.userID]);
+      expect(timers).toEqual([["deadline", "carol"]]);
+    });
+
+    it("checks the busy rule inside the commit", async () => {
+      const first = makeCall("alice", ["bob"]);
+      const second = makeCall("alice", ["carol"]);
+      const [a, b] = await Promise.all([
+        store.commit({
+          call: first,
+          before: null,
+          timers: { set: [], clear: [] },
+          facts: [],
+          idleUser: "alice",
+        }),
+        store.commit({
+          call: second,
+          before: null,
+          timers: { set: [], clear: [] },
+          facts: [],
+          idleUser: "alice",
+        }),
+      ]);
+      expect([a, b].filter((r) => r.ok)).toHaveLength(1);
+      expect([a, b].filter((r) => !r.ok)).toEqual([{ ok: false, conflict: "busy" }]);
+      // An invitee Accepted in a call that still rings for others is busy too.
+      const group = makeCall("gina", ["hal", "ivy"]);
+      await insert(store, group);
+      const byHal = accepted(group, "hal");
+      await update(store, group, byHal.call);
+      const idle = (userID: string) =>
+        store.commit({
+          call: makeCall(userID, ["yan"]),
+          before: null,
+          timers: { set: [], clear: [] },
+          facts: [],
+          idleUser: userID,
+        });
+      expect(await idle("ivy")).toEqual({ ok: true });
+      const busy = await idle("hal");
+      expect(busy).toEqual({ ok: false, conflict: "busy" });
+    });
+
+    it("keeps each commit's facts in the outbox, in commit order, until acknowledged", async () => {
+      const call = makeCall("alice", ["bob"]);
+      const created = createCall(
+        {
+          type: "invite",
+          actor: { userID: "alice", deviceID: "a1" },
+          callID: call.callID,
+          invitees: ["bob"],
+          knownUsers: new Set(["bob"]),
+          callerBusy: false,
+        },
+        1_000_000,
+        defaultEngineSettings,
+      );
+      if (!created.ok) throw created.error;
+      await insert(store, created.call, created.facts);
+      const byBob = accepted(created.call, "bob");
+      await update(store, created.call, byBob.call, byBob.facts);
+      await insert(store, makeCall("carol", ["dave"]));
+      const entries = await store.readOutbox(10);
+      expect(entries.map((e) => [e.callID, e.version])).toEqual([
+        [call.callID, 1],
+        [call.callID, 2],
+      ]);
+      expect(entries[0]?.facts.map((f) => f.kind)).toEqual(["call.created", "member.invited"]);
+      expect(entries[1]?.facts.map((f) => f.kind)).toEqual(["member.accepted", "call.ended"]);
+      await store.ackOutbox([entries[0]?.id as number]);
+      expect((await store.readOutbox(10)).map((e) => e.version)).toEqual([2]);
+      await store.ackOutbox([entries[1]?.id as number]);
+      expect(await store.readOutbox(10)).toEqual([]);
+    });
+
+    it("answers a ping", async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
     });
 
     it("knows the users it was told of", async () => {

@@ -11,6 +11,8 @@ export interface TcpProxy {
   up(): void;
   /** Stops forwarding bytes without closing anything (a half-open connection). */
   blackhole(): void;
+  /** New connections go to this port from now on (another node of a cluster). */
+  retarget(port: number): void;
   close(): Promise<void>;
 }
 
@@ -18,13 +20,14 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const pairs = new Set<[Socket, Socket]>();
   let silent = false;
   let refusing = false;
+  let target = targetPort;
   const server: Server = createServer((client) => {
     if (refusing) {
       client.destroy();
       return;
     }
     const upstream = new (client.constructor as typeof Socket)();
-    upstream.connect(targetPort, "127.0.0.1");
+    upstream.connect(target, "127.0.0.1");
     const pair: [Socket, Socket] = [client, upstream];
     pairs.add(pair);
     const relay = (from: Socket, to: Socket) =>
@@ -56,6 +59,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     down() {
       refusing = true;
       cut();
+    },
+    retarget(port) {
+      target = port;
     },
     up() {
       refusing = false;

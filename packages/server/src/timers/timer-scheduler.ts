@@ -1,8 +1,8 @@
 // Arms one Node timer for the earliest due call timer. The store holds the timers durably; this
 // is the in-memory index over them, rebuilt on start. Replaced timers are dropped lazily.
 import type { Timer } from "@beckon/engine";
+import type { StoredTimer } from "../store/call-store.js";
 import { MinHeap } from "./min-heap.js";
-import type { StoredTimer } from "./store/call-store.js";
 
 interface Entry extends StoredTimer {
   key: string;

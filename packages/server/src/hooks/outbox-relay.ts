@@ -1,0 +1,100 @@
+// Hands committed facts to the hooks: in outbox order (so in version order per call), at least
+// once. An entry is acknowledged only after every hook took every fact in it; a hook that throws
+// gets the entry again after a pause, so hooks key on `meta.id` where acting twice would matter.
+import type { Logger } from "pino";
+import type { CallStore, OutboxEntry } from "../store/call-store.js";
+import type { Hook } from "./hook.js";
+
+const BATCH = 256;
+const RETRY_MS = 1_000;
+/**
+ * Facts wait this long after a commit, so one round (a read and an acknowledgement) carries
+ * the facts of many commits instead of adding a round per commit to the write path.
+ */
+const GATHER_MS = 5;
+
+export class OutboxRelay {
+  private running: Promise<void> | null = null;
+  private again = false;
+  private gathering: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private retry: NodeJS.Timeout | null = null;
+  private readonly poll: NodeJS.Timeout;
+
+  constructor(
+    private readonly store: CallStore,
+    private readonly hooks: readonly Hook[],
+    private readonly log: Logger,
+    /** Another node's commits reach this store too; a slow poll picks them up. */
+    pollMs = 1_000,
+  ) {
+    this.poll = setInterval(() => this.kick(), pollMs);
+    this.poll.unref();
+  }
+
+  /** Something was committed: run soon (coalesced). */
+  kick(): void {
+    if (this.stopped || this.gathering) return;
+    this.gathering = setTimeout(() => {
+      this.gathering = null;
+      this.run();
+    }, GATHER_MS);
+  }
+
+  private run(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.drain().finally(() => {
+      this.running = null;
+      if (this.again) {
+        this.again = false;
+        this.run();
+      }
+    });
+  }
+
+  private async drain(): Promise<void> {
+    for (;;) {
+      if (this.stopped) return;
+      const entries = await this.store.readOutbox(BATCH);
+      if (entries.length === 0) return;
+      const done: number[] = [];
+      try {
+        for (const entry of entries) {
+          await this.deliver(entry);
+          done.push(entry.id);
+        }
+      } catch (error) {
+        this.log.warn({ err: error }, "a hook failed; its facts will be delivered again");
+        if (done.length > 0) await this.store.ackOutbox(done);
+        this.retry ??= setTimeout(() => {
+          this.retry = null;
+          this.kick();
+        }, RETRY_MS);
+        this.retry.unref();
+        return;
+      }
+      await this.store.ackOutbox(done);
+      if (entries.length < BATCH) return;
+    }
+  }
+
+  private async deliver(entry: OutboxEntry): Promise<void> {
+    for (const [index, fact] of entry.facts.entries()) {
+      const meta = { id: `${entry.callID}:${entry.version}:${index}`, version: entry.version };
+      for (const hook of this.hooks) await hook.onFact?.(fact, meta);
+    }
+  }
+
+  /** Stops polling and waits for the current round. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.poll);
+    if (this.retry) clearTimeout(this.retry);
+    if (this.gathering) clearTimeout(this.gathering);
+    await this.running?.catch(() => undefined);
+  }
+}

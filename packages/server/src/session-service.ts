@@ -1,0 +1,295 @@
+// Devices' sessions, whichever node their socket is on: login and resume (from the stream
+// broker, so any node can resume a device), the login picture, presence, and what a device
+// going away or coming back means for its calls. The gateway only moves frames.
+import { type Actor, closingEventFor, findMember, pictureFor } from "@beckon/engine";
+import {
+  BeckonError,
+  type CallEvent,
+  CloseCode,
+  ConnectionEvent,
+  ErrorCode,
+  isValidUserID,
+  type LoginRequest,
+  PROTOCOL_VERSION,
+  type ServerFrame,
+} from "@beckon/protocol";
+import type { Logger } from "pino";
+import { verifyToken } from "./auth-tokens.js";
+import type { CallService } from "./call-service.js";
+import type { Hook } from "./hooks/hook.js";
+import type { DeviceRef, DeviceState, Presence } from "./presence/presence.js";
+import type { CallStore } from "./store/call-store.js";
+import {
+  type StreamBroker,
+  type StreamEntry,
+  type StreamPosition,
+  streamOf,
+} from "./streams/stream-broker.js";
+
+export interface SessionSettings {
+  secret: string;
+  maxDevicesPerUser: number;
+  /** How long a dropped device's session waits to be resumed before it ends. */
+  resumeWindowMs: number;
+}
+
+/** What a node holding a device's socket is told to do with it. */
+export type Signal =
+  /** Send the frame, then close the socket. */
+  | { kind: "kick"; frame: ServerFrame; code: number; reason: string }
+  /** The device logged in again elsewhere: drop every socket of it but `keep`, quietly. */
+  | { kind: "replaced"; keep: string };
+
+export interface OpenedSession {
+  position: StreamPosition;
+  resumed: boolean;
+  /** What the device missed (resume) or what reached its fresh stream before it was attached. */
+  replay: StreamEntry[];
+  loginTime: number;
+}
+
+export interface SessionDeps {
+  nodeID: string;
+  store: CallStore;
+  broker: StreamBroker;
+  presence: Presence;
+  calls: CallService;
+  hooks: readonly Hook[];
+  settings: SessionSettings;
+  log: Logger;
+  clock: () => number;
+}
+
+export class SessionService {
+  private readonly expiry = new Map<string, NodeJS.Timeout>();
+
+  constructor(private readonly deps: SessionDeps) {}
+
+  /** Checks a login request and its token; returns when the token expires. */
+  async authenticate(request: LoginRequest): Promise<number> {
+    if (request.protocolVersion !== PROTOCOL_VERSION) {
+      throw new BeckonError(
+        ErrorCode.ParamsInvalid,
+        `protocol version ${request.protocolVersion} is not supported (server speaks ${PROTOCOL_VERSION})`,
+      );
+    }
+    if (!isValidUserID(request.userID)) {
+      throw new BeckonError(ErrorCode.ParamsInvalid, "invalid userID");
+    }
+    const expiresAt = await verifyToken(this.deps.settings.secret, request.token, request.userID);
+    await this.deps.store.addUsers([request.userID]);
+    return expiresAt;
+  }
+
+  async renew(userID: string, token: string): Promise<number> {
+    return verifyToken(this.deps.settings.secret, token, userID);
+  }
+
+  /**
+   * Opens the device's session on this node: resumes its stream from `resume` when every entry
+   * after it is still kept, else starts the stream afresh. Call it after the gateway is ready to
+   * buffer the stream's live entries, so nothing published meanwhile is lost.
+   */
+  async open(
+    device: DeviceRef,
+    resume: LoginRequest["resume"],
+    attachID: string,
+  ): Promise<OpenedSession> {
+    const { broker, presence, nodeID, settings } = this.deps;
+    const stream = streamOf(device.userID, device.deviceID);
+    this.cancelExpiry(stream);
+    // A half-open socket of the same device may still hang on, here or on another node.
+    await broker.signal(
+      stream,
+      JSON.stringify({ kind: "replaced", keep: attachID } satisfies Signal),
+    );
+    const existing = (await presence.devicesOf(device.userID)).find(
+      (other) => other.deviceID === device.deviceID,
+    );
+    if (resume && existing) {
+      const since = { epoch: resume.epoch, offset: resume.seq };
+      const replay = await broker.history(stream, since);
+      if (replay !== "gone") {
+        await presence.mark(device, nodeID, 0);
+        const last = replay.at(-1)?.offset ?? resume.seq;
+        return {
+          position: { epoch: resume.epoch, offset: last },
+          resumed: true,
+          replay,
+          loginTime: existing.loginTime,
+        };
+      }
+    }
+    const position = await broker.reset(stream);
+    const loginTime = this.deps.clock();
+    const state: DeviceState = { ...actorOf(device), nodeID, loginTime, awaySince: 0 };
+    const evicted = await presence.join(state, settings.maxDevicesPerUser);
+    for (const other of evicted) {
+      await this.kick(other, ConnectionEvent.KickedOut, "logged in on too many devices");
+    }
+    const replay = await broker.history(stream, position);
+    return { position, resumed: false, replay: replay === "gone" ? [] : replay, loginTime };
+  }
+
+  /**
+   * After a login: a lost caller device counts as back, and a device that could not resume gets
+   * the current picture (`openCalls` non-null), each call read in its own queue, so nothing
+   * decided meanwhile is missed or shown twice.
+   */
+  async afterLogin(device: DeviceRef, openCalls: readonly string[] | null): Promise<void> {
+    const { store, calls } = this.deps;
+    for (const hook of this.deps.hooks) await hook.onConnect?.(actorOf(device));
+    const active = await store.activeCallsOf(device.userID);
+    const actor = actorOf(device);
+    const ids = new Set(active.map((call) => call.callID));
+    const show = (event: CallEvent | null | undefined) =>
+      event ? calls.tell(device, [event]) : Promise.resolve();
+    await Promise.all([
+      ...active.map(async ({ callID, caller }) => {
+        if (caller === device.userID) await calls.execute(callID, { type: "deviceBack", actor });
+        if (openCalls === null) return;
+        await calls.inCallOrder(callID, async () => {
+          const call = await store.getCall(callID);
+          await show(call && pictureFor(call, device.userID, device.deviceID, this.deps.clock()));
+        });
+      }),
+      ...(openCalls ?? [])
+        .filter((callID) => !ids.has(callID))
+        .map((callID) =>
+          calls.inCallOrder(callID, async () => {
+            const call = await store.getCall(callID);
+            await show(call && closingEventFor(call, device.userID));
+          }),
+        ),
+    ]);
+  }
+
+  /** Whether the device has a socket attached on some node. */
+  async isOnline(device: DeviceRef): Promise<boolean> {
+    const devices = await this.deps.presence.devicesOf(device.userID);
+    return devices.some((other) => other.deviceID === device.deviceID && other.awaySince === 0);
+  }
+
+  /** The device's socket went away without a logout: its session waits to be resumed. */
+  async away(device: DeviceRef, loginTime: number, reason: string): Promise<void> {
+    const { presence, nodeID, settings } = this.deps;
+    const stream = streamOf(device.userID, device.deviceID);
+    await presence.mark(device, nodeID, this.deps.clock());
+    this.cancelExpiry(stream);
+    const timer = setTimeout(() => {
+      this.expiry.delete(stream);
+      void this.expire(device, loginTime).catch((error: unknown) =>
+        this.deps.log.error({ err: error, userID: device.userID }, "session expiry failed"),
+      );
+    }, settings.resumeWindowMs);
+    timer.unref();
+    this.expiry.set(stream, timer);
+    for (const hook of this.deps.hooks) await hook.onDisconnect?.(actorOf(device), reason);
+    await this.tellCallsDeviceLost(device);
+  }
+
+  private async expire(device: DeviceRef, loginTime: number): Promise<void> {
+    const state = (await this.deps.presence.devicesOf(device.userID)).find(
+      (other) => other.deviceID === device.deviceID,
+    );
+    // Resumed meanwhile (maybe on another node), or replaced by a newer login: not ours to end.
+    if (!state || state.awaySince === 0 || state.loginTime !== loginTime) return;
+    await this.end(device, loginTime);
+  }
+
+  /** Ends a session for good: presence forgets it and its stream goes. */
+  async end(device: DeviceRef, loginTime: number): Promise<void> {
+    const stream = streamOf(device.userID, device.deviceID);
+    this.cancelExpiry(stream);
+    await this.deps.presence.leave(device, loginTime);
+    await this.deps.broker.drop(stream);
+  }
+
+  /** The user logged out on this device: its unanswered calls as caller are cancelled. */
+  async logout(device: DeviceRef, loginTime: number): Promise<void> {
+    const calls = await this.deps.store.activeCallsOf(device.userID);
+    const actor = actorOf(device);
+    await Promise.all(
+      calls
+        .filter((call) => call.caller === device.userID)
+        .map((call) => this.deps.calls.execute(call.callID, { type: "logout", actor })),
+    );
+    await this.end(device, loginTime);
+  }
+
+  /** Sends a session frame to the device on whichever node holds it, then closes its socket. */
+  async kick(device: DeviceState, event: ConnectionEvent, reason: string): Promise<void> {
+    const signal: Signal = {
+      kind: "kick",
+      frame: { ev: "kicked", data: { event, reason } },
+      code: event === ConnectionEvent.TokenExpired ? CloseCode.TokenExpired : CloseCode.KickedOut,
+      reason,
+    };
+    const stream = streamOf(device.userID, device.deviceID);
+    await this.deps.broker.signal(stream, JSON.stringify(signal));
+    await this.end(device, device.loginTime);
+  }
+
+  /** The device has every event up to `seq`. */
+  acknowledge(device: DeviceRef, seq: number): Promise<void> {
+    return this.deps.broker.trim(streamOf(device.userID, device.deviceID), seq);
+  }
+
+  private async tellCallsDeviceLost(device: DeviceRef): Promise<void> {
+    const calls = await this.deps.store.activeCallsOf(device.userID);
+    const actor = actorOf(device);
+    await Promise.all(
+      calls
+        .filter((call) => call.caller === device.userID)
+        .map((call) =>
+          // The device may be back on a new socket by the time this runs; then it is not lost.
+          this.deps.calls.execute(
+            call.callID,
+            { type: "deviceLost", actor },
+            async () => !(await this.isOnline(device)),
+          ),
+        ),
+    );
+  }
+
+  /**
+   * After a restart every socket of the old process is gone: unanswered calls whose caller does
+   * not come back within the grace period are cancelled (SPEC §5 "Caller lost"). It yields to
+   * the event loop every few calls, so the node serves while it sweeps.
+   */
+  async sweepAfterRestart(stillRunning: () => boolean): Promise<void> {
+    const { store, calls, log } = this.deps;
+    let done = 0;
+    for (const callID of await store.startedCallIDs()) {
+      if (!stillRunning()) break;
+      if (++done % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
+      const call = await store.getCall(callID);
+      const deviceID = call && findMember(call, call.caller)?.mainDevice;
+      if (!call || !deviceID) continue;
+      const device = { userID: call.caller, deviceID };
+      await calls
+        .execute(
+          callID,
+          { type: "deviceLost", actor: device },
+          async () => !(await this.isOnline(device)),
+        )
+        .catch((error: unknown) => log.warn({ err: error, callID }, "restart sweep failed"));
+    }
+  }
+
+  private cancelExpiry(stream: string): void {
+    const timer = this.expiry.get(stream);
+    if (timer) clearTimeout(timer);
+    this.expiry.delete(stream);
+  }
+
+  stop(): void {
+    for (const timer of this.expiry.values()) clearTimeout(timer);
+    this.expiry.clear();
+  }
+}
+
+/** Only the identity: a device object may carry much more (a socket), and facts are stored. */
+function actorOf(device: DeviceRef): Actor {
+  return { userID: device.userID, deviceID: device.deviceID };
+}

@@ -1,0 +1,34 @@
+// The StreamBroker contract in memory, and the bounds that keep a silent device cheap.
+import { expect, it } from "vitest";
+import { MemoryStreamBroker } from "../src/streams/memory-stream-broker.js";
+import { describeStreamBroker } from "./support/stream-broker-contract.js";
+
+describeStreamBroker("memory", async () => new MemoryStreamBroker());
+
+it("keeps a stream within its byte budget, dropping the oldest entries", async () => {
+  const broker = new MemoryStreamBroker({ maxAgeMs: 60_000, maxBytes: 10_000 });
+  const start = await broker.reset("s");
+  const payload = "x".repeat(100);
+  for (let i = 0; i < 1_000; i++) await broker.publish([{ stream: "s", payload }]);
+  expect(broker.heldBytes).toBeLessThanOrEqual(10_000);
+  expect(await broker.history("s", start)).toBe("gone");
+  const recent = await broker.history("s", { epoch: start.epoch, offset: 990 });
+  expect(recent !== "gone" && recent.map((e) => e.offset)).toEqual([
+    991, 992, 993, 994, 995, 996, 997, 998, 999, 1000,
+  ]);
+  await broker.close();
+});
+
+it("drops entries older than the resume window", async () => {
+  let now = 1_000_000;
+  const broker = new MemoryStreamBroker({ maxAgeMs: 1_000, maxBytes: 1 << 20 }, () => now);
+  const start = await broker.reset("s");
+  await broker.publish([{ stream: "s", payload: "old" }]);
+  now += 2_000;
+  await broker.publish([{ stream: "s", payload: "new" }]);
+  expect(await broker.history("s", start)).toBe("gone");
+  expect(await broker.history("s", { epoch: start.epoch, offset: 1 })).toEqual([
+    { offset: 2, payload: "new" },
+  ]);
+  await broker.close();
+});
