@@ -73,7 +73,7 @@ async function setup() {
   let version = 0;
 
   /** Commits a decision like the call service does, then relays its facts to the hook. */
-  async function relay(before: Call | null, call: Call, facts: Fact[], extra: Partial<Fact> = {}) {
+  async function relay(before: Call | null, call: Call, facts: Fact[]) {
     const result = await calls.commit({
       call,
       before,
@@ -86,7 +86,7 @@ async function setup() {
     expect(result).toEqual({ ok: true });
     version++;
     for (const [index, fact] of facts.entries()) {
-      await hook.onFact({ ...fact, ...extra } as Fact, {
+      await hook.onFact(fact, {
         id: `${call.callID}:${call.version}:${index}`,
         version: call.version,
       });
@@ -119,15 +119,10 @@ async function setup() {
     return { call: decision.call, facts };
   }
 
-  async function command(call: Call, cmd: CallCommand, pushConfig?: PushConfig) {
+  async function command(call: Call, cmd: CallCommand) {
     const decision = applyCommand(call, cmd, Date.now(), defaultEngineSettings);
     if (!decision.ok) throw decision.error;
-    await relay(
-      call,
-      decision.call,
-      decision.facts,
-      pushConfig ? ({ pushConfig } as Partial<Fact>) : {},
-    );
+    await relay(call, decision.call, decision.facts);
     return decision.call;
   }
 
@@ -237,15 +232,12 @@ describe("push hook", () => {
     const { call } = await world.invite(["bob", "carol"]);
     await world.service.waitFor(1);
     // The cancel also ends the general call: two facts of one commit, one push per device.
-    await world.command(
-      call,
-      { type: "cancel", actor: { userID: "alice", deviceID: "alice-web" }, invitees: [] },
-      {
-        title: "Missed call",
-        content: "Alice hung up",
-        payload: "",
-      },
-    );
+    await world.command(call, {
+      type: "cancel",
+      actor: { userID: "alice", deviceID: "alice-web" },
+      invitees: [],
+      pushConfig: { title: "Missed call", content: "Alice hung up", payload: "" },
+    });
     await world.dispatcher.idle();
 
     const bobRequests = world.service.requests.filter((request) => request.path === "/bob-phone");
@@ -268,11 +260,11 @@ describe("push hook", () => {
     await world.registrations.add("bob", "bob-phone", bob.target, 1);
     const { call } = await world.invite(["bob", "carol"], CallInvitationMode.Advanced);
     await world.service.waitFor(1);
-    await world.command(
-      call,
-      { type: "end", actor: { userID: "alice", deviceID: "alice-web" } },
-      PUSH,
-    );
+    await world.command(call, {
+      type: "end",
+      actor: { userID: "alice", deviceID: "alice-web" },
+      pushConfig: PUSH,
+    });
     await world.dispatcher.idle();
     expect(world.service.requests.map((request) => bob.open(request.body).kind)).toEqual([
       "invite",

@@ -3,7 +3,7 @@
 // pushConfig is pushed to every device that was pushed the invitation, so a killed app stops
 // ringing. The hook only claims and enqueues: sending happens in the dispatcher.
 import { type Call, type Fact, findMember } from "@beckon/engine";
-import { isPending, type PushConfig } from "@beckon/protocol";
+import { isPending } from "@beckon/protocol";
 import type { FactMeta, Hook } from "../hooks/hook.js";
 import type { Presence } from "../presence/presence.js";
 import type { CallStore } from "../store/call-store.js";
@@ -19,13 +19,9 @@ export interface PushHookOptions {
   clock?: () => number;
 }
 
-/**
- * The pushConfig a fact carries, when its command had one (cancel, callingInvite, quit, end).
- * Read structurally so facts without the field (or engines that do not set it) push nothing.
- */
+/** The pushConfig of the command behind a fact (cancel, callingInvite, quit, end), if any. */
 function pushConfigOf(fact: Fact): PushContent | undefined {
-  const config = (fact as { pushConfig?: PushConfig | null }).pushConfig;
-  return config ?? undefined;
+  return fact.kind === "call.created" ? undefined : fact.pushConfig;
 }
 
 /** The ZIMPushConfig fields Beckon keeps, copied without anything else the object may hold. */

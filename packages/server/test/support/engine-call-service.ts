@@ -50,7 +50,7 @@ export class EngineCallService implements ApiCallService {
       idleUser: input.actor.userID,
     });
     if (!result.ok) throw new BeckonError(ErrorCode.CallCommonError, "the caller is busy");
-    await this.relay(decision.call.callID, decision.call.version, decision.facts, undefined);
+    await this.relay(decision.call.callID, decision.call.version, decision.facts);
     return decision.reply;
   }
 
@@ -70,22 +70,15 @@ export class EngineCallService implements ApiCallService {
       facts: decision.facts,
     });
     if (!result.ok) throw new BeckonError(ErrorCode.ServerError, "the call changed meanwhile");
-    const pushConfig = "pushConfig" in command ? command.pushConfig : undefined;
-    await this.relay(callID, decision.call.version, decision.facts, pushConfig);
+    await this.relay(callID, decision.call.version, decision.facts);
     return decision.reply;
   }
 
   /** What the outbox relay does: each fact, in order, to each hook, with its idempotency key. */
-  private async relay(
-    callID: string,
-    version: number,
-    facts: Fact[],
-    pushConfig: unknown,
-  ): Promise<void> {
+  private async relay(callID: string, version: number, facts: Fact[]): Promise<void> {
     for (const [index, fact] of facts.entries()) {
-      const stamped = (pushConfig ? { ...fact, pushConfig } : fact) as Fact;
       for (const hook of this.hooks) {
-        await hook.onFact?.(stamped, { id: `${callID}:${version}:${index}`, version });
+        await hook.onFact?.(fact, { id: `${callID}:${version}:${index}`, version });
       }
     }
   }
