@@ -18,7 +18,7 @@ import { CallInvitationMode, type PushConfig } from "@beckon/protocol";
 import type Database from "better-sqlite3";
 import { decrypt } from "http_ece";
 import { afterEach, describe, expect, it } from "vitest";
-import type { DeviceState, Presence } from "../src/presence/presence.js";
+import { MemoryPresence } from "../src/presence/memory-presence.js";
 import { PushDispatcher } from "../src/push/push-dispatcher.js";
 import { PushHook } from "../src/push/push-hook.js";
 import { SqlitePushRegistrationStore } from "../src/push/push-registration-store.js";
@@ -37,13 +37,6 @@ afterEach(async () => {
 });
 
 /** Who is attached where, as the session service reports it. */
-class Sessions implements Pick<Presence, "devicesOf"> {
-  readonly online = new Set<string>();
-  async devicesOf(userID: string): Promise<DeviceState[]> {
-    if (!this.online.has(userID)) return [];
-    return [{ userID, deviceID: `${userID}-web`, nodeID: "n1", loginTime: 1, awaySince: 0 }];
-  }
-}
 
 async function setup() {
   const dir = mkdtempSync(join(tmpdir(), "beckon-push-hook-"));
@@ -68,7 +61,7 @@ async function setup() {
       outcomes.push(`${outcome.send.kind}:${outcome.result.ok ? "ok" : outcome.result.reason}`),
   });
   cleanups.push(() => dispatcher.close());
-  const sessions = new Sessions();
+  const sessions = new MemoryPresence();
   const hook = new PushHook({ calls, presence: sessions, registrations, dispatcher });
   let version = 0;
 
@@ -165,7 +158,10 @@ describe("push hook", () => {
     const laptop = world.subscribe("/bob-laptop");
     await world.registrations.add("bob", "bob-phone", phone.target, 1);
     await world.registrations.add("bob", "bob-laptop", laptop.target, 2);
-    world.sessions.online.add("carol");
+    await world.sessions.join(
+      { userID: "carol", deviceID: "carol-web", nodeID: "n1", loginTime: 1, awaySince: 0 },
+      10,
+    );
     await world.registrations.add("carol", "carol-web", world.subscribe("/carol").target, 3);
 
     const { call, facts } = await world.invite(["bob", "carol"]);
@@ -228,7 +224,10 @@ describe("push hook", () => {
       world.subscribe("/carol-phone").target,
       1,
     );
-    world.sessions.online.add("carol");
+    await world.sessions.join(
+      { userID: "carol", deviceID: "carol-web", nodeID: "n1", loginTime: 1, awaySince: 0 },
+      10,
+    );
     const { call } = await world.invite(["bob", "carol"]);
     await world.service.waitFor(1);
     // The cancel also ends the general call: two facts of one commit, one push per device.

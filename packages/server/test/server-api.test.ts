@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { type ApiScope, SqliteApiKeyStore } from "../src/api/api-key-store.js";
 import { beckonApi } from "../src/api/api-plugin.js";
 import { runApikeyCommand } from "../src/api/apikey-command.js";
-import type { DeviceState, Presence } from "../src/presence/presence.js";
+import { MemoryPresence } from "../src/presence/memory-presence.js";
 import { PushDispatcher } from "../src/push/push-dispatcher.js";
 import { PushHook } from "../src/push/push-hook.js";
 import { SqlitePushRegistrationStore } from "../src/push/push-registration-store.js";
@@ -33,14 +33,6 @@ const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-class Sessions implements Pick<Presence, "devicesOf"> {
-  readonly online = new Set<string>();
-  async devicesOf(userID: string): Promise<DeviceState[]> {
-    if (!this.online.has(userID)) return [];
-    return [{ userID, deviceID: `${userID}-web`, nodeID: "n1", loginTime: 1, awaySince: 0 }];
-  }
-}
 
 async function start() {
   const dir = mkdtempSync(join(tmpdir(), "beckon-api-"));
@@ -64,7 +56,7 @@ async function start() {
     registrations,
   });
   cleanups.push(() => dispatcher.close());
-  const sessions = new Sessions();
+  const sessions = new MemoryPresence();
   const timeline = new TimelineHook(db);
   const push = new PushHook({ calls, presence: sessions, registrations, dispatcher });
   const service = new EngineCallService(calls, [timeline, webhooks, push]);
