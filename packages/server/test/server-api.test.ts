@@ -49,6 +49,7 @@ async function start() {
   const webhooks = new WebhookService({ store: webhookStore, retryDelaysMs: [5] });
   webhooks.start();
   cleanups.push(() => webhooks.stop());
+  const vapid = loadOrCreateVapidKeys(dir);
   const dispatcher = new PushDispatcher({
     providers: [
       new WebPushProvider({ keys: loadOrCreateVapidKeys(dir), subject: "mailto:t@example.com" }),
@@ -72,6 +73,7 @@ async function start() {
     pushRegistrations: registrations,
     timeline: (callID) => timeline.of(callID),
     webhooks: { store: webhookStore, service: webhooks },
+    vapidPublicKey: vapid.publicKey,
   });
   await app.listen({ port: 0, host: "127.0.0.1" });
   cleanups.push(() => app.close());
@@ -98,6 +100,7 @@ async function start() {
     };
   }
   return {
+    vapid,
     base,
     call,
     keyFor,
@@ -388,6 +391,50 @@ describe("server API", () => {
     ).toBe(403);
   });
 
+  it("lets a device register itself for push with its user's login token", async () => {
+    const api = await start();
+    expect(await api.call("GET", "/push/web-push-key", undefined, null)).toMatchObject({
+      status: 200,
+      body: { publicKey: api.vapid.publicKey },
+    });
+    const token = (await api.call("POST", "/users/bob/tokens", {})).body.token as string;
+    const target = { provider: "fcm", token: "fcm-bob" };
+
+    const added = await api.call(
+      "POST",
+      "/me/push-registrations",
+      { deviceID: "bob-phone", target },
+      token,
+    );
+    expect(added).toMatchObject({
+      status: 201,
+      body: { userID: "bob", deviceID: "bob-phone", target },
+    });
+    expect((await api.call("GET", "/me/push-registrations", undefined, token)).body).toEqual([
+      added.body,
+    ]);
+    expect((await api.call("GET", "/users/bob/push-registrations")).body).toEqual([added.body]);
+
+    const aliceToken = (await api.call("POST", "/users/alice/tokens", {})).body.token as string;
+    const id = added.body.id as string;
+    expect(
+      (await api.call("DELETE", `/me/push-registrations/${id}`, undefined, aliceToken)).status,
+    ).toBe(404);
+    const withKey = await api.call(
+      "GET",
+      "/me/push-registrations",
+      undefined,
+      await api.keyFor("admin"),
+    );
+    expect(withKey).toMatchObject({ status: 401, body: { code: ErrorCode.TokenInvalid } });
+    const forged = `${token.slice(0, -4)}AAAA`;
+    expect((await api.call("GET", "/me/push-registrations", undefined, forged)).status).toBe(401);
+    expect(
+      (await api.call("DELETE", `/me/push-registrations/${id}`, undefined, token)).status,
+    ).toBe(204);
+    expect((await api.call("GET", "/users/bob/push-registrations")).body).toEqual([]);
+  });
+
   it("serves an OpenAPI 3.1 document generated from the request schemas", async () => {
     const api = await start();
     const response = await fetch(`${api.base}/openapi.json`);
@@ -409,6 +456,7 @@ describe("server API", () => {
         "/api/users/{userID}/tokens",
         "/api/users/{userID}/push-registrations",
         "/api/webhooks/deliveries/{deliveryID}/replay",
+        "/api/me/push-registrations",
       ]),
     );
     const createCall =

@@ -23,7 +23,8 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from "fastify-type-provider-zod";
-import { signToken } from "../auth-tokens.js";
+import { decodeJwt } from "jose";
+import { signToken, verifyToken } from "../auth-tokens.js";
 import type { Presence } from "../presence/presence.js";
 import type { PushRegistrationStore } from "../push/push-registration-store.js";
 import type { PushTarget } from "../push/push-types.js";
@@ -56,6 +57,8 @@ export interface ApiDependencies {
   /** The facts of a call, for its timeline. */
   timeline?: (callID: string) => Promise<TimelineEntry[]>;
   webhooks?: { store: WebhookStore; service: Pick<WebhookService, "replay"> };
+  /** The VAPID public key pages subscribe with, when Web Push is configured. */
+  vapidPublicKey?: string;
   clock?: () => number;
 }
 
@@ -66,9 +69,13 @@ declare module "fastify" {
   interface FastifyContextConfig {
     /** The API key scope a route needs; absent: no key needed. */
     scope?: ApiScope;
+    /** The route acts for the user whose login token is presented instead of an API key. */
+    user?: boolean;
   }
   interface FastifyRequest {
     apiKey?: ApiKey;
+    /** The user a login token authenticated, on `user` routes. */
+    userID?: string;
   }
 }
 
@@ -143,6 +150,7 @@ export async function beckonApi(app: FastifyInstance, deps: ApiDependencies): Pr
       components: {
         securitySchemes: {
           apiKey: { type: "http", scheme: "bearer", description: "bk_… API key" },
+          loginToken: { type: "http", scheme: "bearer", description: "a user's login token (JWT)" },
         },
       },
       security: [{ apiKey: [] }],
@@ -185,7 +193,11 @@ export async function beckonApi(app: FastifyInstance, deps: ApiDependencies): Pr
   );
 
   app.addHook("onRequest", async (request) => {
-    const scope = request.routeOptions.config.scope;
+    const { scope, user } = request.routeOptions.config;
+    if (user) {
+      request.userID = await loginTokenUser(bearer(request));
+      return;
+    }
     if (!scope) return;
     const presented = bearer(request);
     if (!presented) {
@@ -207,6 +219,27 @@ export async function beckonApi(app: FastifyInstance, deps: ApiDependencies): Pr
     }
     request.apiKey = key;
   });
+
+  /** The user a login token (the one the SDK logs in with) was issued to. */
+  async function loginTokenUser(token: string | undefined): Promise<string> {
+    if (!token) {
+      throw new ApiProblem(
+        401,
+        ErrorCode.TokenInvalid,
+        "send the user's login token as a Bearer token",
+      );
+    }
+    let subject: unknown;
+    try {
+      subject = decodeJwt(token).sub;
+    } catch {
+      throw new ApiProblem(401, ErrorCode.TokenInvalid, "the token is invalid");
+    }
+    if (typeof subject !== "string")
+      throw new ApiProblem(401, ErrorCode.TokenInvalid, "the token is invalid");
+    await verifyToken(deps.secret, token, subject);
+    return subject;
+  }
 
   const api = app.withTypeProvider<ZodTypeProvider>();
   const actor = (userID: string): Actor => ({ userID, deviceID: API_DEVICE_ID });
@@ -554,6 +587,88 @@ export async function beckonApi(app: FastifyInstance, deps: ApiDependencies): Pr
     async (request, reply) => {
       const { userID, registrationID } = request.params;
       if (!(await deps.pushRegistrations.remove(registrationID, userID))) {
+        throw new ApiProblem(404, ErrorCode.ParamsInvalid, "no such push registration");
+      }
+      return reply.code(204).send(null);
+    },
+  );
+
+  // A device registers itself with its user's login token, so a page or app needs no API key.
+
+  api.get(
+    "/push/web-push-key",
+    {
+      schema: {
+        tags: ["push"],
+        summary: "The VAPID public key to subscribe with (`applicationServerKey`)",
+        security: [],
+        response: { 200: s.webPushKeyReply, ...problemReplies },
+      },
+    },
+    async () => {
+      if (!deps.vapidPublicKey) {
+        throw new ApiProblem(
+          404,
+          ErrorCode.ParamsInvalid,
+          "Web Push is not configured on this server",
+        );
+      }
+      return { publicKey: deps.vapidPublicKey };
+    },
+  );
+
+  api.post(
+    "/me/push-registrations",
+    {
+      config: { user: true },
+      schema: {
+        tags: ["push"],
+        summary: "Register this device for offline push, authorized by the user's login token",
+        security: [{ loginToken: [] }],
+        body: s.addRegistrationBody,
+        response: { 201: s.registration, ...problemReplies },
+      },
+    },
+    async (request, reply) => {
+      const { deviceID, target } = request.body;
+      const added = await deps.pushRegistrations.add(
+        request.userID as string,
+        deviceID,
+        target as PushTarget,
+        clock(),
+      );
+      return reply.code(201).send(added);
+    },
+  );
+
+  api.get(
+    "/me/push-registrations",
+    {
+      config: { user: true },
+      schema: {
+        tags: ["push"],
+        summary: "The login token's user's push registrations",
+        security: [{ loginToken: [] }],
+        response: { 200: s.registration.array(), ...problemReplies },
+      },
+    },
+    async (request) => deps.pushRegistrations.listOf(request.userID as string),
+  );
+
+  api.delete(
+    "/me/push-registrations/:registrationID",
+    {
+      config: { user: true },
+      schema: {
+        tags: ["push"],
+        summary: "Remove one of the login token's user's push registrations",
+        security: [{ loginToken: [] }],
+        params: s.ownRegistrationParams,
+        response: { 204: s.noContent, ...problemReplies },
+      },
+    },
+    async (request, reply) => {
+      if (!(await deps.pushRegistrations.remove(request.params.registrationID, request.userID))) {
         throw new ApiProblem(404, ErrorCode.ParamsInvalid, "no such push registration");
       }
       return reply.code(204).send(null);

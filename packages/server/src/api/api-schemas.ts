@@ -261,3 +261,5 @@ export const apiKeyCreated = apiKeyView.extend({ key: z.string() });
 export const apiKeyParams = z.object({ keyID: z.string().min(1).max(64) });
 
 export const noContent = z.null().meta({ description: "No content" });
+export const ownRegistrationParams = z.object({ registrationID: z.string().min(1).max(64) });
+export const webPushKeyReply = z.object({ publicKey: z.string() });

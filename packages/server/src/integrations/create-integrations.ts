@@ -142,6 +142,7 @@ export function createIntegrations(options: IntegrationOptions): Integrations {
       pushRegistrations,
       timeline: (callID) => timeline.of(callID),
       webhooks: { store: webhookStore, service: webhookService },
+      ...(vapidPublicKey ? { vapidPublicKey } : {}),
       clock,
     },
     async start() {
