@@ -205,6 +205,19 @@ describe("push hook", () => {
     ]);
   });
 
+  it("pushes a device whose session only waits to be resumed (its socket is gone)", async () => {
+    const world = await setup();
+    await world.registrations.add("bob", "bob-phone", world.subscribe("/bob-phone").target, 1);
+    await world.sessions.join(
+      { userID: "bob", deviceID: "bob-phone", nodeID: "n1", loginTime: 1, awaySince: 0 },
+      10,
+    );
+    await world.sessions.mark({ userID: "bob", deviceID: "bob-phone" }, "n1", Date.now());
+    await world.invite(["bob"]);
+    const [request] = await world.service.waitFor(1);
+    expect(request?.path).toBe("/bob-phone");
+  });
+
   it("pushes nothing for a call without a pushConfig", async () => {
     const world = await setup();
     await world.registrations.add("bob", "bob-phone", world.subscribe("/bob").target, 1);

@@ -248,4 +248,12 @@ it("an app backend starts a call through the API; the SDK device rings, answers,
     ]),
   );
   expect(timeline.find((entry) => entry.kind === "member.accepted")?.deviceID).toBe("alice-laptop");
+  const devices = view.body.devices as Array<Record<string, unknown>>;
+  const laptop = devices.find((device) => device.deviceID === "alice-laptop");
+  expect(laptop).toMatchObject({
+    userID: "alice",
+    pushes: [],
+    answers: [{ kind: "member.accepted" }],
+  });
+  expect(laptop?.receivedAt).toBeTypeOf("number");
 });

@@ -271,6 +271,27 @@ describe("server API", () => {
       "call.ended",
     ]);
     expect(timeline[2]).toMatchObject({ userID: "bob", deviceID: "bob-laptop" });
+    expect(view.body.devices).toEqual([
+      {
+        userID: "bob",
+        deviceID: "server-api",
+        pushes: [],
+        answers: [{ kind: "member.accepted", at: expect.any(Number) }],
+      },
+      {
+        userID: "bob",
+        deviceID: "bob-laptop",
+        pushes: [
+          expect.objectContaining({
+            kind: "invite",
+            status: "sent",
+            provider: "webpush",
+            httpStatus: 201,
+          }),
+        ],
+        answers: [],
+      },
+    ]);
 
     const listed = await api.call("GET", "/users/bob/calls?count=10");
     expect(listed.body).toMatchObject({

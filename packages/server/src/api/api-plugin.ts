@@ -26,7 +26,7 @@ import {
 import { decodeJwt } from "jose";
 import { signToken, verifyToken } from "../auth-tokens.js";
 import type { Presence } from "../presence/presence.js";
-import type { PushRegistrationStore } from "../push/push-registration-store.js";
+import type { PushRegistrationStore, PushSend } from "../push/push-registration-store.js";
 import type { PushTarget } from "../push/push-types.js";
 import type { CallStore } from "../store/call-store.js";
 import type { TimelineEntry } from "../timeline/timeline-hook.js";
@@ -106,6 +106,59 @@ function memberView(call: Call) {
     quitTime: member.quitTime,
     mainDevice: member.mainDevice,
   }));
+}
+
+const answerKinds = new Set(["member.accepted", "member.rejected", "member.joined", "member.quit"]);
+
+/** Each device's path through the call: received, pushed, answered (a Beckon addition). */
+function deviceTimelines(facts: readonly TimelineEntry[], pushes: readonly PushSend[]) {
+  const devices = new Map<
+    string,
+    {
+      userID: string;
+      deviceID: string;
+      receivedAt?: number;
+      pushes: Array<{
+        kind: string;
+        status: string;
+        provider: string;
+        queuedAt: number;
+        doneAt: number;
+        httpStatus: number;
+        reason: string;
+      }>;
+      answers: Array<{ kind: string; at: number }>;
+    }
+  >();
+  const deviceOf = (userID: string, deviceID: string) => {
+    const key = `${userID}\u0000${deviceID}`;
+    let device = devices.get(key);
+    if (!device) {
+      device = { userID, deviceID, pushes: [], answers: [] };
+      devices.set(key, device);
+    }
+    return device;
+  };
+  for (const entry of facts) {
+    if (!entry.userID || !entry.deviceID || entry.fact.by?.userID !== entry.userID) continue;
+    if (entry.kind === "member.received") {
+      deviceOf(entry.userID, entry.deviceID).receivedAt ??= entry.at;
+    } else if (answerKinds.has(entry.kind)) {
+      deviceOf(entry.userID, entry.deviceID).answers.push({ kind: entry.kind, at: entry.at });
+    }
+  }
+  for (const send of pushes) {
+    deviceOf(send.userID, send.deviceID).pushes.push({
+      kind: send.kind,
+      status: send.status,
+      provider: send.provider,
+      queuedAt: send.queuedAt,
+      doneAt: send.doneAt,
+      httpStatus: send.httpStatus,
+      reason: send.reason,
+    });
+  }
+  return [...devices.values()];
 }
 
 function deliveryView(delivery: WebhookDelivery) {
@@ -433,6 +486,7 @@ export async function beckonApi(app: FastifyInstance, deps: ApiDependencies): Pr
         })),
       ].sort((a, b) => a.at - b.at);
       return {
+        devices: deviceTimelines(facts, pushes),
         callID: call.callID,
         caller: call.caller,
         mode: call.mode,

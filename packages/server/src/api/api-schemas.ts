@@ -120,6 +120,26 @@ const timelineEntry = z.object({
   detail: z.record(z.string(), z.unknown()),
 });
 
+const deviceTimeline = z.object({
+  userID: z.string(),
+  deviceID: z.string(),
+  /** The receipt (the SDK acknowledged the invitation on this device). */
+  receivedAt: z.number().optional(),
+  pushes: z.array(
+    z.object({
+      kind: z.string(),
+      status: z.string(),
+      provider: z.string(),
+      queuedAt: z.number(),
+      doneAt: z.number(),
+      httpStatus: z.number(),
+      reason: z.string(),
+    }),
+  ),
+  /** What the member did from this device (accepted, rejected, joined, quit) and when. */
+  answers: z.array(z.object({ kind: z.string(), at: z.number() })),
+});
+
 export const callView = z
   .object({
     callID: z.string(),
@@ -132,6 +152,9 @@ export const callView = z
     extendedData: z.string(),
     members: z.array(member),
     timeline: z.array(timelineEntry),
+    devices: z.array(deviceTimeline).meta({
+      description: "Per member and device: when the invitation was received, pushed, answered",
+    }),
   })
   .meta({ id: "Call" });
 
