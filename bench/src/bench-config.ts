@@ -17,6 +17,13 @@ export interface TimerRun {
 
 export interface BenchConfig {
   quick: boolean;
+  /** Scenario 0: users with two devices each, heartbeating, ringing at fixed offered rates. */
+  workload: {
+    users: number;
+    rates: number[];
+    warmupMs: number;
+    durationMs: number;
+  };
   calls: {
     loadProcesses: number;
     /** Caller/callee pairs per load process; every user is connected and logged in. */
@@ -44,6 +51,12 @@ export interface BenchConfig {
 
 export const fullConfig: BenchConfig = {
   quick: false,
+  workload: {
+    users: 2_000,
+    rates: [500, 1_000, 2_000, 3_000, 4_000, 5_000],
+    warmupMs: 2_000,
+    durationMs: 10_000,
+  },
   calls: {
     loadProcesses: 1,
     pairsPerProcess: 2_000,
@@ -90,6 +103,7 @@ export const fullConfig: BenchConfig = {
 
 export const quickConfig: BenchConfig = {
   quick: true,
+  workload: { users: 200, rates: [300], warmupMs: 300, durationMs: 1_000 },
   calls: {
     loadProcesses: 1,
     pairsPerProcess: 250,

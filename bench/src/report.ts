@@ -2,8 +2,10 @@
 import type { CallScenarioResults } from "./scenarios/call-scenarios.js";
 import type { ConnectionRow } from "./scenarios/connections.js";
 import type { TimerRecoveryResults } from "./scenarios/timers-recovery.js";
+import type { WorkloadRow } from "./scenarios/workload.js";
 
 export interface RunResults {
+  workload?: WorkloadRow[];
   calls?: CallScenarioResults;
   connections?: ConnectionRow[];
   timers?: TimerRecoveryResults;
@@ -28,6 +30,51 @@ const pct = (value: number) => (Number.isFinite(value) ? `${Math.round(value)}%`
 
 export function formatReport(results: RunResults): string {
   const parts: string[] = [];
+  if (results.workload) {
+    parts.push(
+      "### 0. Realistic workload: users with 2 devices, heartbeats, invite -> receipts -> accept on one device (ms)",
+      "",
+      table(
+        [
+          "offered/s",
+          "system",
+          "users",
+          "devices",
+          "sent/s",
+          "complete/s",
+          "ring p50",
+          "ring p99",
+          "call p50",
+          "call p99",
+          "skipped",
+          "errors",
+          "server CPU",
+          "load CPU",
+          "loop delay ms",
+          "server RSS MiB",
+        ],
+        results.workload.map((row) => [
+          whole(row.offeredPerSecond),
+          row.label,
+          whole(row.users),
+          whole(row.devices),
+          whole(row.sentPerSecond),
+          whole(row.completedPerSecond),
+          ms(row.ringMs.p50),
+          ms(row.ringMs.p99),
+          ms(row.callMs.p50),
+          ms(row.callMs.p99),
+          whole(row.skipped),
+          whole(row.errors),
+          pct(row.serverCpuPercent),
+          pct(row.loadCpuPercent),
+          whole(row.serverLoopDelayMaxMs),
+          whole(row.serverRssMiB),
+        ]),
+      ),
+      "",
+    );
+  }
   if (results.calls) {
     parts.push(
       "### 1. Ring latency: callInvite() sent -> callee's callInvitationReceived (ms), fixed offered rate",

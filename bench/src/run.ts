@@ -12,8 +12,9 @@ import { formatReport, type RunResults } from "./report.js";
 import { runCallScenarios } from "./scenarios/call-scenarios.js";
 import { runConnections } from "./scenarios/connections.js";
 import { runTimersAndRecovery } from "./scenarios/timers-recovery.js";
+import { runWorkload } from "./scenarios/workload.js";
 
-const SCENARIOS = ["calls", "connections", "timers"] as const;
+const SCENARIOS = ["workload", "calls", "connections", "timers"] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 /** The code under test: BENCH_COMMIT if set (a copy outside git), else the work tree's HEAD. */
@@ -63,6 +64,10 @@ async function main(): Promise<void> {
   const results: RunResults = {};
   log(`Beckon bench (${config.quick ? "quick" : "full"}), ${availableParallelism()} cores`);
   try {
+    if (only.includes("workload")) {
+      log("0. realistic workload");
+      results.workload = await runWorkload(config, workDir, log, selected);
+    }
     if (only.includes("calls")) {
       log("1-2. ring latency and throughput");
       results.calls = await runCallScenarios(config, workDir, log, selected);

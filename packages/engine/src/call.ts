@@ -17,6 +17,11 @@ export interface Member {
   mainDevice: string | null;
   /** Whether an offline push of the invitation went out, so cancel/end can push too. */
   pushed: boolean;
+  /**
+   * When the last device of an Accepted member went away (epoch ms); absent while one is
+   * connected. Past the grace period the member is quit (SPEC §5 "Members who vanish").
+   */
+  awayAt?: number;
 }
 
 export interface Call {
@@ -44,12 +49,15 @@ export interface EngineSettings {
   /** How long a caller's lost device may stay away before its unanswered call is cancelled. */
   callerGraceMs: number;
   maxExtendedDataBytes: number;
+  /** How long an Accepted member may have no device connected before it is quit. */
+  memberGraceMs: number;
 }
 
 export const defaultEngineSettings: EngineSettings = {
   notReceivedCheckMs: 5_000,
   callerGraceMs: 30_000,
   maxExtendedDataBytes: 2_048,
+  memberGraceMs: 90_000,
 };
 
 export function findMember(call: Call, userID: string): Member | undefined {

@@ -42,6 +42,10 @@ export type CallCommand =
   | { type: "deviceBack"; actor: Actor }
   /** The user logged out on this device. */
   | { type: "logout"; actor: Actor }
+  /** The user's last connected device went away; an Accepted member's grace period starts. */
+  | { type: "memberAway"; userID: string }
+  /** A device of the user is connected again. */
+  | { type: "memberBack"; userID: string }
   | { type: "timer"; timer: TimerKind; userID: string }
   /** Advanced mode (SPEC §3): an Accepted member invites more users. */
   | {
@@ -55,7 +59,7 @@ export type CallCommand =
   | { type: "quit"; actor: Actor; extendedData?: string; pushConfig?: PushConfig }
   | { type: "end"; actor: Actor; extendedData?: string; pushConfig?: PushConfig };
 
-export type TimerKind = "deadline" | "notReceived" | "callerLost";
+export type TimerKind = "deadline" | "notReceived" | "callerLost" | "vanished";
 
 export interface Timer {
   kind: TimerKind;

@@ -131,6 +131,8 @@ export class Draft {
 
   setState(member: Member, state: CallUserState, extendedData?: string): void {
     member.state = state;
+    // Acting again means being back; a member leaving the Accepted state has no grace to run.
+    delete member.awayAt;
     if (extendedData !== undefined) member.extendedData = extendedData;
     if (!this.changedMembers.includes(member)) this.changedMembers.push(member);
   }

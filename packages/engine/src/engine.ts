@@ -20,6 +20,7 @@ import type { Actor, CallCommand, TimerKind } from "./commands.js";
 import type { Decision } from "./decision.js";
 import { checkExtendedData, Draft, type Empty, fail, unchanged } from "./draft.js";
 import { factsBetween } from "./facts.js";
+import { memberAway, memberBack, vanished } from "./presence-rules.js";
 import { audienceOf, hasAccepted } from "./views.js";
 
 export type CommandReply =
@@ -109,6 +110,10 @@ function decide(
       return deviceBack(call, command.actor, now);
     case "logout":
       return logout(call, command.actor, now);
+    case "memberAway":
+      return memberAway(call, command.userID, now);
+    case "memberBack":
+      return memberBack(call, command.userID, now);
     case "timer":
       return timerFired(call, command.timer, command.userID, now, settings);
     case "callingInvite":
@@ -298,6 +303,8 @@ function timerFired(
       draft.setState(findMember(draft.call, userID) as Member, CallUserState.NotYetReceived);
       return draft.finish({});
     }
+    case "vanished":
+      return vanished(call, userID, now, settings);
     case "callerLost": {
       if (call.callerLostAt === 0 || call.callerLostAt > now || hasAccepted(call)) {
         return unchanged(call, {});

@@ -8,6 +8,13 @@ export function timersOf(call: Call, settings: EngineSettings): Timer[] {
   if (call.state !== CallState.Started) return [];
   const timers: Timer[] = [];
   for (const member of call.members) {
+    if (member.state === CallUserState.Accepted && member.awayAt) {
+      timers.push({
+        kind: "vanished",
+        userID: member.userID,
+        at: member.awayAt + settings.memberGraceMs,
+      });
+    }
     if (!isPending(member.state)) continue;
     timers.push({ kind: "deadline", userID: member.userID, at: member.deadline });
     if (call.enableNotReceivedCheck && member.state === CallUserState.Inviting) {

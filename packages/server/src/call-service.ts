@@ -19,6 +19,7 @@ import {
   BeckonError,
   type CallEvent,
   type CallInvitationSentResult,
+  CallState,
   ErrorCode,
 } from "@beckon/protocol";
 import type { Logger } from "pino";
@@ -30,6 +31,8 @@ import { type Publication, type StreamBroker, streamOf } from "./streams/stream-
 import type { TimerSource } from "./timers/timer-source.js";
 
 const MAX_VERSION_RETRIES = 5;
+/** Recently committed calls kept parsed; a stale one only costs a failed compare-and-set. */
+const CACHED_CALLS = 10_000;
 
 export type InviteInput = Omit<InviteCommand, "type" | "callID" | "knownUsers" | "callerBusy">;
 
@@ -59,6 +62,8 @@ export class CallService {
   private readonly queue = new KeyedQueue();
   /** Each call's latest deferred publish, so readers can wait until its events are out. */
   private readonly publishing = new Map<string, Promise<void>>();
+  /** The last version of each recently committed call, oldest first (Map order). */
+  private readonly cache = new Map<string, Call>();
   private readonly store: CallStore;
   private readonly clock: () => number;
 
@@ -102,13 +107,22 @@ export class CallService {
     return this.queue.run(callID, async () => {
       if (!(await stillWanted())) return {} as ReplyOf<C>;
       for (let attempt = 0; attempt < MAX_VERSION_RETRIES; attempt++) {
-        const call = await this.store.getCall(callID);
+        // Another node may have changed a cached call; the commit's compare-and-set catches
+        // that, and the retry reads the store.
+        const call =
+          (attempt === 0 && this.cache.get(callID)) || (await this.store.getCall(callID));
         if (!call) throw new BeckonError(ErrorCode.CallDoesNotExist, "no such call");
         const decision = applyCommand<C>(call, command, this.clock(), this.deps.settings);
+        // A refusal or a no-op must not rest on a stale copy: decide once more on what the
+        // store holds (a change is safe, the compare-and-set checks it).
+        if ((!decision.ok || !decision.changed) && attempt === 0 && this.cache.has(callID)) {
+          this.cache.delete(callID);
+          continue;
+        }
         if (!decision.ok) throw decision.error;
         if (!decision.changed) return decision.reply;
         if ((await this.commit(call, decision)).ok) return decision.reply;
-        // Another node changed the call between our read and write: decide again on fresh state.
+        this.cache.delete(callID);
       }
       throw new BeckonError(ErrorCode.ServerError, "the call is too busy, try again");
     });
@@ -159,6 +173,7 @@ export class CallService {
       ...(idleUser !== undefined ? { idleUser } : {}),
     });
     if (!result.ok) return result;
+    this.remember(call);
     this.deps.timers.changed(
       call.callID,
       next.map((timer): StoredTimer => ({ ...timer, callID: call.callID })),
@@ -166,6 +181,16 @@ export class CallService {
     if (decision.facts.length > 0) this.deps.relay.kick();
     if (decision.deliveries.length > 0) this.publishLater(call.callID, decision.deliveries);
     return result;
+  }
+
+  private remember(call: Call): void {
+    this.cache.delete(call.callID);
+    if (call.state === CallState.Ended) return;
+    this.cache.set(call.callID, call);
+    if (this.cache.size > CACHED_CALLS) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.cache.delete(oldest);
+    }
   }
 
   /**

@@ -99,6 +99,7 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
       notReceivedCheckMs: config.notReceivedCheckMs,
       callerGraceMs: config.callerGraceMs,
       maxExtendedDataBytes: config.maxExtendedDataBytes,
+      memberGraceMs: config.memberGraceMs,
     },
     log,
     clock,

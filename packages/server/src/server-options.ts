@@ -15,6 +15,8 @@ export interface ServerOptions {
   heartbeatIntervalMs?: number;
   /** How long a lost caller device may stay away before its unanswered calls are cancelled. */
   callerGraceMs?: number;
+  /** How long an Accepted member may have no device connected before it is quit (SPEC §5). */
+  memberGraceMs?: number;
   /** Delay before a still-Inviting invitee becomes NotYetReceived (3000–5000). */
   notReceivedCheckMs?: number;
   maxDevicesPerUser?: number;
@@ -51,6 +53,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? 10_000,
     callerGraceMs: options.callerGraceMs ?? defaultEngineSettings.callerGraceMs,
     notReceivedCheckMs,
+    memberGraceMs: options.memberGraceMs ?? defaultEngineSettings.memberGraceMs,
     maxDevicesPerUser: options.maxDevicesPerUser ?? MAX_DEVICES_PER_USER,
     maxExtendedDataBytes:
       options.maxExtendedDataBytes ?? defaultEngineSettings.maxExtendedDataBytes,

@@ -5,6 +5,7 @@ import { type Actor, closingEventFor, findMember, pictureFor } from "@beckon/eng
 import {
   BeckonError,
   type CallEvent,
+  CallUserState,
   CloseCode,
   ConnectionEvent,
   ErrorCode,
@@ -145,8 +146,11 @@ export class SessionService {
     const show = (event: CallEvent | null | undefined) =>
       event ? calls.tell(device, [event]) : Promise.resolve();
     await Promise.all([
-      ...active.map(async ({ callID, caller }) => {
+      ...active.map(async ({ callID, caller, members }) => {
         if (caller === device.userID) await calls.execute(callID, { type: "deviceBack", actor });
+        if (members.some((m) => m.userID === device.userID && m.awayAt)) {
+          await calls.execute(callID, { type: "memberBack", userID: device.userID });
+        }
         if (openCalls === null) return;
         await calls.inCallOrder(callID, async () => {
           const call = await store.getCall(callID);
@@ -186,6 +190,36 @@ export class SessionService {
     this.expiry.set(stream, timer);
     for (const hook of this.deps.hooks) await hook.onDisconnect?.(actorOf(device), reason);
     await this.tellCallsDeviceLost(device);
+    await this.checkUserGone(device.userID);
+  }
+
+  /** Whether some device of the user has a socket attached on some node. */
+  private async hasDeviceOnline(userID: string): Promise<boolean> {
+    return (await this.deps.presence.devicesOf(userID)).some((other) => other.awaySince === 0);
+  }
+
+  /**
+   * With no device of the user connected, each call it is Accepted in starts the grace period
+   * after which it is quit (SPEC §5 "Members who vanish").
+   */
+  private async checkUserGone(userID: string): Promise<void> {
+    if (await this.hasDeviceOnline(userID)) return;
+    const calls = await this.deps.store.activeCallsOf(userID);
+    await Promise.all(
+      calls
+        .filter((call) =>
+          call.members.some(
+            (m) => m.userID === userID && m.state === CallUserState.Accepted && !m.awayAt,
+          ),
+        )
+        .map((call) =>
+          this.deps.calls.execute(
+            call.callID,
+            { type: "memberAway", userID },
+            async () => !(await this.hasDeviceOnline(userID)),
+          ),
+        ),
+    );
   }
 
   private async expire(device: DeviceRef, loginTime: number): Promise<void> {
@@ -203,6 +237,7 @@ export class SessionService {
     this.cancelExpiry(stream);
     await this.deps.presence.leave(device, loginTime);
     await this.deps.broker.drop(stream);
+    await this.checkUserGone(device.userID);
   }
 
   /** The user logged out on this device: its unanswered calls as caller are cancelled. */
@@ -260,10 +295,18 @@ export class SessionService {
   async sweepAfterRestart(stillRunning: () => boolean): Promise<void> {
     const { store, calls, log } = this.deps;
     let done = 0;
+    const checked = new Set<string>();
     for (const callID of await store.startedCallIDs()) {
       if (!stillRunning()) break;
       if (++done % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
       const call = await store.getCall(callID);
+      for (const member of call?.members ?? []) {
+        if (member.state !== CallUserState.Accepted || checked.has(member.userID)) continue;
+        checked.add(member.userID);
+        await this.checkUserGone(member.userID).catch((error: unknown) =>
+          log.warn({ err: error, callID }, "restart sweep failed"),
+        );
+      }
       const deviceID = call && findMember(call, call.caller)?.mainDevice;
       if (!call || !deviceID) continue;
       const device = { userID: call.caller, deviceID };

@@ -167,7 +167,7 @@ export class Gateway {
       if (signal.keep === device.attachID) return;
       device.ended = true;
       this.detach(device);
-      device.connection.socket.terminate();
+      this.terminate(device.connection);
       return;
     }
     device.ended = true;
@@ -187,6 +187,15 @@ export class Gateway {
     }
   }
 
+  /** Drops the socket at once, after handing over what this turn already wrote to it. */
+  private terminate(connection: Connection): void {
+    if (connection.corked) {
+      connection.corked = false;
+      (connection.socket as unknown as { _socket?: Socket })._socket?.uncork();
+    }
+    connection.socket.terminate();
+  }
+
   /**
    * Every write goes through here: one byte budget per socket, and frames of one turn leave in
    * one write (the socket is corked until the next tick).
@@ -203,6 +212,7 @@ export class Gateway {
       connection.corked = true;
       raw.cork();
       process.nextTick(() => {
+        if (!connection.corked) return;
         connection.corked = false;
         raw.uncork();
       });
@@ -345,7 +355,7 @@ export class Gateway {
         if (previous) {
           previous.ended = true;
           this.detach(previous);
-          previous.connection.socket.terminate();
+          this.terminate(previous.connection);
         }
         this.local.set(stream, device);
         let opened: Awaited<ReturnType<SessionService["open"]>>;

@@ -150,6 +150,16 @@ export class MemoryStreamBroker implements StreamBroker {
     return bytes;
   }
 
+  /** What one stream holds: entries' bytes and remembered `once` keys (for tests and metrics). */
+  held(name: string): { bytes: number; entries: number; onceKeys: number } {
+    const stream = this.streams.get(name);
+    return {
+      bytes: stream?.bytes ?? 0,
+      entries: stream ? stream.entries.length - stream.head : 0,
+      onceKeys: stream?.once.size ?? 0,
+    };
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     this.listeners.clear();

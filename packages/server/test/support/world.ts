@@ -3,7 +3,12 @@
 
 import { callEventNames } from "@beckon/protocol";
 import { BeckonClient, type BeckonEventMap, type BeckonEventName } from "@beckon/sdk";
-import { type BeckonServer, createServer, type ServerOptions, signToken } from "@beckon/server";
+import {
+  type BeckonServer,
+  type CreateServerOptions,
+  createServer,
+  signToken,
+} from "@beckon/server";
 import { afterEach } from "vitest";
 
 export const SECRET = "test-secret-0123456789abcdef";
@@ -86,7 +91,7 @@ export class Device {
 }
 
 export interface World {
-  server(options?: Partial<ServerOptions>): Promise<BeckonServer>;
+  server(options?: Partial<CreateServerOptions>): Promise<BeckonServer>;
   device(
     server: { url: string },
     userID: string,
