@@ -5,6 +5,7 @@ import { createECDH, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { defaultEngineSettings } from "@beckon/engine";
 import { CallInvitationMode, CallUserState } from "@beckon/protocol";
 import {
   createServer,
@@ -83,7 +84,7 @@ async function setup() {
     presence,
     timers,
     relay,
-    settings: { notReceivedCheckMs: 5_000, callerGraceMs: 30_000, maxExtendedDataBytes: 2048 },
+    settings: defaultEngineSettings,
     log,
     clock: Date.now,
   });
