@@ -89,3 +89,81 @@ it("reports a push the service refused for good as a push_failed webhook", async
     "member.invited",
   ]);
 });
+
+it("resumes pushes a stopped node had claimed, and purges what is past the retention", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "beckon-integrations-"));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const pushService = await new HttpReceiver().start();
+  cleanups.push(() => pushService.stop());
+  const app = await new HttpReceiver().start();
+  cleanups.push(() => app.stop());
+  const database = join(dir, "beckon.db");
+  const calls = new SqliteCallStore(database);
+  cleanups.push(() => calls.close());
+  const options = {
+    database,
+    dataDir: dir,
+    push: { webPush: { subject: "mailto:ops@example.com" } },
+    calls,
+    presence: { devicesOf: async () => [] },
+  };
+  const ecdh = createECDH("prime256v1");
+  ecdh.generateKeys();
+  const target = {
+    provider: "webpush" as const,
+    endpoint: `${pushService.url}/sub`,
+    keys: {
+      p256dh: ecdh.getPublicKey().toString("base64url"),
+      auth: randomBytes(16).toString("base64url"),
+    },
+  };
+
+  // A node claimed a push and stopped before sending it.
+  const first = createIntegrations(options);
+  const registration = await first.pushRegistrations.add("bob", "bob-laptop", target, Date.now());
+  const claimed = await first.pushRegistrations.claimSend(
+    "call-x:1:1",
+    registration,
+    {
+      kind: "invite",
+      callID: "call-x",
+      caller: "alice",
+      operatedUserID: "alice",
+      mode: 0,
+      deadline: Date.now() + 60_000,
+      sentAt: Date.now(),
+      title: "t",
+      content: "c",
+      payload: "",
+    },
+    Date.now(),
+  );
+  await first.close();
+
+  const second = createIntegrations(options);
+  cleanups.push(() => second.close());
+  await second.webhooks.store.addEndpoint({ url: app.url, events: null, description: "" }, 1);
+  await second.start();
+  await pushService.waitFor(1);
+  await second.dispatcher.idle();
+  expect((await second.pushRegistrations.sendsOf("call-x"))[0]).toMatchObject({
+    id: claimed?.id,
+    status: "sent",
+  });
+
+  await calls.addUsers(["alice", "bob"]);
+  const { callID } = await new EngineCallService(calls, second.hooks).invite({
+    actor: { userID: "alice", deviceID: "alice-web" },
+    invitees: ["bob"],
+  });
+  await app.waitFor(2);
+  await second.webhooks.service.settled();
+  expect(await second.timeline.of(callID)).toHaveLength(2);
+
+  expect(await second.purgeBefore(Date.now() - 60_000)).toBe(0);
+  // Two facts, one push, two delivered webhooks.
+  expect(await second.purgeBefore(Date.now() + 1)).toBe(5);
+  expect(await second.timeline.of(callID)).toEqual([]);
+  expect(await second.pushRegistrations.sendsOf("call-x")).toEqual([]);
+  expect(await second.webhooks.store.listDeliveries({ limit: 10 })).toEqual([]);
+});

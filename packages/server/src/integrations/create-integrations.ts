@@ -60,6 +60,11 @@ export interface Integrations {
   api: Omit<ApiDependencies, "calls" | "secret" | "store">;
   /** Starts the webhook worker and resumes pushes a stopped node left queued. */
   start(): Promise<void>;
+  /**
+   * Forgets timelines, finished pushes and finished webhook deliveries older than `time`; call
+   * it with the calls' retention cut-off, beside the call store's purge.
+   */
+  purgeBefore(time: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -148,6 +153,14 @@ export function createIntegrations(options: IntegrationOptions): Integrations {
     async start() {
       webhookService.start();
       await dispatcher.resume();
+    },
+    async purgeBefore(time) {
+      const counts = await Promise.all([
+        timeline.purgeBefore(time),
+        pushRegistrations.purgeSendsBefore(time),
+        webhookStore.purgeBefore(time),
+      ]);
+      return counts.reduce((sum, count) => sum + count, 0);
     },
     async close() {
       await webhookService.stop();

@@ -61,6 +61,8 @@ export interface PushRegistrationStore {
   sendsOf(callID: string): Promise<PushSend[]>;
   /** Pushes still queued (a restart resumes them). */
   queuedSends(): Promise<PushSend[]>;
+  /** Forgets finished pushes queued before `time` (the calls' retention); returns how many. */
+  purgeSendsBefore(time: number): Promise<number>;
 }
 
 const migrations = [
@@ -200,6 +202,9 @@ export class SqlitePushRegistrationStore implements PushRegistrationStore {
       queued: db.prepare<[], SendRow>(
         "SELECT * FROM push_sends WHERE status = 'queued' ORDER BY id",
       ),
+      purge: db.prepare<[number]>(
+        "DELETE FROM push_sends WHERE queued_at < ? AND status != 'queued'",
+      ),
     };
   }
 
@@ -301,5 +306,9 @@ export class SqlitePushRegistrationStore implements PushRegistrationStore {
 
   async queuedSends(): Promise<PushSend[]> {
     return this.statements.queued.all().map(sendOf);
+  }
+
+  async purgeSendsBefore(time: number): Promise<number> {
+    return this.statements.purge.run(time).changes;
   }
 }

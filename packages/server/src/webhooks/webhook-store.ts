@@ -90,6 +90,8 @@ export interface WebhookStore {
    * same `webhook-id`; false if unknown or still pending.
    */
   replay(id: string, now: number): Promise<boolean>;
+  /** Forgets delivered and dead deliveries finished before `time`; returns how many. */
+  purgeBefore(time: number): Promise<number>;
 }
 
 const migrations = [
@@ -239,6 +241,9 @@ export class SqliteWebhookStore implements WebhookStore {
           duration_ms: number;
         }
       >("SELECT * FROM webhook_attempts WHERE delivery_id = ? ORDER BY at, rowid"),
+      purge: db.prepare<[number]>(
+        "DELETE FROM webhook_deliveries WHERE status != 'pending' AND done_at < ?",
+      ),
       replay: db.prepare<[number, string]>(
         `UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, done_at = 0
          WHERE id = ? AND status != 'pending'`,
@@ -384,5 +389,9 @@ export class SqliteWebhookStore implements WebhookStore {
 
   async replay(id: string, now: number): Promise<boolean> {
     return this.statements.replay.run(now, id).changes > 0;
+  }
+
+  async purgeBefore(time: number): Promise<number> {
+    return this.statements.purge.run(time).changes;
   }
 }
