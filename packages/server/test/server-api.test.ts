@@ -448,6 +448,20 @@ describe("server API", () => {
       await api.keyFor("admin"),
     );
     expect(withKey).toMatchObject({ status: 401, body: { code: ErrorCode.TokenInvalid } });
+    const internal = await api.call(
+      "POST",
+      "/me/push-registrations",
+      {
+        deviceID: "bob-web",
+        target: {
+          provider: "webpush",
+          endpoint: "http://127.0.0.1:9/x",
+          keys: { p256dh: "k", auth: "a" },
+        },
+      },
+      token,
+    );
+    expect(internal).toMatchObject({ status: 400, body: { code: ErrorCode.ParamsInvalid } });
     const forged = `${token.slice(0, -4)}AAAA`;
     expect((await api.call("GET", "/me/push-registrations", undefined, forged)).status).toBe(401);
     expect(

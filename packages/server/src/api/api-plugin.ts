@@ -685,6 +685,11 @@ export async function beckonApi(app: FastifyInstance, deps: ApiDependencies): Pr
     },
     async (request, reply) => {
       const { deviceID, target } = request.body;
+      // Anyone with a login token gets here: the server must not be made to POST to plain-HTTP
+      // (internal) addresses on their behalf. Push services are HTTPS.
+      if (target.provider === "webpush" && !target.endpoint.startsWith("https://")) {
+        throw new BeckonError(ErrorCode.ParamsInvalid, "a Web Push endpoint must be https");
+      }
       const added = await deps.pushRegistrations.add(
         request.userID as string,
         deviceID,
