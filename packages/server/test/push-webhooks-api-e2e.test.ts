@@ -258,3 +258,58 @@ it("an app backend starts a call through the API; the SDK device rings, answers,
   });
   expect(laptop?.receivedAt).toBeTypeOf("number");
 });
+
+it("rings, answers and ends while the webhook endpoint and the push service hang", async () => {
+  const e2e = await setup();
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  e2e.pushService.responder = async () => {
+    await held;
+    return { status: 201 };
+  };
+  e2e.backend.responder = async () => {
+    await held;
+    return { status: 200 };
+  };
+  cleanups.push(() => release());
+  await e2e.store.addUsers(["carol"]);
+  await e2e.integrations.pushRegistrations.add(
+    "carol",
+    "carol-phone",
+    e2e.subscriber("/carol-phone").target,
+    Date.now(),
+  );
+  const alice = await world.device(e2e.node, "alice");
+  const bob = await world.device(e2e.node, "bob");
+
+  const { callID } = await alice.client.callInvite(["bob", "carol"], {
+    timeout: 30,
+    mode: CallInvitationMode.General,
+    extendedData: "",
+    pushConfig: PUSH,
+  });
+  await bob.waitFor("callInvitationReceived", (data) => data.callID === callID);
+  await bob.client.callAccept(callID, { extendedData: "" });
+  await alice.waitFor(
+    "callUserStateChanged",
+    (data) =>
+      data.callID === callID &&
+      data.callUserList.some(
+        (user) => user.userID === "bob" && user.state === CallUserState.Accepted,
+      ),
+  );
+  // Both third parties got their requests and are still holding them.
+  await e2e.pushService.waitFor(1);
+  await e2e.backend.waitFor(1);
+  expect(
+    (await e2e.integrations.pushRegistrations.sendsOf(callID)).map((send) => send.status),
+  ).toEqual(["queued"]);
+  expect(
+    (await e2e.integrations.webhooks.store.listDeliveries({ limit: 50 })).some(
+      (delivery) => delivery.status === "delivered",
+    ),
+  ).toBe(false);
+  release();
+});
