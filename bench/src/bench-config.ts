@@ -18,6 +18,8 @@ export interface TimerRun {
 export interface BenchConfig {
   quick: boolean;
   /** Scenario 0: users with two devices each, heartbeating, ringing at fixed offered rates. */
+  /** Beckon at a steady rate for a long time, its memory sampled. */
+  soak: { rate: number; durationMs: number; sampleEveryMs: number };
   workload: {
     users: number;
     rates: number[];
@@ -51,6 +53,7 @@ export interface BenchConfig {
 
 export const fullConfig: BenchConfig = {
   quick: false,
+  soak: { rate: 1_000, durationMs: 600_000, sampleEveryMs: 60_000 },
   workload: {
     users: 2_000,
     rates: [500, 1_000, 2_000, 3_000, 4_000, 5_000],
@@ -103,6 +106,7 @@ export const fullConfig: BenchConfig = {
 
 export const quickConfig: BenchConfig = {
   quick: true,
+  soak: { rate: 200, durationMs: 2_000, sampleEveryMs: 1_000 },
   workload: { users: 200, rates: [300], warmupMs: 300, durationMs: 1_000 },
   calls: {
     loadProcesses: 1,

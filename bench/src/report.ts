@@ -2,10 +2,11 @@
 import type { CallScenarioResults } from "./scenarios/call-scenarios.js";
 import type { ConnectionRow } from "./scenarios/connections.js";
 import type { TimerRecoveryResults } from "./scenarios/timers-recovery.js";
-import type { WorkloadRow } from "./scenarios/workload.js";
+import type { SoakResult, WorkloadRow } from "./scenarios/workload.js";
 
 export interface RunResults {
   workload?: WorkloadRow[];
+  soak?: SoakResult;
   calls?: CallScenarioResults;
   connections?: ConnectionRow[];
   timers?: TimerRecoveryResults;
@@ -272,6 +273,23 @@ export function formatReport(results: RunResults): string {
         1,
       ),
       "",
+    );
+  }
+  if (results.soak) {
+    const { soak } = results;
+    parts.push(
+      "",
+      `### 6. Soak: Beckon at ${soak.rate} offered calls/s for ${soak.seconds} s (${whole(soak.completedPerSecond)} complete/s, call p50 ${ms(soak.callMs.p50)} ms, p99 ${ms(soak.callMs.p99)} ms, ${soak.errors} errors); server memory after full GCs`,
+      "",
+      table(
+        ["at s", "RSS MiB", "heap MiB"],
+        soak.samples.map((sample) => [
+          whole(sample.atSeconds),
+          whole(sample.rssMiB),
+          whole(sample.heapMiB),
+        ]),
+        1,
+      ),
     );
   }
   return parts.join("\n");

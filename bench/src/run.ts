@@ -12,9 +12,9 @@ import { formatReport, type RunResults } from "./report.js";
 import { runCallScenarios } from "./scenarios/call-scenarios.js";
 import { runConnections } from "./scenarios/connections.js";
 import { runTimersAndRecovery } from "./scenarios/timers-recovery.js";
-import { runWorkload } from "./scenarios/workload.js";
+import { runSoak, runWorkload } from "./scenarios/workload.js";
 
-const SCENARIOS = ["workload", "calls", "connections", "timers"] as const;
+const SCENARIOS = ["workload", "calls", "connections", "timers", "soak"] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 /** The code under test: BENCH_COMMIT if set (a copy outside git), else the work tree's HEAD. */
@@ -79,6 +79,10 @@ async function main(): Promise<void> {
     if (only.includes("timers")) {
       log("4-5. timers and recovery");
       results.timers = await runTimersAndRecovery(config, workDir, log, selected);
+    }
+    if (only.includes("soak")) {
+      log("6. soak");
+      results.soak = await runSoak(config, workDir, log);
     }
   } finally {
     rmSync(workDir, { recursive: true, force: true });

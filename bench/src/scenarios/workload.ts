@@ -97,3 +97,67 @@ export async function runWorkload(
   }
   return rows;
 }
+
+export interface SoakSample {
+  atSeconds: number;
+  rssMiB: number;
+  heapMiB: number;
+}
+
+export interface SoakResult {
+  rate: number;
+  seconds: number;
+  completedPerSecond: number;
+  callMs: Summary;
+  errors: number;
+  samples: SoakSample[];
+}
+
+/** Beckon alone at a steady rate for a long time, its memory sampled after full collections. */
+export async function runSoak(
+  config: BenchConfig,
+  workDir: string,
+  log: (line: string) => void,
+): Promise<SoakResult> {
+  const { soak, workload } = config;
+  const server = await startServer("beckon", workDir);
+  const { child: load } = await BenchChild.start("soak load", workloadScript);
+  try {
+    await load.call(
+      "connect",
+      { target: server.target, prefix: "s", pairs: workload.users / 2, concurrency: 50 },
+      600_000,
+    );
+    const samples: SoakSample[] = [];
+    const sample = async (atSeconds: number) => {
+      const memory = await server.child.call<{ rss: number; heapUsed: number }>("memory");
+      samples.push({ atSeconds, rssMiB: memory.rss / 2 ** 20, heapMiB: memory.heapUsed / 2 ** 20 });
+    };
+    const phase = load.call<WorkloadResult>(
+      "run",
+      { rate: soak.rate, warmupMs: 0, durationMs: soak.durationMs },
+      soak.durationMs + 120_000,
+    );
+    const started = performance.now();
+    for (let at = 0; at < soak.durationMs; at += soak.sampleEveryMs) {
+      await sleep(started + at - performance.now());
+      await sample(Math.round(at / 1000));
+      log(
+        `  soak @ ${soak.rate}/s, ${Math.round(at / 1000)} s: RSS ${samples.at(-1)?.rssMiB.toFixed(0)} MiB`,
+      );
+    }
+    const result = await phase;
+    await sample(Math.round(soak.durationMs / 1000));
+    return {
+      rate: soak.rate,
+      seconds: soak.durationMs / 1000,
+      completedPerSecond: result.completed / (soak.durationMs / 1000),
+      callMs: summarize(result.callMs),
+      errors: result.errors + result.unfinished,
+      samples,
+    };
+  } finally {
+    await load.call("close", {}, 60_000).catch(() => undefined);
+    await stopAll([load, server.child]);
+  }
+}

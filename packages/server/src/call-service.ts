@@ -81,13 +81,19 @@ export class CallService {
     const callID = randomBytes(16).toString("base64url");
     const invitees = [...new Set(input.invitees)];
     const knownUsers = await this.store.knownUsers(invitees);
-    // The engine checks the busy rule on what it reads; the commit checks it again atomically,
-    // so two invites at once (on any nodes) cannot both pass.
-    let callerBusy = isBusy(await this.store.activeCallsOf(input.actor.userID), input.actor.userID);
+    // The busy rule is checked inside the commit, atomically, so two invites at once (on any
+    // nodes) cannot both pass; the engine hears of it only when it matters: the commit said
+    // busy, or the invite failed and busy must take precedence over the other reasons.
+    let callerBusy = false;
     for (;;) {
       const command: InviteCommand = { ...input, type: "invite", callID, knownUsers, callerBusy };
       const decision = createCall(command, this.clock(), this.deps.settings);
-      if (!decision.ok) throw decision.error;
+      if (!decision.ok) {
+        if (callerBusy) throw decision.error;
+        callerBusy = isBusy(await this.store.activeCallsOf(input.actor.userID), input.actor.userID);
+        if (!callerBusy) throw decision.error;
+        continue;
+      }
       const result = await this.commit(null, decision, input.actor.userID);
       if (result.ok) return decision.reply;
       callerBusy = true;

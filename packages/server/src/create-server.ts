@@ -12,15 +12,21 @@ import { Gateway } from "./gateway/gateway.js";
 import type { Hook } from "./hooks/hook.js";
 import { OutboxRelay } from "./hooks/outbox-relay.js";
 import { createHttpHandler } from "./http-handler.js";
+import {
+  isPostgresUrl,
+  openRedisBroker,
+  openRedisPresence,
+  openStore,
+  redactUrl,
+  timerSourceFor,
+} from "./node-services.js";
 import { MemoryPresence } from "./presence/memory-presence.js";
 import type { Presence } from "./presence/presence.js";
 import { type ResolvedOptions, resolveOptions, type ServerOptions } from "./server-options.js";
 import { SessionService } from "./session-service.js";
 import type { CallStore } from "./store/call-store.js";
-import { SqliteCallStore } from "./store/sqlite-call-store.js";
 import { MemoryStreamBroker } from "./streams/memory-stream-broker.js";
 import type { StreamBroker } from "./streams/stream-broker.js";
-import { LocalTimerSource } from "./timers/local-timer-source.js";
 import type { TimerSource } from "./timers/timer-source.js";
 
 /** Frames above this are refused by the socket layer (close 1009) before any parsing. */
@@ -60,17 +66,11 @@ export interface BeckonNode {
   close(): Promise<void>;
 }
 
-function openStore(location: string): CallStore {
-  if (/^postgres(ql)?:\/\//.test(location)) {
-    throw new Error("createServer: the PostgreSQL store is not available yet; use a SQLite path");
-  }
-  return new SqliteCallStore(location);
-}
-
 /** Builds a node without opening a port. */
 export async function buildNode(options: CreateServerOptions): Promise<BeckonNode> {
   const config: ResolvedOptions = resolveOptions(options);
-  if (config.redis) throw new Error("createServer: cluster mode (redis) is not available yet");
+  if (config.redis && !isPostgresUrl(config.store) && !options.services?.store)
+    throw new Error("createServer: cluster mode (`redis`) needs a postgres:// `store`");
   const given = options.services ?? {};
   const log = given.logger ?? pino({ level: config.logLevel, name: "beckon" });
   const clock = given.clock ?? Date.now;
@@ -81,12 +81,33 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
     owned.push(made);
     return made;
   };
-  const store = given.store ?? own(openStore(config.store));
-  const broker =
-    given.broker ??
-    own(new MemoryStreamBroker({ maxAgeMs: config.resumeWindowMs, maxBytes: 1 << 20 }, clock));
-  const presence = given.presence ?? own(new MemoryPresence());
-  const timers = given.timers ?? new LocalTimerSource(store, clock);
+  const redis = config.redis
+    ? {
+        url: config.redis,
+        nodeID,
+        resumeWindowMs: config.resumeWindowMs,
+        heartbeatIntervalMs: config.heartbeatIntervalMs,
+        clock,
+      }
+    : undefined;
+  let store: CallStore;
+  let broker: StreamBroker;
+  let presence: Presence;
+  try {
+    store = given.store ?? own(await openStore(config.store));
+    broker =
+      given.broker ??
+      own(
+        redis
+          ? await openRedisBroker(redis)
+          : new MemoryStreamBroker({ maxAgeMs: config.resumeWindowMs, maxBytes: 1 << 20 }, clock),
+      );
+    presence = given.presence ?? own(redis ? await openRedisPresence(redis) : new MemoryPresence());
+  } catch (error) {
+    for (const made of owned.reverse()) await made.close().catch(() => {});
+    throw error;
+  }
+  const timers = given.timers ?? timerSourceFor(store, nodeID, clock, log);
   const hooks = given.hooks ?? [];
   const relay = new OutboxRelay(store, hooks, log);
   const calls = new CallService({
@@ -169,7 +190,7 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
     const address = http.address() as AddressInfo;
     const shownHost = host.includes(":") ? `[${host}]` : host;
     log.info(
-      { port: address.port, store: config.store, timers: restored, nodeID },
+      { port: address.port, store: redactUrl(config.store), timers: restored, nodeID },
       "beckon listening",
     );
     sweep = sessions

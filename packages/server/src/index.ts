@@ -11,6 +11,7 @@ export {
 export type { FactMeta, Hook } from "./hooks/hook.js";
 export { MemoryPresence } from "./presence/memory-presence.js";
 export type { DeviceRef, DeviceState, Presence } from "./presence/presence.js";
+export { RedisPresence, type RedisPresenceOptions } from "./presence/redis-presence.js";
 export type { ServerOptions } from "./server-options.js";
 export type {
   CallCommit,
@@ -19,8 +20,11 @@ export type {
   OutboxEntry,
   StoredTimer,
 } from "./store/call-store.js";
+export { PostgresCallStore, type PostgresStoreOptions } from "./store/postgres-call-store.js";
 export { SqliteCallStore } from "./store/sqlite-call-store.js";
 export { MemoryStreamBroker } from "./streams/memory-stream-broker.js";
+export { type RedisBrokerOptions, RedisStreamBroker } from "./streams/redis-stream-broker.js";
 export type { StreamBroker, StreamEntry, StreamPosition } from "./streams/stream-broker.js";
 export { LocalTimerSource } from "./timers/local-timer-source.js";
+export { type PostgresTimerOptions, PostgresTimerSource } from "./timers/postgres-timer-source.js";
 export type { TimerSource } from "./timers/timer-source.js";

@@ -8,9 +8,9 @@ export interface ServerOptions {
   /** 0 (the default) picks a free port. */
   port?: number;
   host?: string;
-  /** A SQLite file path or ':memory:' (the default). */
+  /** A SQLite file path, ':memory:' (the default), or `postgres://…[?schema=name]`. */
   store?: string;
-  /** `redis://` URL for cluster mode (not available yet). */
+  /** `redis://…[?prefix=name]` for cluster mode (needs a PostgreSQL store); see docs/cluster.md. */
   redis?: string;
   heartbeatIntervalMs?: number;
   /** How long a lost caller device may stay away before its unanswered calls are cancelled. */

@@ -32,3 +32,28 @@ it("drops entries older than the resume window", async () => {
   ]);
   await broker.close();
 });
+
+it("50 000 invitations to one silent device: bytes, entries and remembered keys stay bounded", async () => {
+  const maxBytes = 256 * 1024;
+  const broker = new MemoryStreamBroker({ maxAgeMs: 120_000, maxBytes });
+  await broker.reset("device");
+  const payload = `"ev":"callInvitationReceived","data":${JSON.stringify({ pad: "x".repeat(300) })}`;
+  const until = Date.now() + 600_000;
+  let peak = { bytes: 0, entries: 0, onceKeys: 0 };
+  for (let i = 0; i < 50_000; i++) {
+    await broker.publish([{ stream: "device", payload, once: { key: `call-${i}`, until } }]);
+    if (i % 1_000 === 999) {
+      const held = broker.held("device");
+      peak = {
+        bytes: Math.max(peak.bytes, held.bytes),
+        entries: Math.max(peak.entries, held.entries),
+        onceKeys: Math.max(peak.onceKeys, held.onceKeys),
+      };
+    }
+  }
+  expect(peak.bytes).toBeLessThanOrEqual(maxBytes);
+  expect(peak.entries).toBeLessThan(1_000);
+  expect(peak.onceKeys).toBeLessThanOrEqual(4_096);
+  expect((await broker.position("device")).offset).toBe(50_000);
+  await broker.close();
+});

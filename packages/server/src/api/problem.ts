@@ -43,7 +43,13 @@ export function statusOf(code: ErrorCode): number {
   return statusOfCode[code] ?? 500;
 }
 
+/** Each code's first name: the enum also holds ZIM's alias names for some codes. */
+const nameOfCode = new Map<number, string>();
+for (const [name, value] of Object.entries(ErrorCode)) {
+  if (typeof value === "number" && !nameOfCode.has(value)) nameOfCode.set(value, name);
+}
+
 export function problem(status: number, code: ErrorCode, detail: string): Problem {
-  const name = ErrorCode[code] ?? "ServerError";
+  const name = nameOfCode.get(code) ?? "ServerError";
   return { type: `urn:beckon:error:${name}`, title: name, status, detail, code };
 }

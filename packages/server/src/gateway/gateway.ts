@@ -93,7 +93,7 @@ export class Gateway {
     private readonly sessions: SessionService,
     private readonly calls: CallService,
     private readonly store: CallStore,
-    broker: StreamBroker,
+    private readonly broker: StreamBroker,
     private readonly log: Logger,
     private readonly clock: () => number = Date.now,
   ) {
@@ -151,6 +151,19 @@ export class Gateway {
     if (!device) return;
     if (device.held) device.held.push({ entry, epoch });
     else if (device.epoch === epoch) this.writeEntry(device, entry);
+    else void this.checkEpoch(device);
+  }
+
+  /**
+   * An entry of another epoch is stale (published before this session reset its stream), or the
+   * broker lost the stream (a Redis restart). Then the device cannot follow its stream any more:
+   * its socket goes, and it reconnects, cannot resume, and resyncs.
+   */
+  private async checkEpoch(device: LocalDevice): Promise<void> {
+    const current = await this.broker.position(device.stream).catch(() => null);
+    if (current === null || current.epoch === device.epoch) return;
+    if (this.local.get(device.stream) === device && !device.ended)
+      this.terminate(device.connection);
   }
 
   private writeEntry(device: LocalDevice, entry: StreamEntry): void {
@@ -368,6 +381,14 @@ export class Gateway {
         device.epoch = opened.position.epoch;
         device.loginTime = opened.loginTime;
         device.sent = opened.resumed ? (request.resume?.seq ?? 0) : 0;
+        if (socket.readyState !== socket.OPEN) {
+          // Gone while its session opened: it is away now, or presence would call it online.
+          this.detach(device);
+          if (!this.closing) {
+            await this.sessions.away(device, device.loginTime, "closed during login");
+          }
+          throw new BeckonError(ErrorCode.NetworkError, "the connection closed during login");
+        }
         connection.device = device;
         this.armTokenTimers(device, expiresAt);
         const result: LoginResult = {

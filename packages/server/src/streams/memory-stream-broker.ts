@@ -17,6 +17,9 @@ export interface StreamLimits {
   maxBytes: number;
 }
 
+/** Invitations remembered per stream, so a device is not shown one twice. */
+const MAX_ONCE_KEYS = 4_096;
+
 interface Kept extends StreamEntry {
   at: number;
   bytes: number;
@@ -42,6 +45,12 @@ class Stream {
     const expiry = this.once.get(key);
     if (expiry !== undefined && expiry >= now) return true;
     this.once.set(key, until);
+    // Bounded by count as well as by age: forgetting the oldest key risks one repeated ring,
+    // never a missed one.
+    if (this.once.size > MAX_ONCE_KEYS) {
+      const oldest = this.once.keys().next().value;
+      if (oldest !== undefined) this.once.delete(oldest);
+    }
     return false;
   }
 

@@ -1,0 +1,352 @@
+// Presence for a cluster, on Redis: one hash per user, a field per device session holding its
+// node, login time, away time and lease. Every change runs as a script, so the device cap is
+// enforced atomically however many nodes log the same user in at once; a session whose node
+// stops touching it (the node died) expires with its lease. Times come from Redis' own clock, so
+// nodes with skewed clocks agree on what expired.
+import { Redis } from "ioredis";
+import type { DeviceRef, DeviceState, Presence } from "./presence.js";
+
+export interface RedisPresenceOptions {
+  url: string;
+  /** Put before every key, so several deployments can share one Redis. */
+  prefix?: string;
+  /** How long a session lives without a `touch` (a few heartbeats). */
+  leaseMs?: number;
+  /**
+   * This node's ID: when set, the sessions this node holds are touched every third of a lease
+   * (one round trip for all), so they stay while the node lives and lapse soon after it dies.
+   */
+  nodeID?: string;
+}
+
+// A field's value: "<expires at>|<login time>|<away since>|<node>", node last as it may hold "|".
+const common = `
+local function now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function parse(value)
+  local expires, login, away, node = string.match(value, '^(%d+)|(%d+)|(%d+)|(.*)$')
+  return {expires = tonumber(expires), login = login, away = away, node = node}
+end
+local function live(key, at)
+  local all = redis.call('HGETALL', key)
+  local sessions = {}
+  for i = 1, #all, 2 do
+    local s = parse(all[i + 1])
+    if s.expires <= at then redis.call('HDEL', key, all[i])
+    else s.device = all[i]; sessions[#sessions + 1] = s end
+  end
+  return sessions
+end
+local function flat(sessions)
+  local out = {}
+  for _, s in ipairs(sessions) do
+    out[#out + 1] = s.device; out[#out + 1] = s.node
+    out[#out + 1] = s.login; out[#out + 1] = s.away
+  end
+  return out
+end
+`;
+
+// KEYS: user. Returns the live sessions, flat: device, node, login, away, …
+const devicesScript = `${common}
+return flat(live(KEYS[1], now()))
+`;
+
+// KEYS: user. ARGV: device, node, login, away, lease, max devices. Returns the sessions pushed
+// out by the cap, oldest first, flat.
+const joinScript = `${common}
+local at = now()
+local lease = tonumber(ARGV[5])
+local others = {}
+for _, s in ipairs(live(KEYS[1], at)) do
+  if s.device ~= ARGV[1] then others[#others + 1] = s end
+end
+redis.call('HSET', KEYS[1], ARGV[1], (at + lease) .. '|' .. ARGV[3] .. '|' .. ARGV[4] .. '|' .. ARGV[2])
+redis.call('PEXPIRE', KEYS[1], lease)
+local excess = #others + 1 - tonumber(ARGV[6])
+if excess <= 0 then return {} end
+table.sort(others, function(a, b) return tonumber(a.login) < tonumber(b.login) end)
+local out = {}
+for i = 1, excess do
+  redis.call('HDEL', KEYS[1], others[i].device)
+  out[i] = others[i]
+end
+return flat(out)
+`;
+
+// KEYS: user. ARGV: device, node, away, lease. Also renews the lease. Returns the session's
+// login time, or false when there is no such session.
+const markScript = `${common}
+local value = redis.call('HGET', KEYS[1], ARGV[1])
+if not value then return false end
+local s = parse(value)
+local at = now()
+if s.expires <= at then redis.call('HDEL', KEYS[1], ARGV[1]); return false end
+local lease = tonumber(ARGV[4])
+redis.call('HSET', KEYS[1], ARGV[1], (at + lease) .. '|' .. s.login .. '|' .. ARGV[3] .. '|' .. ARGV[2])
+redis.call('PEXPIRE', KEYS[1], lease)
+return s.login
+`;
+
+// KEYS: user. ARGV: lease, then device, node, login, away per session. Puts back sessions that
+// are missing (Redis lost its data); one that is there (a newer login) is left alone.
+const restoreScript = `${common}
+local at = now()
+local lease = tonumber(ARGV[1])
+for i = 2, #ARGV, 4 do
+  redis.call('HSETNX', KEYS[1], ARGV[i],
+    (at + lease) .. '|' .. ARGV[i + 2] .. '|' .. ARGV[i + 3] .. '|' .. ARGV[i + 1])
+end
+redis.call('PEXPIRE', KEYS[1], lease)
+return 1
+`;
+
+// KEYS: user. ARGV: lease, node ('' for any), then device IDs. With a node, only the sessions
+// still on that node are renewed: a device that moved on is the new node's to keep alive.
+const touchScript = `${common}
+local at = now()
+local lease = tonumber(ARGV[1])
+local renewed = 0
+for i = 3, #ARGV do
+  local value = redis.call('HGET', KEYS[1], ARGV[i])
+  if value then
+    local s = parse(value)
+    if s.expires > at and (ARGV[2] == '' or ARGV[2] == s.node) then
+      redis.call('HSET', KEYS[1], ARGV[i], (at + lease) .. '|' .. s.login .. '|' .. s.away .. '|' .. s.node)
+      renewed = renewed + 1
+    end
+  end
+end
+if renewed > 0 then redis.call('PEXPIRE', KEYS[1], lease) end
+return renewed
+`;
+
+// KEYS: user. ARGV: device, login time.
+const leaveScript = `${common}
+local value = redis.call('HGET', KEYS[1], ARGV[1])
+if value and parse(value).login == ARGV[2] then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  return 1
+end
+return 0
+`;
+
+type ScriptCall = (...args: Array<string | number>) => Promise<unknown>;
+
+function isTime(value: number): boolean {
+  return Number.isSafeInteger(value) && value >= 0;
+}
+
+export class RedisPresence implements Presence {
+  private readonly prefix: string;
+  readonly leaseMs: number;
+  private readonly nodeID: string | undefined;
+  /** The sessions on this node, by user and device, kept alive by `refresh`. */
+  private readonly held = new Map<string, Map<string, DeviceState>>();
+  private refresher: NodeJS.Timeout | undefined;
+
+  private constructor(
+    private readonly redis: Redis,
+    options: RedisPresenceOptions,
+  ) {
+    this.prefix = options.prefix ?? "beckon:";
+    this.leaseMs = options.leaseMs ?? 90_000;
+    this.nodeID = options.nodeID;
+    if (this.nodeID !== undefined) {
+      this.refresher = setInterval(() => {
+        this.refresh().catch(() => {
+          // Redis away: the next round tries again; sessions outlive a short outage by the lease.
+        });
+      }, this.leaseMs / 3);
+      this.refresher.unref();
+    }
+  }
+
+  /** Follows a session: on this node it is renewed by `refresh`, elsewhere it is not ours. */
+  private hold(device: DeviceState): void {
+    if (this.nodeID === undefined) return;
+    let devices = this.held.get(device.userID);
+    if (device.nodeID === this.nodeID) {
+      if (!devices) {
+        devices = new Map();
+        this.held.set(device.userID, devices);
+      }
+      devices.set(device.deviceID, { ...device });
+    } else {
+      this.release(device);
+    }
+  }
+
+  private release(device: DeviceRef, loginTime?: number): void {
+    const devices = this.held.get(device.userID);
+    const held = devices?.get(device.deviceID);
+    if (!devices || !held || (loginTime !== undefined && held.loginTime !== loginTime)) return;
+    devices.delete(device.deviceID);
+    if (devices.size === 0) this.held.delete(device.userID);
+  }
+
+  private get markerKey(): string {
+    return `${this.prefix}node:${this.nodeID}`;
+  }
+
+  /**
+   * Renews the lease of every session this node holds, in one round trip. The node's marker key
+   * lives as long as a lease: if it is gone, Redis lost its data (a restart) or this node missed
+   * a whole lease, and the sessions are put back.
+   */
+  async refresh(): Promise<void> {
+    if (this.nodeID === undefined) return;
+    const alive = await this.redis.pexpire(this.markerKey, this.leaseMs);
+    if (alive === 1) {
+      const byUser = new Map<string, Iterable<string>>();
+      for (const [userID, devices] of this.held) byUser.set(userID, devices.keys());
+      await this.touchAll(byUser, this.nodeID);
+      return;
+    }
+    const pipeline = this.redis.pipeline();
+    const restore = (
+      pipeline as unknown as Record<string, (...args: Array<string | number>) => void>
+    ).beckonRestore as (...args: Array<string | number>) => void;
+    for (const [userID, devices] of this.held) {
+      const args: Array<string | number> = [];
+      for (const d of devices.values()) args.push(d.deviceID, d.nodeID, d.loginTime, d.awaySince);
+      restore.call(pipeline, this.key(userID), this.leaseMs, ...args);
+    }
+    pipeline.set(this.markerKey, "1", "PX", this.leaseMs);
+    const results = await pipeline.exec();
+    const failed = results?.find(([error]) => error !== null);
+    if (failed) throw failed[0];
+  }
+
+  static async open(options: RedisPresenceOptions): Promise<RedisPresence> {
+    if (options.leaseMs !== undefined && !(options.leaseMs > 0))
+      throw new Error("leaseMs must be positive");
+    const redis = new Redis(options.url, { lazyConnect: true });
+    redis.on("error", () => {});
+    await redis.connect();
+    redis.defineCommand("beckonDevices", { lua: devicesScript, numberOfKeys: 1 });
+    redis.defineCommand("beckonJoin", { lua: joinScript, numberOfKeys: 1 });
+    redis.defineCommand("beckonMark", { lua: markScript, numberOfKeys: 1 });
+    redis.defineCommand("beckonTouch", { lua: touchScript, numberOfKeys: 1 });
+    redis.defineCommand("beckonLeave", { lua: leaveScript, numberOfKeys: 1 });
+    redis.defineCommand("beckonRestore", { lua: restoreScript, numberOfKeys: 1 });
+    const presence = new RedisPresence(redis, options);
+    if (options.nodeID !== undefined) {
+      await redis.set(presence.markerKey, "1", "PX", presence.leaseMs);
+      // Back from a lost connection (perhaps a restarted Redis): check at once, not a third of a
+      // lease later, whether the sessions must be put back.
+      redis.on("ready", () => {
+        presence.refresh().catch(() => {});
+      });
+    }
+    return presence;
+  }
+
+  private script(name: string): ScriptCall {
+    return (this.redis as unknown as Record<string, ScriptCall>)[name] as ScriptCall;
+  }
+
+  private key(userID: string): string {
+    return `${this.prefix}p:${userID}`;
+  }
+
+  private unflatten(userID: string, flat: string[]): DeviceState[] {
+    const sessions: DeviceState[] = [];
+    for (let i = 0; i < flat.length; i += 4) {
+      sessions.push({
+        userID,
+        deviceID: flat[i] as string,
+        nodeID: flat[i + 1] as string,
+        loginTime: Number(flat[i + 2]),
+        awaySince: Number(flat[i + 3]),
+      });
+    }
+    return sessions;
+  }
+
+  async devicesOf(userID: string): Promise<DeviceState[]> {
+    const flat = (await this.script("beckonDevices").call(
+      this.redis,
+      this.key(userID),
+    )) as string[];
+    return this.unflatten(userID, flat);
+  }
+
+  async join(device: DeviceState, maxDevices: number): Promise<DeviceState[]> {
+    if (!Number.isSafeInteger(maxDevices) || maxDevices < 1)
+      throw new Error(`maxDevices must be a positive integer, not ${maxDevices}`);
+    if (!isTime(device.loginTime) || !isTime(device.awaySince))
+      throw new Error("loginTime and awaySince must be epoch milliseconds");
+    const flat = (await this.script("beckonJoin").call(
+      this.redis,
+      this.key(device.userID),
+      device.deviceID,
+      device.nodeID,
+      device.loginTime,
+      device.awaySince,
+      this.leaseMs,
+      maxDevices,
+    )) as string[];
+    this.hold(device);
+    const evicted = this.unflatten(device.userID, flat);
+    for (const other of evicted) this.release(other);
+    return evicted;
+  }
+
+  async mark(device: DeviceRef, nodeID: string, awaySince: number): Promise<void> {
+    if (!isTime(awaySince)) throw new Error("awaySince must be epoch milliseconds");
+    const loginTime = (await this.script("beckonMark").call(
+      this.redis,
+      this.key(device.userID),
+      device.deviceID,
+      nodeID,
+      awaySince,
+      this.leaseMs,
+    )) as string | null;
+    if (loginTime === null) this.release(device);
+    else this.hold({ ...device, nodeID, awaySince, loginTime: Number(loginTime) });
+  }
+
+  async touch(devices: readonly DeviceRef[]): Promise<void> {
+    const byUser = new Map<string, string[]>();
+    for (const { userID, deviceID } of devices) {
+      const list = byUser.get(userID);
+      if (list) list.push(deviceID);
+      else byUser.set(userID, [deviceID]);
+    }
+    await this.touchAll(byUser, "");
+  }
+
+  private async touchAll(
+    byUser: ReadonlyMap<string, Iterable<string>>,
+    nodeID: string,
+  ): Promise<void> {
+    if (byUser.size === 0) return;
+    // One round trip for a whole heartbeat sweep.
+    const pipeline = this.redis.pipeline();
+    const touch = (pipeline as unknown as Record<string, (...args: Array<string | number>) => void>)
+      .beckonTouch as (...args: Array<string | number>) => void;
+    for (const [userID, deviceIDs] of byUser)
+      touch.call(pipeline, this.key(userID), this.leaseMs, nodeID, ...deviceIDs);
+    const results = await pipeline.exec();
+    const failed = results?.find(([error]) => error !== null);
+    if (failed) throw failed[0];
+  }
+
+  async leave(device: DeviceRef, loginTime: number): Promise<void> {
+    await this.script("beckonLeave").call(
+      this.redis,
+      this.key(device.userID),
+      device.deviceID,
+      loginTime,
+    );
+    this.release(device, loginTime);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.refresher);
+    await this.redis.quit().catch(() => {});
+  }
+}

@@ -1,0 +1,142 @@
+// The Presence contract on Redis, plus leases: a node that stops touching its sessions (it
+// died) loses them, while the sessions a live node touches stay.
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import type { DeviceState } from "../src/presence/presence.js";
+import { RedisPresence } from "../src/presence/redis-presence.js";
+import { describePresence } from "./support/presence-contract.js";
+import { dropRedisKeys, haveRedis, redisUrl, uniqueName } from "./support/services.js";
+
+const available = await haveRedis();
+const prefixes: string[] = [];
+afterAll(async () => {
+  if (available) for (const prefix of prefixes) await dropRedisKeys(prefix);
+});
+let current = "";
+function newPrefix(): string {
+  current = `${uniqueName("beckon-test")}:`;
+  prefixes.push(current);
+  return current;
+}
+
+/** Resolves once none of the user's sessions matches `which` (polling: a lease lapses silently). */
+async function lapsed(
+  presence: RedisPresence,
+  userID: string,
+  which: (device: DeviceState) => boolean,
+): Promise<void> {
+  while ((await presence.devicesOf(userID)).some(which))
+    await new Promise((resolve) => setTimeout(resolve, 25));
+}
+
+describe.runIf(available)("RedisPresence", () => {
+  describe("contract", () => {
+    newPrefix();
+    afterEach(() => {
+      newPrefix();
+    });
+    describePresence("Redis", () => RedisPresence.open({ url: redisUrl, prefix: current }));
+  });
+
+  it("expires the sessions nobody touches and keeps the touched ones", async () => {
+    const prefix = newPrefix();
+    const [dead, alive] = await Promise.all([
+      RedisPresence.open({ url: redisUrl, prefix, leaseMs: 300 }),
+      RedisPresence.open({ url: redisUrl, prefix, leaseMs: 300 }),
+    ]);
+    try {
+      const login = (deviceID: string, nodeID: string) => ({
+        userID: "bob",
+        deviceID,
+        nodeID,
+        loginTime: 1_000,
+        awaySince: 0,
+      });
+      await dead.join(login("on-dead-node", "dead"), 10);
+      await alive.join(login("on-live-node", "alive"), 10);
+      // The live node keeps heartbeating; the dead one is gone. Wait until its session lapses.
+      let devices = await alive.devicesOf("bob");
+      while (devices.some((d) => d.deviceID === "on-dead-node")) {
+        await alive.touch([{ userID: "bob", deviceID: "on-live-node" }]);
+        await new Promise((resolve) => setTimeout(resolve, 25));
+        devices = await alive.devicesOf("bob");
+      }
+      expect(devices.map((d) => d.deviceID)).toEqual(["on-live-node"]);
+    } finally {
+      await Promise.all([dead.close(), alive.close()]);
+    }
+  });
+
+  it("a node keeps its own sessions alive; a dead node's lapse", async () => {
+    const prefix = newPrefix();
+    const open = (nodeID: string) =>
+      RedisPresence.open({ url: redisUrl, prefix, leaseMs: 300, nodeID });
+    const [dying, living] = await Promise.all([open("dying"), open("living")]);
+    try {
+      const login = (deviceID: string, nodeID: string, loginTime = 1_000) => ({
+        userID: "carl",
+        deviceID,
+        nodeID,
+        loginTime,
+        awaySince: 0,
+      });
+      await dying.join(login("stays-on-dying", "dying"), 10);
+      await dying.join(login("moves", "dying"), 10);
+      // The device moves to the living node; the dying one must not keep it alive from now on.
+      await living.join(login("moves", "living", 2_000), 10);
+      await living.join(login("on-living", "living"), 10);
+      await dying.close();
+      await lapsed(living, "carl", (d) => d.nodeID === "dying");
+      expect((await living.devicesOf("carl")).map((d) => d.deviceID).sort()).toEqual([
+        "moves",
+        "on-living",
+      ]);
+      // A session nobody touches, joined now, lapsing shows a whole lease has passed since: the
+      // living node's sessions, older than it, are still there only because the node renews them.
+      const witness = await RedisPresence.open({ url: redisUrl, prefix, leaseMs: 300 });
+      await witness.join({ ...login("probe", "nobody"), userID: "probe" }, 10);
+      await lapsed(witness, "probe", () => true);
+      await witness.close();
+      expect((await living.devicesOf("carl")).map((d) => d.deviceID).sort()).toEqual([
+        "moves",
+        "on-living",
+      ]);
+    } finally {
+      await Promise.all([dying.close(), living.close()]);
+    }
+  });
+
+  it("after Redis lost its data, each node registers its sessions again", async () => {
+    const prefix = newPrefix();
+    const open = (nodeID: string) =>
+      RedisPresence.open({ url: redisUrl, prefix, leaseMs: 300, nodeID });
+    const [one, two] = await Promise.all([open("one"), open("two")]);
+    try {
+      const login = (deviceID: string, nodeID: string, awaySince = 0) => ({
+        userID: "dora",
+        deviceID,
+        nodeID,
+        loginTime: 1_000,
+        awaySince,
+      });
+      await one.join(login("phone", "one"), 10);
+      await two.join(login("laptop", "one"), 10);
+      // The laptop moved to node two and went away there.
+      await two.mark({ userID: "dora", deviceID: "laptop" }, "two", 5_000);
+      await dropRedisKeys(prefix);
+      expect(await one.devicesOf("dora")).toEqual([]);
+      while ((await one.devicesOf("dora")).length < 2)
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      expect(
+        (await two.devicesOf("dora")).sort((a, b) => a.deviceID.localeCompare(b.deviceID)),
+      ).toEqual([login("laptop", "two", 5_000), login("phone", "one")]);
+    } finally {
+      await Promise.all([one.close(), two.close()]);
+    }
+  });
+
+  it("refuses a lease that is not positive", async () => {
+    await expect(
+      RedisPresence.open({ url: redisUrl, prefix: newPrefix(), leaseMs: 0 }),
+    ).rejects.toThrow(/leaseMs must be positive/);
+  });
+});
