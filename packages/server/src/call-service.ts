@@ -25,6 +25,7 @@ import {
 import type { Logger } from "pino";
 import type { OutboxRelay } from "./hooks/outbox-relay.js";
 import { KeyedQueue } from "./keyed-queue.js";
+import type { BeckonMetrics } from "./metrics.js";
 import type { DeviceState, Presence } from "./presence/presence.js";
 import type { CallStore, CommitResult, StoredTimer } from "./store/call-store.js";
 import { type Publication, type StreamBroker, streamOf } from "./streams/stream-broker.js";
@@ -56,6 +57,7 @@ export interface CallServiceDeps {
   settings: EngineSettings;
   log: Logger;
   clock: () => number;
+  metrics?: BeckonMetrics;
 }
 
 export class CallService {
@@ -171,6 +173,7 @@ export class CallService {
     const { call } = decision;
     const { settings } = this.deps;
     const next = timersOf(call, settings);
+    const started = performance.now();
     const result = await this.store.commit({
       call,
       before,
@@ -178,6 +181,7 @@ export class CallService {
       facts: decision.facts,
       ...(idleUser !== undefined ? { idleUser } : {}),
     });
+    this.deps.metrics?.observeStoreCommit(performance.now() - started);
     if (!result.ok) return result;
     this.remember(call);
     this.deps.timers.changed(
@@ -217,7 +221,11 @@ export class CallService {
     const batch: Publication[] = [];
     const payloads = new Map<CallEvent, string>();
     const sessions = new Map<string, DeviceState[]>();
+    const now = this.clock();
     for (const { to, event } of deliveries) {
+      if (event.name === "callInvitationReceived") {
+        this.deps.metrics?.observeRing(now - event.data.createTime);
+      }
       let devices = sessions.get(to.userID);
       if (!devices) {
         devices = await this.deps.presence.devicesOf(to.userID);
@@ -242,6 +250,7 @@ export class CallService {
   }
 
   private readonly onTimer = async (timer: StoredTimer): Promise<void> => {
+    this.deps.metrics?.observeDeadlineLateness(this.clock() - timer.at);
     try {
       await this.execute(timer.callID, { type: "timer", timer: timer.kind, userID: timer.userID });
     } catch (error) {

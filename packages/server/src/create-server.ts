@@ -5,13 +5,16 @@
 import { randomBytes } from "node:crypto";
 import { createServer as createHttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { type Logger, pino } from "pino";
+import type { Logger } from "pino";
 import { WebSocketServer } from "ws";
 import { CallService } from "./call-service.js";
 import { Gateway } from "./gateway/gateway.js";
 import type { Hook } from "./hooks/hook.js";
+import { observabilityHook } from "./hooks/observability-hook.js";
 import { OutboxRelay } from "./hooks/outbox-relay.js";
 import { createHttpHandler } from "./http-handler.js";
+import { createLogger } from "./logger.js";
+import { BeckonMetrics, serveMetrics } from "./metrics.js";
 import {
   isPostgresUrl,
   openRedisBroker,
@@ -68,11 +71,13 @@ export interface BeckonNode {
 
 /** Builds a node without opening a port. */
 export async function buildNode(options: CreateServerOptions): Promise<BeckonNode> {
-  const config: ResolvedOptions = resolveOptions(options);
+  // `services` are instances, not settings: the options schema must not see them.
+  const { services: _services, ...settings } = options;
+  const config: ResolvedOptions = resolveOptions(settings);
   if (config.redis && !isPostgresUrl(config.store) && !options.services?.store)
     throw new Error("createServer: cluster mode (`redis`) needs a postgres:// `store`");
   const given = options.services ?? {};
-  const log = given.logger ?? pino({ level: config.logLevel, name: "beckon" });
+  const log = given.logger ?? createLogger(config);
   const clock = given.clock ?? Date.now;
   const nodeID = given.nodeID ?? randomBytes(6).toString("base64url");
   // What this node made, it closes; what it was given belongs to whoever gave it.
@@ -108,7 +113,13 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
     throw error;
   }
   const timers = given.timers ?? timerSourceFor(store, nodeID, clock, log);
-  const hooks = given.hooks ?? [];
+  // The gauges read the node's own parts, which exist by the time Prometheus scrapes.
+  let gauges = { devicesOnline: () => 0, pendingDeadlines: () => 0 };
+  const metrics = new BeckonMetrics({
+    devicesOnline: () => gauges.devicesOnline(),
+    pendingDeadlines: () => gauges.pendingDeadlines(),
+  });
+  const hooks = [observabilityHook(metrics, log), ...(given.hooks ?? [])];
   const relay = new OutboxRelay(store, hooks, log);
   const calls = new CallService({
     store,
@@ -124,6 +135,7 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
     },
     log,
     clock,
+    metrics,
   });
   const sessions = new SessionService({
     nodeID,
@@ -141,12 +153,20 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
     clock,
   });
   const gateway = new Gateway(config, sessions, calls, store, broker, log, clock);
+  gauges = {
+    devicesOnline: () => gateway.deviceCount,
+    pendingDeadlines: () => timers.pending,
+  };
   const restored = await calls.startTimers();
   relay.kick();
 
-  const http = createHttpServer(
-    createHttpHandler(config, { onlineUsers: (limit) => gateway.onlineUsers(limit) }),
-  );
+  const handler = createHttpHandler(config, {
+    onlineUsers: (limit) => gateway.onlineUsers(limit),
+  });
+  const http = createHttpServer((request, response) => {
+    if (request.url === "/metrics") return serveMetrics(metrics, request, response);
+    return handler(request, response);
+  });
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: MAX_FRAME_BYTES,

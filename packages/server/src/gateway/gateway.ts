@@ -109,6 +109,11 @@ export class Gateway {
     return this.connections.size;
   }
 
+  /** Logged-in devices with their socket on this node. */
+  get deviceCount(): number {
+    return this.local.size;
+  }
+
   /** Users with a socket on this node, up to `limit` (a development aid, not a hot path). */
   onlineUsers(limit: number): string[] {
     const users = new Set<string>();
