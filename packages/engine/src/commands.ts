@@ -56,8 +56,8 @@ export type CallCommand =
       knownUsers: ReadonlySet<string>;
     }
   | { type: "join"; actor: Actor; extendedData?: string }
-  | { type: "quit"; actor: Actor; extendedData?: string }
-  | { type: "end"; actor: Actor; extendedData?: string };
+  | { type: "quit"; actor: Actor; extendedData?: string; pushConfig?: PushConfig }
+  | { type: "end"; actor: Actor; extendedData?: string; pushConfig?: PushConfig };
 
 export type TimerKind = "deadline" | "notReceived" | "callerLost" | "vanished";
 

@@ -65,6 +65,12 @@ export function applyCommand<C extends CallCommand>(
       "actor" in command ? command.actor : undefined,
       now,
     );
+    // Offline push of a cancel, callingInvite, quit or end uses the command's own pushConfig.
+    const pushConfig = "pushConfig" in command ? command.pushConfig : undefined;
+    if (pushConfig) {
+      for (const fact of decision.facts)
+        if (fact.kind !== "call.created") fact.pushConfig = pushConfig;
+    }
   }
   return decision;
 }

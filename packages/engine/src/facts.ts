@@ -1,6 +1,12 @@
 // What a decision means for the outside world (webhooks, push, metrics, timelines): derived
 // from the call before and after, so no command can forget to report what it changed.
-import { type CallInvitationMode, CallState, CallUserState, isPending } from "@beckon/protocol";
+import {
+  type CallInvitationMode,
+  CallState,
+  CallUserState,
+  isPending,
+  type PushConfig,
+} from "@beckon/protocol";
 import type { Call, Member } from "./call.js";
 import type { Actor, Timer } from "./commands.js";
 
@@ -36,6 +42,8 @@ export type Fact =
       /** Who invited the member, for "member.invited". */
       inviter?: string;
       extendedData?: string;
+      /** The pushConfig of the command (callingInvite, cancel, quit) for offline push. */
+      pushConfig?: PushConfig;
       at: number;
     }
   | {
@@ -44,6 +52,8 @@ export type Fact =
       mode: CallInvitationMode;
       /** Who ended it; absent when it ended by itself. */
       by?: Actor;
+      /** The pushConfig of the command that ended it (end, cancel, quit) for offline push. */
+      pushConfig?: PushConfig;
       at: number;
     };
 

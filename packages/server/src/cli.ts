@@ -7,6 +7,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isValidUserID } from "@beckon/protocol";
 import Database from "better-sqlite3";
+import { runApikeyCommand } from "./api/apikey-command.js";
 import { signToken } from "./auth-tokens.js";
 import {
   CONFIG_FILE_NAME,
@@ -54,6 +55,8 @@ Usage:
       Check flags, BECKON_* variables and the config file; print what 'start' would use.
   beckon backup <file> [--data ./data]
       Copy <data>/beckon.db to <file> while a node may be running (one consistent snapshot).
+  beckon apikey create <name> [--scopes read,write,admin] | list | revoke <id> [--data ./data]
+      Manage the server API's keys (stored hashed in <data>/beckon.db; docs/server-api.md).
   beckon --help | --version
 
 Options (a flag beats its BECKON_* variable, which beats the config file, which beats the default):
@@ -242,7 +245,24 @@ function backup(cli: ResolvedCli): number {
   return 0;
 }
 
+/** `beckon apikey …`: its own arguments, plus `--data` (or BECKON_DATA) for the database. */
+async function apikey(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const rest = [...args];
+  const at = rest.indexOf("--data");
+  let dataDir = env.BECKON_DATA ?? "./data";
+  if (at >= 0) {
+    const value = rest[at + 1];
+    if (value === undefined) throw new UsageError("--data needs a folder");
+    dataDir = value;
+    rest.splice(at, 2);
+  }
+  const result = await runApikeyCommand(rest, { dataDir: resolve(dataDir) });
+  (result.exitCode === 0 ? process.stdout : process.stderr).write(`${result.output}\n`);
+  return result.exitCode;
+}
+
 async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  if (argv[0] === "apikey") return apikey(argv.slice(1), env);
   const cli = resolveCli(argv, env);
   if (cli.version) {
     process.stdout.write(`${version()}\n`);
@@ -271,7 +291,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       return backup(cli);
     default:
       throw new UsageError(
-        `unknown command "${cli.command}"; the commands are start, token, genconfig, checkconfig, backup`,
+        `unknown command "${cli.command}"; the commands are start, token, genconfig, checkconfig, backup, apikey`,
       );
   }
 }

@@ -5,6 +5,7 @@
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
+import { beckonApi } from "./api/api-plugin.js";
 import { CallService } from "./call-service.js";
 import { Gateway } from "./gateway/gateway.js";
 import type { Hook } from "./hooks/hook.js";
@@ -12,6 +13,7 @@ import { observabilityHook } from "./hooks/observability-hook.js";
 import { OutboxRelay } from "./hooks/outbox-relay.js";
 import { buildHttpApp } from "./http/http-app.js";
 import { checkReadiness } from "./http/readiness.js";
+import { createIntegrations } from "./integrations/create-integrations.js";
 import { createLogger } from "./logger.js";
 import { BeckonMetrics } from "./metrics.js";
 import {
@@ -113,7 +115,18 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
     devicesOnline: () => gauges.devicesOnline(),
     pendingDeadlines: () => gauges.pendingDeadlines(),
   });
-  const hooks = [observabilityHook(metrics, log), ...(given.hooks ?? [])];
+  // Webhooks, push, timelines and keys keep their tables in SQLite: the store's own file when
+  // it is one, else in memory (cluster mode has no durable integrations yet, docs/cluster.md).
+  const integrations = createIntegrations({
+    database: isPostgresUrl(config.store) ? ":memory:" : config.store,
+    ...(config.push?.vapidDir ? { dataDir: config.push.vapidDir } : {}),
+    ...(config.push ? { push: config.push } : {}),
+    calls: store,
+    presence,
+    log,
+    clock,
+  });
+  const hooks = [observabilityHook(metrics, log), ...integrations.hooks, ...(given.hooks ?? [])];
   const relay = new OutboxRelay(store, hooks, log);
   const calls = new CallService({
     store,
@@ -154,6 +167,7 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
     pendingDeadlines: () => timers.pending,
   };
   const restored = await calls.startTimers();
+  await integrations.start();
   relay.kick();
 
   const http = await buildHttpApp(
@@ -166,6 +180,13 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
     },
     log,
   );
+  await http.register(beckonApi, {
+    prefix: "/api",
+    secret: config.secret,
+    calls,
+    store,
+    ...integrations.api,
+  });
   http.all("/metrics", async (request, reply) => {
     if (request.method !== "GET" && request.method !== "HEAD") {
       return reply.code(405).header("allow", "GET, HEAD").send();
@@ -192,6 +213,7 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
       calls.stop();
       sessions.stop();
       await relay.stop();
+      await integrations.close();
       for (const made of owned.reverse()) await made.close();
     })();
     return closing;
@@ -212,6 +234,10 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
     const purge = () =>
       store
         .purgeEndedBefore(clock() - config.retentionMs)
+        .then(async (count) => {
+          await integrations.purgeBefore(clock() - config.retentionMs);
+          return count;
+        })
         .then((count) => count > 0 && log.info({ count }, "purged old calls"))
         .catch((error: unknown) => log.warn({ err: error }, "purge failed"));
     await purge();

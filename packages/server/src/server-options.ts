@@ -4,6 +4,10 @@
 import { defaultEngineSettings } from "@beckon/engine";
 import { MAX_DEVICES_PER_USER, MAX_EXTENDED_DATA_BYTES } from "@beckon/protocol";
 import { z } from "zod";
+import type { PushOptions } from "./integrations/create-integrations.js";
+
+/** Offline push providers, and where the Web Push (VAPID) keys are kept. */
+export type PushSettings = PushOptions & { vapidDir?: string };
 
 const DAY_MS = 86_400_000;
 
@@ -172,6 +176,18 @@ export const serverOptionsSchema = z
         meta({
           description:
             "serve POST /dev/token, which mints a token for anyone (the CLI: development mode without BECKON_SECRET)",
+          cli: false,
+        }),
+      ),
+    push: z
+      .custom<PushSettings>((value) => typeof value === "object" && value !== null, {
+        message: "must be an object (see docs/push.md)",
+      })
+      .optional()
+      .meta(
+        meta({
+          description:
+            "offline push providers: webPush {subject}, fcm, apns, http; vapidDir keeps the Web Push keys (docs/push.md)",
           cli: false,
         }),
       ),

@@ -594,10 +594,10 @@ export class Gateway {
     },
     callJoin: async (device, { callID, extendedData }) =>
       this.calls.execute(callID, { type: "join", actor: actorOf(device), extendedData }),
-    callQuit: async (device, { callID, extendedData }) =>
-      this.calls.execute(callID, { type: "quit", actor: actorOf(device), extendedData }),
-    callEnd: async (device, { callID, extendedData }) =>
-      this.calls.execute(callID, { type: "end", actor: actorOf(device), extendedData }),
+    callQuit: async (device, { callID, ...rest }) =>
+      this.calls.execute(callID, { type: "quit", actor: actorOf(device), ...rest }),
+    callEnd: async (device, { callID, ...rest }) =>
+      this.calls.execute(callID, { type: "end", actor: actorOf(device), ...rest }),
     callAck: async (device, { callID }) => {
       await this.calls.execute(callID, { type: "receipt", actor: actorOf(device) });
       return {};

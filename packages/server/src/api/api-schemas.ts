@@ -1,0 +1,288 @@
+// The server API's request and response shapes: one set of zod schemas validates requests and
+// generates the OpenAPI document.
+import {
+  CallInvitationMode,
+  CallState,
+  CallUserState,
+  isValidUserID,
+  MAX_QUERY_COUNT,
+} from "@beckon/protocol";
+import { z } from "zod";
+import { webhookEventTypes } from "../webhooks/webhook-events.js";
+import { apiScopes } from "./api-key-store.js";
+
+export const userID = z
+  .string()
+  .refine(isValidUserID, "1–32 bytes of letters, digits and !#$%&()+-:;<=.>?@[]^_{}|~")
+  .meta({ description: "An app user's ID", example: "alice" });
+
+const extendedData = z.string().max(65_536).meta({ description: "Passed to the other members" });
+
+export const pushConfig = z
+  .object({
+    title: z.string().max(1024),
+    content: z.string().max(4096),
+    payload: z.string().max(8192),
+    resourcesID: z.string().max(256).optional(),
+    enableBadge: z.boolean().optional(),
+    badgeIncrement: z.number().int().min(0).max(1000).optional(),
+    voIPConfig: z
+      .object({
+        iOSVoIPHandleType: z.number().int().min(1).max(3).optional(),
+        iOSVoIPHandleValue: z.string().max(256).optional(),
+        iOSVoIPHasVideo: z.boolean().optional(),
+      })
+      .optional(),
+  })
+  .meta({ id: "PushConfig", description: "ZIM's ZIMPushConfig: what an offline device is pushed" });
+
+export const problemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    code: z.number().int().meta({ description: "The SDK's error code (SPEC §7)" }),
+  })
+  .meta({ id: "Problem", description: "RFC 9457 problem details (application/problem+json)" });
+
+export const callIDParams = z.object({ callID: z.string().min(1).max(128) });
+export const userParams = z.object({ userID });
+
+export const registerUsersBody = z.object({ userIDs: z.array(userID).min(1).max(100) });
+
+export const tokenBody = z.object({
+  ttlSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(30 * 86_400)
+    .default(86_400),
+});
+export const tokenReply = z.object({
+  userID: z.string(),
+  token: z.string(),
+  expiresAt: z.number(),
+});
+
+const errorUser = z.object({ userID: z.string(), reason: z.number().int() });
+
+export const createCallBody = z.object({
+  caller: userID,
+  invitees: z.array(userID).min(1).max(9),
+  timeout: z.number().int().min(0).max(600).optional(),
+  mode: z.enum(CallInvitationMode).optional(),
+  extendedData: extendedData.optional(),
+  enableNotReceivedCheck: z.boolean().optional(),
+  pushConfig: pushConfig.optional(),
+});
+export const createCallReply = z.object({
+  callID: z.string(),
+  timeout: z.number().int(),
+  errorUserList: z.array(errorUser),
+});
+
+export const actAsBody = z.object({ userID, extendedData: extendedData.optional() });
+export const actWithPushBody = actAsBody.extend({ pushConfig: pushConfig.optional() });
+export const cancelBody = actWithPushBody.extend({
+  invitees: z
+    .array(userID)
+    .max(9)
+    .default([])
+    .meta({ description: "Empty: cancel the whole call" }),
+});
+export const callingInviteBody = z.object({
+  userID,
+  invitees: z.array(userID).min(1).max(9),
+  pushConfig: pushConfig.optional(),
+});
+export const commandReply = z.record(z.string(), z.unknown()).meta({
+  description: "The same result the SDK's method resolves with",
+});
+
+const member = z.object({
+  userID: z.string(),
+  state: z.enum(CallUserState),
+  inviter: z.string(),
+  extendedData: z.string(),
+  inviteTime: z.number(),
+  deadline: z.number(),
+  acceptTime: z.number(),
+  quitTime: z.number(),
+  mainDevice: z.string().nullable(),
+});
+
+const timelineEntry = z.object({
+  at: z.number(),
+  kind: z.string(),
+  userID: z.string().optional(),
+  deviceID: z.string().optional(),
+  detail: z.record(z.string(), z.unknown()),
+});
+
+const deviceTimeline = z.object({
+  userID: z.string(),
+  deviceID: z.string(),
+  /** The receipt (the SDK acknowledged the invitation on this device). */
+  receivedAt: z.number().optional(),
+  pushes: z.array(
+    z.object({
+      kind: z.string(),
+      status: z.string(),
+      provider: z.string(),
+      queuedAt: z.number(),
+      doneAt: z.number(),
+      httpStatus: z.number(),
+      reason: z.string(),
+    }),
+  ),
+  /** What the member did from this device (accepted, rejected, joined, quit) and when. */
+  answers: z.array(z.object({ kind: z.string(), at: z.number() })),
+});
+
+export const callView = z
+  .object({
+    callID: z.string(),
+    caller: z.string(),
+    mode: z.enum(CallInvitationMode),
+    state: z.enum(CallState),
+    createTime: z.number(),
+    endTime: z.number(),
+    timeout: z.number(),
+    extendedData: z.string(),
+    members: z.array(member),
+    timeline: z.array(timelineEntry),
+    devices: z.array(deviceTimeline).meta({
+      description: "Per member and device: when the invitation was received, pushed, answered",
+    }),
+  })
+  .meta({ id: "Call" });
+
+export const listCallsQuery = z.object({
+  count: z.coerce.number().int().min(1).max(MAX_QUERY_COUNT).default(20),
+  nextFlag: z.coerce.number().int().min(0).default(0),
+});
+const callInfo = z.object({
+  callID: z.string(),
+  caller: z.string(),
+  inviter: z.string(),
+  createTime: z.number(),
+  endTime: z.number(),
+  state: z.number(),
+  mode: z.number(),
+  extendedData: z.string(),
+  callUserList: z.array(
+    z.object({ userID: z.string(), state: z.number(), extendedData: z.string() }),
+  ),
+});
+export const listCallsReply = z.object({ callList: z.array(callInfo), nextFlag: z.number() });
+
+export const pushTarget = z
+  .discriminatedUnion("provider", [
+    z.object({
+      provider: z.literal("webpush"),
+      endpoint: z.url({ protocol: /^https?$/ }).max(2048),
+      keys: z.object({ p256dh: z.string().min(1).max(256), auth: z.string().min(1).max(64) }),
+    }),
+    z.object({ provider: z.literal("fcm"), token: z.string().min(1).max(4096) }),
+    z.object({
+      provider: z.literal("apns"),
+      token: z.string().regex(/^[0-9a-fA-F]{16,200}$/),
+      voip: z.boolean().default(true),
+    }),
+    z.object({ provider: z.literal("http"), token: z.string().min(1).max(4096) }),
+  ])
+  .meta({ id: "PushTarget" });
+
+export const addRegistrationBody = z.object({
+  deviceID: z.string().min(1).max(128),
+  target: pushTarget,
+});
+export const registration = z
+  .object({
+    id: z.string(),
+    userID: z.string(),
+    deviceID: z.string(),
+    target: pushTarget,
+    createdAt: z.number(),
+  })
+  .meta({ id: "PushRegistration" });
+export const registrationParams = z.object({ userID, registrationID: z.string().min(1).max(64) });
+
+export const userReply = z.object({
+  userID: z.string(),
+  known: z.boolean(),
+  devices: z.array(z.object({ deviceID: z.string(), online: z.boolean(), awaySince: z.number() })),
+});
+
+const eventType = z.enum(webhookEventTypes);
+export const addEndpointBody = z.object({
+  url: z.url({ protocol: /^https?$/ }).max(2048),
+  events: z.array(eventType).min(1).optional().meta({ description: "Absent: every event" }),
+  description: z.string().max(500).default(""),
+});
+export const endpointView = z
+  .object({
+    id: z.string(),
+    url: z.string(),
+    events: z.array(eventType).nullable(),
+    description: z.string(),
+    createdAt: z.number(),
+  })
+  .meta({ id: "WebhookEndpoint" });
+export const endpointCreated = endpointView.extend({
+  secret: z.string().meta({ description: "Verify signatures with it; shown only now" }),
+});
+export const endpointParams = z.object({ endpointID: z.string().min(1).max(64) });
+export const deliveryParams = z.object({ deliveryID: z.string().min(1).max(64) });
+export const listDeliveriesQuery = z.object({
+  status: z.enum(["pending", "delivered", "dead"]).optional(),
+  endpointID: z.string().max(64).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  before: z.string().max(128).optional().meta({ description: "`next` of the previous page" }),
+});
+const attempt = z.object({
+  attempt: z.number(),
+  at: z.number(),
+  httpStatus: z.number(),
+  error: z.string(),
+  durationMs: z.number(),
+});
+export const deliveryView = z
+  .object({
+    id: z.string(),
+    endpointID: z.string(),
+    type: eventType,
+    status: z.enum(["pending", "delivered", "dead"]),
+    attempts: z.number(),
+    nextAttemptAt: z.number(),
+    createdAt: z.number(),
+    lastStatus: z.number(),
+    lastError: z.string(),
+    doneAt: z.number(),
+    payload: z.unknown(),
+  })
+  .meta({ id: "WebhookDelivery" });
+export const deliveryWithAttempts = deliveryView.extend({ attemptLog: z.array(attempt) });
+export const deliveriesReply = z.object({
+  deliveries: z.array(deliveryView),
+  next: z.string().nullable(),
+});
+
+export const apiKeyBody = z.object({
+  name: z.string().min(1).max(100),
+  scopes: z.array(z.enum(apiScopes)).min(1),
+});
+export const apiKeyView = z.object({
+  id: z.string(),
+  name: z.string(),
+  scopes: z.array(z.enum(apiScopes)),
+  createdAt: z.number(),
+  lastUsedAt: z.number(),
+});
+export const apiKeyCreated = apiKeyView.extend({ key: z.string() });
+export const apiKeyParams = z.object({ keyID: z.string().min(1).max(64) });
+
+export const noContent = z.null().meta({ description: "No content" });
+export const ownRegistrationParams = z.object({ registrationID: z.string().min(1).max(64) });
+export const webPushKeyReply = z.object({ publicKey: z.string() });

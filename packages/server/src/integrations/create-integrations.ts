@@ -1,0 +1,171 @@
+// Everything that talks to the world outside the calls — offline push, webhooks, the timeline
+// and the server API's stores — built from options, so createServer adds their hooks to the
+// outbox relay and mounts the API with a few lines.
+import type { Logger } from "pino";
+import { type ApiKeyStore, SqliteApiKeyStore } from "../api/api-key-store.js";
+import type { ApiDependencies } from "../api/api-plugin.js";
+import type { Hook } from "../hooks/hook.js";
+import type { Presence } from "../presence/presence.js";
+import { type ApnsOptions, ApnsProvider } from "../push/apns-provider.js";
+import { type FcmOptions, FcmProvider } from "../push/fcm-provider.js";
+import { type HttpPushOptions, HttpPushProvider } from "../push/http-push-provider.js";
+import { PushDispatcher } from "../push/push-dispatcher.js";
+import { PushHook } from "../push/push-hook.js";
+import {
+  type PushRegistrationStore,
+  SqlitePushRegistrationStore,
+} from "../push/push-registration-store.js";
+import type { PushProvider } from "../push/push-types.js";
+import { loadOrCreateVapidKeys } from "../push/vapid-keys.js";
+import { WebPushProvider } from "../push/web-push-provider.js";
+import { openSqlite } from "../sqlite/module-schema.js";
+import type { CallStore } from "../store/call-store.js";
+import { TimelineHook } from "../timeline/timeline-hook.js";
+import { WebhookService } from "../webhooks/webhook-service.js";
+import { SqliteWebhookStore, type WebhookStore } from "../webhooks/webhook-store.js";
+
+export interface PushOptions {
+  /** Web Push with VAPID keys kept in `dataDir`; `subject` is the operator's contact. */
+  webPush?: { subject: string };
+  fcm?: FcmOptions;
+  apns?: ApnsOptions;
+  http?: HttpPushOptions;
+}
+
+export interface IntegrationOptions {
+  /** The SQLite file (or ':memory:') for the integrations' tables; the call store's file is fine. */
+  database: string;
+  /** Where the VAPID keys live (needed with `push.webPush`). */
+  dataDir?: string;
+  push?: PushOptions;
+  calls: Pick<CallStore, "getCall">;
+  presence: Pick<Presence, "devicesOf">;
+  log?: Logger;
+  clock?: () => number;
+  /** Webhook retry delays (tests shorten them). */
+  webhookRetryDelaysMs?: readonly number[];
+}
+
+export interface Integrations {
+  /** For the outbox relay, in this order: timeline, webhooks, push. */
+  hooks: Hook[];
+  keys: ApiKeyStore;
+  pushRegistrations: PushRegistrationStore;
+  webhooks: { store: WebhookStore; service: WebhookService };
+  timeline: TimelineHook;
+  dispatcher: PushDispatcher;
+  /** The VAPID public key pages subscribe with; undefined without Web Push. */
+  vapidPublicKey: string | undefined;
+  /** The server API's dependencies, less the call service and the secret. */
+  api: Omit<ApiDependencies, "calls" | "secret" | "store">;
+  /** Starts the webhook worker and resumes pushes a stopped node left queued. */
+  start(): Promise<void>;
+  /**
+   * Forgets timelines, finished pushes and finished webhook deliveries older than `time`; call
+   * it with the calls' retention cut-off, beside the call store's purge.
+   */
+  purgeBefore(time: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+export function createIntegrations(options: IntegrationOptions): Integrations {
+  const clock = options.clock ?? Date.now;
+  const db = openSqlite(options.database);
+  const keys = new SqliteApiKeyStore(db);
+  const pushRegistrations = new SqlitePushRegistrationStore(db);
+  const webhookStore = new SqliteWebhookStore(db);
+  const timeline = new TimelineHook(db);
+  const webhookService = new WebhookService({
+    store: webhookStore,
+    clock,
+    ...(options.log ? { log: options.log } : {}),
+    ...(options.webhookRetryDelaysMs ? { retryDelaysMs: options.webhookRetryDelaysMs } : {}),
+  });
+
+  const providers: PushProvider[] = [];
+  let vapidPublicKey: string | undefined;
+  const push = options.push ?? {};
+  if (push.webPush) {
+    if (!options.dataDir) throw new Error("Web Push needs a dataDir for its VAPID keys");
+    const keys = loadOrCreateVapidKeys(options.dataDir);
+    vapidPublicKey = keys.publicKey;
+    providers.push(new WebPushProvider({ keys, subject: push.webPush.subject, clock }));
+  }
+  if (push.fcm) providers.push(new FcmProvider({ clock, ...push.fcm }));
+  if (push.apns) providers.push(new ApnsProvider({ clock, ...push.apns }));
+  if (push.http) providers.push(new HttpPushProvider({ clock, ...push.http }));
+
+  const dispatcher = new PushDispatcher({
+    providers,
+    registrations: pushRegistrations,
+    clock,
+    ...(options.log ? { log: options.log } : {}),
+    // A push that finally failed is news for the app backend.
+    onOutcome: ({ send, result, final }) => {
+      if (result.ok || !final) return;
+      void webhookService
+        .publish(
+          `push:${send.id}`,
+          "push_failed",
+          {
+            callID: send.callID,
+            userID: send.userID,
+            deviceID: send.deviceID,
+            registrationID: send.registrationID,
+            provider: send.provider,
+            push: send.kind,
+            httpStatus: result.status,
+            reason: result.reason,
+            expired: result.expired,
+          },
+          clock(),
+        )
+        .catch((error: unknown) =>
+          options.log?.error({ err: error }, "push_failed webhook not queued"),
+        );
+    },
+  });
+  const pushHook = new PushHook({
+    calls: options.calls,
+    presence: options.presence,
+    registrations: pushRegistrations,
+    dispatcher,
+    clock,
+  });
+
+  return {
+    hooks: [timeline, webhookService, pushHook],
+    keys,
+    pushRegistrations,
+    webhooks: { store: webhookStore, service: webhookService },
+    timeline,
+    dispatcher,
+    vapidPublicKey,
+    api: {
+      presence: options.presence,
+      keys,
+      pushRegistrations,
+      timeline: (callID) => timeline.of(callID),
+      webhooks: { store: webhookStore, service: webhookService },
+      ...(vapidPublicKey ? { vapidPublicKey } : {}),
+      clock,
+    },
+    async start() {
+      webhookService.start();
+      await dispatcher.resume();
+    },
+    async purgeBefore(time) {
+      const counts = await Promise.all([
+        timeline.purgeBefore(time),
+        pushRegistrations.purgeSendsBefore(time),
+        webhookStore.purgeBefore(time),
+      ]);
+      return counts.reduce((sum, count) => sum + count, 0);
+    },
+    async close() {
+      await webhookService.stop();
+      await dispatcher.close();
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,44 @@
+// The server's VAPID key pair (RFC 8292): made once at first start and kept in the data dir, so
+// browser subscriptions (bound to the public key) survive restarts.
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import webpush from "web-push";
+
+export interface VapidKeys {
+  /** base64url, uncompressed P-256 point: what a page passes as `applicationServerKey`. */
+  publicKey: string;
+  privateKey: string;
+}
+
+const FILE_NAME = "vapid.json";
+
+function isVapidKeys(value: unknown): value is VapidKeys {
+  const keys = value as Partial<VapidKeys> | null;
+  return typeof keys?.publicKey === "string" && typeof keys.privateKey === "string";
+}
+
+/** Reads `<dataDir>/vapid.json`, creating it (owner-only) when it does not exist. */
+export function loadOrCreateVapidKeys(dataDir: string): VapidKeys {
+  const path = join(dataDir, FILE_NAME);
+  let text: string | undefined;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+  if (text !== undefined) {
+    const keys: unknown = JSON.parse(text);
+    if (!isVapidKeys(keys)) throw new Error(`${path} does not hold a VAPID key pair`);
+    return { publicKey: keys.publicKey, privateKey: keys.privateKey };
+  }
+  const keys = webpush.generateVAPIDKeys();
+  mkdirSync(dataDir, { recursive: true });
+  // "wx": two nodes starting at once over one data dir must not each write their own pair.
+  try {
+    writeFileSync(path, `${JSON.stringify(keys, null, 2)}\n`, { mode: 0o600, flag: "wx" });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return loadOrCreateVapidKeys(dataDir);
+    throw error;
+  }
+  return keys;
+}

@@ -1,0 +1,235 @@
+// Webhooks from the outbox: the hook turns each committed fact into durable deliveries (and
+// returns), a worker sends them signed per Standard Webhooks and retries with exponential
+// backoff for more than a day before a delivery goes to the dead-letter list.
+import type { Fact } from "@beckon/engine";
+import type { Logger } from "pino";
+import { Webhook } from "standardwebhooks";
+import type { FactMeta, Hook } from "../hooks/hook.js";
+import { payloadOfFact, type WebhookEventType } from "./webhook-events.js";
+import type { WebhookDelivery, WebhookStore } from "./webhook-store.js";
+
+/**
+ * Delays before each retry: SPEC §8's 2, 4, 8, 16, 32 s, doubling on to about two hours, then
+ * every four hours: 18 retries over about 24.5 h.
+ */
+export const defaultRetryDelaysMs: readonly number[] = [
+  ...Array.from({ length: 13 }, (_, index) => 2_000 * 2 ** index),
+  ...Array.from({ length: 5 }, () => 4 * 3_600_000),
+];
+
+export interface WebhookServiceOptions {
+  store: WebhookStore;
+  clock?: () => number;
+  log?: Logger;
+  retryDelaysMs?: readonly number[];
+  timeoutMs?: number;
+  /** Deliveries in flight at once (default 8). */
+  concurrency?: number;
+}
+
+export class WebhookService implements Hook {
+  readonly name = "webhooks";
+  private readonly clock: () => number;
+  private readonly retryDelaysMs: readonly number[];
+  private readonly timeoutMs: number;
+  private readonly concurrency: number;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Number.POSITIVE_INFINITY;
+  private running = 0;
+  private pumping: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(private readonly options: WebhookServiceOptions) {
+    this.clock = options.clock ?? Date.now;
+    this.retryDelaysMs = options.retryDelaysMs ?? defaultRetryDelaysMs;
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.concurrency = options.concurrency ?? 8;
+  }
+
+  /** Starts sending what is queued (deliveries left by an earlier run included). */
+  start(): void {
+    this.stopped = false;
+    this.kick();
+  }
+
+  async onFact(fact: Fact, meta: FactMeta): Promise<void> {
+    const { type, data } = payloadOfFact(fact);
+    await this.publish(meta.id, type, data, fact.at);
+  }
+
+  /**
+   * Queues an event that is not a call fact (`push_failed`); `dedupeKey` makes a repeated
+   * publish of the same event a no-op.
+   */
+  async publish(
+    dedupeKey: string,
+    type: WebhookEventType,
+    data: Record<string, unknown>,
+    at: number,
+  ): Promise<void> {
+    const created = await this.options.store.enqueue(
+      dedupeKey,
+      { type, timestamp: new Date(at).toISOString(), data },
+      this.clock(),
+    );
+    if (created.length > 0) this.kick();
+  }
+
+  /** Queues a delivered or dead delivery again; false if it is unknown or still pending. */
+  async replay(deliveryID: string): Promise<boolean> {
+    const done = await this.options.store.replay(deliveryID, this.clock());
+    if (done) this.kick();
+    return done;
+  }
+
+  /** Resolves once nothing is due now and nothing is in flight (tests, shutdown). */
+  async settled(): Promise<void> {
+    for (;;) {
+      await this.pumping;
+      await Promise.all(this.inFlight);
+      const next = await this.options.store.nextDueAt();
+      if (
+        !this.pumping &&
+        this.inFlight.size === 0 &&
+        (next === undefined || next > this.clock())
+      ) {
+        return;
+      }
+      if (!this.pumping) this.kick();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+    await this.pumping;
+    await Promise.all(this.inFlight);
+  }
+
+  /** Looks for due work now (coalesced: one pump at a time, one more if asked meanwhile). */
+  private kick(): void {
+    if (this.stopped) return;
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    this.pumping = this.pump()
+      .catch((error: unknown) => this.options.log?.error({ err: error }, "webhook queue failed"))
+      .finally(() => {
+        this.pumping = undefined;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+        }
+      });
+  }
+
+  private async pump(): Promise<void> {
+    const store = this.options.store;
+    for (;;) {
+      const room = this.concurrency - this.running;
+      if (room <= 0 || this.stopped) return;
+      const now = this.clock();
+      const due = await store.due(now, room);
+      for (const delivery of due) {
+        // The lease: if this node dies mid-attempt, the delivery is due again after it.
+        if (
+          !(await store.claim(delivery.id, delivery.nextAttemptAt, now + this.timeoutMs + 5_000))
+        ) {
+          continue;
+        }
+        this.running++;
+        const attempt = this.attempt(delivery).finally(() => {
+          this.running--;
+          this.inFlight.delete(attempt);
+          this.kick();
+        });
+        this.inFlight.add(attempt);
+      }
+      if (due.length < room) break;
+    }
+    await this.armTimer();
+  }
+
+  /** One timer for the earliest due delivery: no polling over the queue. */
+  private async armTimer(): Promise<void> {
+    const next = await this.options.store.nextDueAt();
+    if (next === undefined || this.stopped) return;
+    if (this.timer && this.timerAt <= next) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = next;
+    // Capped so a far-off retry does not overflow setTimeout's 24.8-day limit.
+    const delay = Math.min(Math.max(0, next - this.clock()), 3_600_000);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Number.POSITIVE_INFINITY;
+      this.kick();
+    }, delay);
+    this.timer.unref();
+  }
+
+  private async attempt(delivery: WebhookDelivery): Promise<void> {
+    const store = this.options.store;
+    const endpoint = await store.getEndpoint(delivery.endpointID);
+    if (!endpoint) return;
+    const started = this.clock();
+    const attempt = delivery.attempts + 1;
+    let httpStatus = 0;
+    let error = "";
+    try {
+      const timestamp = new Date(started);
+      const response = await fetch(endpoint.url, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "user-agent": "Beckon-Webhooks/1",
+          "webhook-id": delivery.id,
+          "webhook-timestamp": String(Math.floor(started / 1000)),
+          "webhook-signature": new Webhook(endpoint.secret).sign(
+            delivery.id,
+            timestamp,
+            delivery.body,
+          ),
+        },
+        body: delivery.body,
+        redirect: "manual",
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      httpStatus = response.status;
+      if (!response.ok)
+        error = (await response.text().catch(() => "")).slice(0, 200) || response.statusText;
+      else await response.body?.cancel();
+    } catch (caught) {
+      error = (caught as Error).message;
+    }
+    const now = this.clock();
+    const delivered = httpStatus >= 200 && httpStatus < 300;
+    const delay = this.retryDelaysMs[attempt - 1];
+    const next = delivered
+      ? { status: "delivered" as const, nextAttemptAt: 0 }
+      : delay === undefined
+        ? { status: "dead" as const, nextAttemptAt: 0 }
+        : { status: "pending" as const, nextAttemptAt: now + delay };
+    await store.recordAttempt(
+      {
+        deliveryID: delivery.id,
+        attempt,
+        at: started,
+        httpStatus,
+        error,
+        durationMs: now - started,
+      },
+      next,
+    );
+    if (next.status === "dead") {
+      this.options.log?.warn(
+        { deliveryID: delivery.id, endpoint: endpoint.url },
+        "webhook dead-lettered",
+      );
+    }
+  }
+}
