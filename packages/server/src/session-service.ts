@@ -266,6 +266,7 @@ export class SessionService {
 
   /** The user logged out on this device: its unanswered calls as caller are cancelled. */
   async logout(device: DeviceRef, loginTime: number): Promise<void> {
+    this.sessionEnded(device, "logout");
     const calls = await this.deps.store.activeCallsOf(device.userID);
     const actor = actorOf(device);
     await Promise.all(
@@ -277,7 +278,21 @@ export class SessionService {
   }
 
   /** Sends a session frame to the device on whichever node holds it, then closes its socket. */
+  /** One log line and one count per session that ends on purpose (logout, kick, expiry). */
+  sessionEnded(device: DeviceRef, why: "logout" | "kicked" | "token_expired", detail = ""): void {
+    this.deps.metrics?.onSessionEnded(why);
+    this.deps.log.info(
+      { userID: device.userID, deviceID: device.deviceID, reason: detail || why },
+      why === "logout" ? "logout" : "kick",
+    );
+  }
+
   async kick(device: DeviceState, event: ConnectionEvent, reason: string): Promise<void> {
+    this.sessionEnded(
+      device,
+      event === ConnectionEvent.TokenExpired ? "token_expired" : "kicked",
+      reason,
+    );
     const signal: Signal = {
       kind: "kick",
       frame: { ev: "kicked", data: { event, reason } },

@@ -530,6 +530,11 @@ export class Gateway {
 
   private kickHere(device: LocalDevice, event: ConnectionEvent, reason: string): void {
     device.ended = true;
+    this.sessions.sessionEnded(
+      device,
+      event === ConnectionEvent.TokenExpired ? "token_expired" : "kicked",
+      reason,
+    );
     this.reply(device.connection, { ev: "kicked", data: { event, reason } });
     this.detach(device);
     device.connection.socket.close(
