@@ -26,6 +26,7 @@ import { type ResolvedOptions, resolveOptions, type ServerOptions } from "./serv
 import { SessionService } from "./session-service.js";
 import type { CallStore } from "./store/call-store.js";
 import { MemoryStreamBroker } from "./streams/memory-stream-broker.js";
+import { RedisStreamBroker } from "./streams/redis-stream-broker.js";
 import type { StreamBroker } from "./streams/stream-broker.js";
 import type { TimerSource } from "./timers/timer-source.js";
 
@@ -152,9 +153,24 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
     maxPayload: MAX_FRAME_BYTES,
     perMessageDeflate: false,
   });
+  // Cut off from Redis, a node cannot deliver: it hands its devices to the other nodes (they
+  // reconnect through the load balancer) and turns new ones away until Redis is back.
+  let reachable = true;
+  if (broker instanceof RedisStreamBroker) {
+    broker.onHealth((healthy) => {
+      reachable = healthy;
+      if (healthy) return;
+      log.warn("Redis unreachable: handing this node's devices to the others");
+      gateway.shed();
+    });
+  }
   http.on("upgrade", (request, socket, head) => {
     if (new URL(request.url ?? "/", "http://localhost").pathname !== "/ws") {
       socket.end("HTTP/1.1 404 Not Found\r\n\r\n");
+      return;
+    }
+    if (!reachable) {
+      socket.end("HTTP/1.1 503 Service Unavailable\r\n\r\n");
       return;
     }
     wss.handleUpgrade(request, socket, head, (ws) => gateway.accept(ws));
