@@ -29,6 +29,35 @@ export function userStateLook(state: CallUserState): StateLook {
   return userStates[state] ?? { label: `State ${state}`, tone: "muted" };
 }
 
+const pendingStates = new Set([
+  CallUserState.Inviting,
+  CallUserState.Received,
+  CallUserState.NotYetReceived,
+]);
+
+/**
+ * How a member reads on screen, the same in a call card and in the history. The server counts
+ * the caller as Accepted from the start; to a person a caller whose call still rings is
+ * "Calling", and one nobody answered is just the caller.
+ */
+export function memberLook(
+  member: { userID: string; state: CallUserState },
+  caller: string,
+  members: Iterable<{ userID: string; state: CallUserState }>,
+  /** false for a call that is over: nothing rings any more, whatever states were stored last. */
+  going = true,
+): StateLook {
+  if (member.userID === caller && member.state === CallUserState.Accepted) {
+    const others = [...members].filter((other) => other.userID !== caller);
+    if (!others.some((other) => other.state === CallUserState.Accepted)) {
+      return going && others.some((other) => pendingStates.has(other.state))
+        ? { label: "Calling", tone: "waiting" }
+        : { label: "Caller", tone: "muted" };
+    }
+  }
+  return userStateLook(member.state);
+}
+
 /** The enum member's name, for stable `data-state` attributes tests and CSS can rely on. */
 export function userStateName(state: CallUserState): string {
   return CallUserState[state] ?? String(state);

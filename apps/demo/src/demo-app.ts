@@ -8,6 +8,7 @@ import {
   CallUserState,
   ConnectionEvent,
   ConnectionState,
+  ErrorCode,
 } from "@beckon/sdk";
 import { CallBook, type CallRecord } from "./call-book.js";
 import { callExtendedData, parseUserList } from "./call-labels.js";
@@ -16,6 +17,7 @@ import { h, replaceChildren } from "./element-builder.js";
 import { describeError, describeErrorUsers } from "./error-text.js";
 import { OnlineUsers } from "./online-users.js";
 import { RecentUsers } from "./recent-users.js";
+import { Ringer } from "./ringer.js";
 import { savedSession, saveSession, tabDeviceID } from "./tab-session.js";
 import type { CallActions } from "./views/call-actions.js";
 import { callCard } from "./views/call-card.js";
@@ -31,7 +33,18 @@ import { topBarContent } from "./views/top-bar.js";
 
 const defaultPageSize = 5;
 const maxLoggedEvents = 100;
-const infoNoticeMs = 6_000;
+const maxNotices = 3;
+
+/** A number of seconds from the URL (`?noticeSeconds=2`), for trying the page's timings. */
+function secondsFromURL(name: string, fallback: number): number {
+  const asked = Number(new URLSearchParams(location.search).get(name));
+  return Number.isFinite(asked) && asked > 0 && asked <= 600 ? asked * 1000 : fallback;
+}
+
+/** How long an information notice stays; errors stay twice as long, then close by themselves. */
+const infoNoticeMs = secondsFromURL("noticeSeconds", 6_000);
+/** How long a finished call's card stays before it clears itself. */
+const overCardMs = secondsFromURL("clearSeconds", 8_000);
 
 /** The WebSocket endpoint beside the page: the server that served it. */
 function serverURL(): string {
@@ -84,6 +97,8 @@ export class DemoApp {
   private historyRefreshTimer: ReturnType<typeof setTimeout> | undefined;
   private historyReloadWanted = false;
   private shownCalls = new Set<string>();
+  /** Finished calls whose card is due to clear itself. */
+  private readonly clearing = new Map<string, ReturnType<typeof setTimeout>>();
 
   private readonly recent = new RecentUsers(() => this.renderPeople());
   private readonly online = new OnlineUsers(() => this.renderPeople());
@@ -96,7 +111,12 @@ export class DemoApp {
     testid: "notices",
     attrs: { "aria-live": "polite" },
   });
-  private readonly login = createLoginView((userID, token) => void this.signIn(userID, token));
+  private readonly ringer = new Ringer();
+  private readonly login = createLoginView((userID, token) => {
+    // The sign-in click is what allows the ring tone and the notification prompt.
+    this.ringer.unlock();
+    void this.signIn(userID, token);
+  });
   private readonly dialer = createDialerView((values) => void this.invite(values));
   private readonly callsArea = h("section", {
     class: "calls",
@@ -160,6 +180,11 @@ export class DemoApp {
       }),
     hangUp: (callID) => {
       this.session?.book.hungUpHere(callID);
+      this.notify(
+        "info",
+        "Hung up on this device only: a general call has nothing left to end on the server, " +
+          "so the other side is not told. Your app's media connection would close here.",
+      );
       this.afterCallChange();
     },
     dismiss: (callID) => {
@@ -458,7 +483,14 @@ export class DemoApp {
 
   private join(call: CallInfo) {
     return this.run("join", call.callID, "Could not join the call", async ({ client, book }) => {
-      const result = await client.callJoin(call.callID, {});
+      let members = call.callUserList;
+      try {
+        members = (await client.callJoin(call.callID, {})).callUserList;
+      } catch (error) {
+        // This tab already is the user's device in the call (a reload keeps the device ID):
+        // nothing to tell the server, only the card to bring back.
+        if ((error as { code?: unknown }).code !== ErrorCode.CallUserAlreadyInTheCall) throw error;
+      }
       book.joined(
         call.callID,
         {
@@ -467,7 +499,7 @@ export class DemoApp {
           timeout: 0,
           createTime: call.createTime,
         },
-        result.callUserList,
+        members,
       );
     });
   }
@@ -547,8 +579,10 @@ export class DemoApp {
 
   private notify(kind: NoticeKind, text: string): void {
     const id = this.nextNoticeID++;
-    this.notices = [...this.notices.slice(-4), { id, kind, text }];
-    if (kind === "info") setTimeout(() => this.closeNotice(id), infoNoticeMs);
+    // The same message again replaces the old one instead of stacking up.
+    const others = this.notices.filter((notice) => notice.text !== text);
+    this.notices = [...others.slice(-(maxNotices - 1)), { id, kind, text }];
+    setTimeout(() => this.closeNotice(id), kind === "info" ? infoNoticeMs : 2 * infoNoticeMs);
     this.renderNotices();
   }
 
@@ -659,6 +693,7 @@ export class DemoApp {
       replaceChildren(this.incomingLayer);
       replaceChildren(this.callsArea);
     }
+    if (session) this.scheduleClearing(session, cards);
     this.incomingLayer.hidden = incoming.length === 0;
     this.callsArea.hidden = cards.length === 0;
     document.body.classList.toggle("has-incoming", incoming.length > 0);
@@ -669,6 +704,30 @@ export class DemoApp {
       ? incoming.find((call: CallRecord) => session.book.phase(call) === "ringing")
       : undefined;
     document.title = ringing ? `📞 ${ringing.caller} is calling · Beckon demo` : "Beckon demo";
+    this.ringer.update(ringing ? { callID: ringing.callID, caller: ringing.caller } : null);
+  }
+
+  /** A card whose call is over stays a few seconds (its outcome is worth a look), then goes. */
+  private scheduleClearing(session: Session, cards: readonly CallRecord[]): void {
+    for (const call of cards) {
+      if (session.book.phase(call) !== "over" || this.clearing.has(call.callID)) continue;
+      const timer = setTimeout(() => {
+        this.clearing.delete(call.callID);
+        if (this.session !== session) return;
+        const still = session.book.get(call.callID);
+        if (still && session.book.phase(still) === "over" && still.surface === "card") {
+          this.callActions.dismiss(call.callID);
+        }
+      }, overCardMs);
+      this.clearing.set(call.callID, timer);
+    }
+    for (const [callID, timer] of this.clearing) {
+      const call = session.book.get(callID);
+      if (call && session.book.phase(call) !== "over") {
+        clearTimeout(timer);
+        this.clearing.delete(callID);
+      }
+    }
   }
 
   private renderHistory(): void {
@@ -684,6 +743,17 @@ export class DemoApp {
         more: () => void this.loadHistory(false),
         join: (call) => void this.join(call),
         isJoining: (callID) => this.busy.has(`join:${callID}`),
+        rejoin: (call) => void this.join(call),
+        leave: (call) =>
+          void this.run("leave", call.callID, "Could not leave the call", async ({ client }) => {
+            await client.callQuit(call.callID, {});
+            this.notify("info", "You left the call.");
+          }),
+        isShownHere: (callID) => {
+          const shown = session.book.get(callID);
+          return shown !== undefined && session.book.phase(shown) !== "over";
+        },
+        isBusy: (action, callID) => this.busy.has(`${action}:${callID}`),
       }),
     );
   }

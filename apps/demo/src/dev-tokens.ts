@@ -19,12 +19,18 @@ async function post(body: unknown): Promise<Response> {
 }
 
 /**
- * Asks whether this server hands out development tokens, without minting one: an empty userID
- * is refused with 400 when the endpoint exists, and the endpoint is a 404 in production mode.
+ * Asks whether this server hands out development tokens, without minting one. The development
+ * routes come and go together, and the presence list answers 200 where it exists (a refused
+ * probe of /dev/token would put a red 400 in the browser console of every visitor).
  */
 export async function probeTokenMode(): Promise<TokenMode> {
-  const response = await post({ userID: "" });
-  return response.status === 404 ? "production" : "development";
+  try {
+    const response = await fetch("/dev/online", { headers: { accept: "application/json" } });
+    return response.ok ? "development" : "production";
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    throw new Error(`cannot reach the server at ${location.origin} (${why})`);
+  }
 }
 
 /** A development token for `userID`; a readable Error when the server refuses. */

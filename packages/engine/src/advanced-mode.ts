@@ -157,8 +157,6 @@ export function quit(
   const member = findMember(draft.call, actor.userID) as Member;
   member.quitTime = now;
   draft.setState(member, CallUserState.Quit, extendedData ?? "");
-  // SPEC §4: the member whose own state just became Quit hears of it too.
-  draft.alsoTell(audienceOf(member));
   return draft.finish({
     callID: call.callID,
     createTime: call.createTime,

@@ -10,6 +10,7 @@ import {
   ErrorCode,
   type ErrorUserInfo,
   isPending,
+  isTerminal,
   isValidUserID,
   MAX_TIMEOUT_SECONDS,
   MIN_TIMEOUT_SECONDS,
@@ -126,7 +127,9 @@ export class Draft {
     original: Call,
     private readonly now: number,
   ) {
-    this.call = structuredClone(original);
+    // Members are the only part a command edits in place; the rest is copied by reference
+    // (pushConfig is never edited), which is several times cheaper than structuredClone.
+    this.call = { ...original, members: original.members.map((member) => ({ ...member })) };
   }
 
   setState(member: Member, state: CallUserState, extendedData?: string): void {
@@ -145,11 +148,6 @@ export class Draft {
       this.lastWordTo.push({ userID: member.userID, device: member.mainDevice });
     }
     member.mainDevice = deviceID;
-  }
-
-  /** Also sends this command's state change to `audience` (e.g. the member who just quit). */
-  alsoTell(audience: Audience): void {
-    this.lastWordTo.push(audience);
   }
 
   /** The user learns of this change another way (e.g. `callInvitationReceived`). */
@@ -177,6 +175,10 @@ export class Draft {
         if (!this.quiet.has(member.userID)) this.send(audienceOf(member), event);
       }
       for (const audience of this.lastWordTo) this.send(audience, event);
+      // SPEC §4: a member whose own state just became terminal is told it, as ZIM's SDKs do.
+      for (const member of this.changedMembers) {
+        if (isTerminal(member.state)) this.send(audienceOf(member), event);
+      }
     }
     if (call.state === CallState.Started && (this.ending || this.isOver())) {
       call.state = CallState.Ended;

@@ -222,6 +222,8 @@ function answer(
 
 function receipt(call: Call, actor: Actor, now: number): Decision<Empty> {
   const member = findMember(call, actor.userID);
+  // A stranger's receipt gets what an unknown call gets, so receipts cannot probe for calls.
+  if (!member) return fail(ErrorCode.CallDoesNotExist, "no such call");
   const receivable =
     member?.state === CallUserState.Inviting || member?.state === CallUserState.NotYetReceived;
   if (call.state !== CallState.Started || !receivable || (member?.deadline ?? 0) <= now) {

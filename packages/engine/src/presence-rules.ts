@@ -4,7 +4,6 @@ import { CallState, CallUserState } from "@beckon/protocol";
 import { type Call, type EngineSettings, findMember, type Member } from "./call.js";
 import type { Decision } from "./decision.js";
 import { Draft, type Empty, unchanged } from "./draft.js";
-import { audienceOf } from "./views.js";
 
 /** The `extendedData` of a quit the server decided: the member's devices all went away. */
 export const VANISHED_EXTENDED_DATA = '{"reason":"disconnected"}';
@@ -45,6 +44,5 @@ export function vanished(
   const quitting = findMember(draft.call, userID) as Member;
   quitting.quitTime = now;
   draft.setState(quitting, CallUserState.Quit, VANISHED_EXTENDED_DATA);
-  draft.alsoTell(audienceOf(quitting));
   return draft.finish({});
 }

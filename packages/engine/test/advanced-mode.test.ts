@@ -504,8 +504,10 @@ describe("callQuit", () => {
     const call = drive(bobIn(), quit("bob"), quit(CALLER));
     const decision = applyChanged(call, fire("deadline", "carol"), DEADLINE);
     expect(decision.call).toMatchObject({ state: CallState.Ended, endTime: DEADLINE });
+    // Only carol hears of it: her timeout, and (SPEC §4) her own new state.
     expect(decision.deliveries.map((d) => [d.to, d.event.name])).toEqual([
       [{ userID: "carol" }, "callInvitationTimeout"],
+      [{ userID: "carol" }, "callUserStateChanged"],
     ]);
   });
 
@@ -608,6 +610,8 @@ describe("partial cancel (callCancel with a list in an advanced call)", () => {
       { to: { userID: "bob", device: phone("bob") }, event: changed },
       { to: { userID: "carol" }, event: changed },
       { to: { userID: "erin" }, event: changed },
+      // SPEC §4: dave's own devices are told his new state.
+      { to: { userID: "dave" }, event: changed },
     ]);
     expect(timersOf(decision.call, settings).map((t) => t.userID)).toEqual(["carol", "erin"]);
   });
@@ -672,8 +676,11 @@ describe("partial cancel (callCancel with a list in an advanced call)", () => {
     const call = drive(startAdvancedCall({ invitees: ["bob"] }), quit(CALLER));
     const decision = applyChanged(call, cancel(CALLER, ["bob"]), T1);
     expect(decision.call).toMatchObject({ state: CallState.Ended, endTime: T1 });
-    // Alice quit before: she hears nothing more of this call.
-    expect(decision.deliveries).toEqual([{ to: { userID: "bob" }, event: cancelled(CALLER) }]);
+    // Alice quit before: she hears nothing more of this call; bob is told his own new state.
+    expect(decision.deliveries).toEqual([
+      { to: { userID: "bob" }, event: cancelled(CALLER) },
+      { to: { userID: "bob" }, event: stateChange(["bob", CallUserState.BeCancelled]) },
+    ]);
   });
 
   it("a full cancel (empty list) still cancels every pending invitee and ends the call", () => {
@@ -721,6 +728,7 @@ describe("caller lost in an advanced call", () => {
           data: { callID: "call-1", mode: ADVANCED, inviter: CALLER, extendedData: "" },
         },
       },
+      { to: { userID: "bob" }, event: stateChange(["bob", CallUserState.Cancelled]) },
     ]);
   });
 

@@ -279,32 +279,29 @@ function pickedMainDevice(was: Member | undefined, is: Member): boolean {
 }
 
 /** SPEC §4/§5: the only events a member may get in the step that makes it terminal. */
-function isFarewell(delivery: Delivery, was: Member, member: Member, command: CallCommand) {
+function isFarewell(delivery: Delivery, member: Member, command: CallCommand) {
   const { to, event } = delivery;
   const everyDevice = to.device === undefined && to.exceptDevice === undefined;
+  if (event.name === "callUserStateChanged") {
+    // Its own new state (SPEC §4), to the devices acting for it: every device while it had no
+    // main device; else the main device, plus a rejecter's other devices (their last word).
+    const ownState = event.data.callUserList.some(
+      (user) => user.userID === member.userID && user.state === member.state,
+    );
+    if (!ownState) return false;
+    if (member.mainDevice === null) return everyDevice;
+    const lastWord =
+      command.type === "reject" &&
+      actorOf(command) === member.userID &&
+      to.exceptDevice === command.actor.deviceID;
+    return to.device === member.mainDevice || lastWord;
+  }
   switch (member.state) {
     case CallUserState.Cancelled:
     case CallUserState.BeCancelled:
       return event.name === "callInvitationCancelled" && everyDevice;
     case CallUserState.Timeout:
       return event.name === "callInvitationTimeout" && everyDevice;
-    case CallUserState.Rejected:
-      // Its other devices' one last state change, so they stop ringing.
-      return (
-        command.type === "reject" &&
-        actorOf(command) === member.userID &&
-        event.name === "callUserStateChanged" &&
-        to.exceptDevice === command.actor.deviceID
-      );
-    case CallUserState.Quit:
-      // Its own Quit change, on the main device it had (SPEC §4).
-      return (
-        command.type === "quit" &&
-        actorOf(command) === member.userID &&
-        event.name === "callUserStateChanged" &&
-        was.mainDevice !== null &&
-        to.device === was.mainDevice
-      );
     default:
       return false;
   }
@@ -341,10 +338,9 @@ function checkDeliveries(
       expect(cameIn, `${event.name} to ${to.userID}, terminal before`).toBe(true);
     }
     if (was && isTerminal(is.state)) {
-      expect(
-        isFarewell(delivery, was, is, command),
-        `${event.name} to ${to.userID}, now terminal`,
-      ).toBe(true);
+      expect(isFarewell(delivery, is, command), `${event.name} to ${to.userID}, now terminal`).toBe(
+        true,
+      );
     }
     // Multi-device (SPEC §5): all devices ring until a main device exists, then only it hears.
     const callerCancelled = to.userID === before.caller && event.name === "callInvitationCancelled";
@@ -638,9 +634,8 @@ function viewOf(seen: readonly Seen[], self: string) {
         entry.data.callUserList.forEach(set);
         break;
       case "callInvitationCancelled":
-        // To the caller's devices it reports the invitees' cancellation, not its own. An
-        // advanced call's partial cancel makes the invitee BeCancelled, which the event does
-        // not tell apart: `ownInfo` counts both as Cancelled.
+        // To the caller's devices it reports the invitees' cancellation, not its own. Whether
+        // the invitee is Cancelled or BeCancelled, its own state change right after tells.
         if (view?.get(self) && isPending((view.get(self) as CallUserInfo).state)) {
           setOwn(CallUserState.Cancelled);
         }
@@ -659,14 +654,6 @@ function viewOf(seen: readonly Seen[], self: string) {
   return view;
 }
 
-/** What a device can know of its own user: a cancellation, not which kind. */
-function ownInfo(member: Member): CallUserInfo {
-  const info = userInfo(member);
-  return member.state === CallUserState.BeCancelled
-    ? { ...info, state: CallUserState.Cancelled }
-    : info;
-}
-
 function checkViews(call: Call, devices: Devices) {
   const stored = byUser(call.members.map(userInfo));
   for (const member of call.members) {
@@ -677,9 +664,9 @@ function checkViews(call: Call, devices: Devices) {
         if (!view) throw new Error(`${device} never heard of the call`);
         // Every device knows its own user's state (the last word, the cancel, the join, …).
         // Advanced members that left are out of the stream: only their acting devices know.
-        expect(view.get(member.userID), device).toEqual(ownInfo(member));
+        expect(view.get(member.userID), device).toEqual(userInfo(member));
       } else if (acting) {
-        expect(view?.get(member.userID), device).toEqual(ownInfo(member));
+        expect(view?.get(member.userID), device).toEqual(userInfo(member));
       }
       // The devices acting for an active member know everybody's state.
       if (isActive(member.state) && acting) {

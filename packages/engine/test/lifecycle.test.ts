@@ -70,11 +70,14 @@ describe("receipt", () => {
     expectNoOp(call, receipt("bob", laptop("bob")));
   });
 
-  it("is a no-op from the caller, a non-member, or a member who already answered", () => {
+  it("is a no-op from the caller or a member who already answered", () => {
     const call = drive(bobAndCarol(), accept("bob"));
     expectNoOp(call, receipt(CALLER));
-    expectNoOp(call, receipt(OUTSIDER));
     expectNoOp(call, receipt("bob"));
+  });
+
+  it("from a non-member is refused as an unknown call would be, so it cannot probe for calls", () => {
+    expectRefused(bobAndCarol(), receipt(OUTSIDER), ErrorCode.CallDoesNotExist);
   });
 });
 
@@ -122,7 +125,7 @@ describe("deadline", () => {
     expectNoOp(bobAndCarol(), fire("deadline", "bob"), DEADLINE - 1);
   });
 
-  it("times the invitee out: callInvitationTimeout to it, a state change to the active members", () => {
+  it("times the invitee out: callInvitationTimeout and its own Timeout to it, a state change to the active members", () => {
     const call = drive(bobAndCarol(), accept("carol", laptop("carol")));
     const decision = applyChanged(call, fire("deadline", "bob"), DEADLINE);
     expect(stateOf(decision.call, "bob")).toBe(CallUserState.Timeout);
@@ -142,6 +145,8 @@ describe("deadline", () => {
         to: { userID: "carol", device: laptop("carol") },
         event: stateChange("bob", CallUserState.Timeout),
       },
+      // SPEC §4: the invitee's own devices are told their own terminal state.
+      { to: { userID: "bob" }, event: stateChange("bob", CallUserState.Timeout) },
     ]);
   });
 
@@ -211,6 +216,8 @@ describe("callCancel in a general call", () => {
         to: { userID: CALLER, device: phone(CALLER) },
         event: stateChange("carol", CallUserState.Cancelled),
       },
+      // SPEC §4: the cancelled invitee's devices are told their own new state too.
+      { to: { userID: "carol" }, event: stateChange("carol", CallUserState.Cancelled) },
     ]);
   });
 
@@ -371,13 +378,18 @@ describe("multi-device", () => {
     ]);
   });
 
-  it("reject: the other devices get one last state change, the rejecting device nothing", () => {
+  it("reject: every device of the rejecting user gets one last state change, then nothing", () => {
     const { call, inboxes } = ringing();
     const rejected = applyChanged(call, reject("bob", phone("bob"), "in a meeting"));
     expect(rejected.call.members.find((m) => m.userID === "bob")?.mainDevice).toBe(phone("bob"));
     expect(rejected.deliveries.filter((d) => d.to.userID === "bob")).toEqual([
       {
         to: { userID: "bob", exceptDevice: phone("bob") },
+        event: stateChange("bob", CallUserState.Rejected, "in a meeting"),
+      },
+      // SPEC §4: the rejecting device is told its own terminal state too, as ZIM's SDK does.
+      {
+        to: { userID: "bob", device: phone("bob") },
         event: stateChange("bob", CallUserState.Rejected, "in a meeting"),
       },
     ]);
@@ -391,11 +403,9 @@ describe("multi-device", () => {
       inboxes.deliver(decision.deliveries);
     }
     const received = stateChange("bob", CallUserState.Received);
-    expect(inboxes.of(phone("bob"))).toEqual([received]);
-    expect(inboxes.of(laptop("bob"))).toEqual([
-      received,
-      stateChange("bob", CallUserState.Rejected, "in a meeting"),
-    ]);
+    const ownRejection = stateChange("bob", CallUserState.Rejected, "in a meeting");
+    expect(inboxes.of(phone("bob"))).toEqual([received, ownRejection]);
+    expect(inboxes.of(laptop("bob"))).toEqual([received, ownRejection]);
   });
 
   it("the caller's other devices hear of the call only through created and cancelled", () => {

@@ -1,18 +1,21 @@
 // The numeric enums of SPEC §2. Their values are part of the wire protocol and the public API.
+// Each is declared under ZIM's own name with exactly ZIM's members: TypeScript treats two enums
+// as the same type when their names and members match, so values typed with these enums are
+// assignable to and from ZIM's (`zego-zim-web`) typings. Beckon code uses the short aliases.
 
-export enum CallInvitationMode {
+export enum ZIMCallInvitationMode {
   Unknown = -1,
   General = 0,
   Advanced = 1,
 }
 
-export enum CallState {
+export enum ZIMCallState {
   Unknown = -1,
   Started = 1,
   Ended = 2,
 }
 
-export enum CallUserState {
+export enum ZIMCallUserState {
   Unknown = -1,
   Inviting = 0,
   Accepted = 1,
@@ -29,14 +32,14 @@ export enum CallUserState {
   BeCancelled = 10,
 }
 
-export enum ConnectionState {
+export enum ZIMConnectionState {
   Disconnected = 0,
   Connecting = 1,
   Connected = 2,
   Reconnecting = 3,
 }
 
-export enum ConnectionEvent {
+export enum ZIMConnectionEvent {
   Success = 0,
   ActiveLogin = 1,
   LoginTimeout = 2,
@@ -46,23 +49,31 @@ export enum ConnectionEvent {
   Unregistered = 6,
 }
 
-const pendingStates: ReadonlySet<CallUserState> = new Set([
-  CallUserState.Inviting,
-  CallUserState.NotYetReceived,
-  CallUserState.Received,
+export {
+  ZIMCallInvitationMode as CallInvitationMode,
+  ZIMCallState as CallState,
+  ZIMCallUserState as CallUserState,
+  ZIMConnectionEvent as ConnectionEvent,
+  ZIMConnectionState as ConnectionState,
+};
+
+const pendingStates: ReadonlySet<ZIMCallUserState> = new Set([
+  ZIMCallUserState.Inviting,
+  ZIMCallUserState.NotYetReceived,
+  ZIMCallUserState.Received,
 ]);
 
 /** Pending: the invitee has not answered yet (SPEC §2). */
-export function isPending(state: CallUserState): boolean {
+export function isPending(state: ZIMCallUserState): boolean {
   return pendingStates.has(state);
 }
 
 /** Active: pending or in the call. */
-export function isActive(state: CallUserState): boolean {
-  return state === CallUserState.Accepted || pendingStates.has(state);
+export function isActive(state: ZIMCallUserState): boolean {
+  return state === ZIMCallUserState.Accepted || pendingStates.has(state);
 }
 
 /** Terminal: the member is out of the call for good (until invited again in advanced mode). */
-export function isTerminal(state: CallUserState): boolean {
+export function isTerminal(state: ZIMCallUserState): boolean {
   return !isActive(state);
 }

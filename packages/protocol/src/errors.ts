@@ -20,6 +20,40 @@ export enum ErrorCode {
   CallInviteUserDoesNotExist = 6000281,
   CallUserAlreadyInTheCall = 6000283,
   CallModeMismatch = 6000286,
+
+  // ZIM's own names (zego-zim-web's ZIMErrorCode) for the codes above, so code that checks
+  // `ZIMErrorCode.CallModuleCommonError` compiles and matches. Where ZIM's name means something
+  // else in ZIM (6000002, 6000272, 6000286), the comment gives Beckon's meaning.
+  CommonModuleParamsInvalid = ParamsInvalid,
+  /** Beckon: a request without reply, or in flight when the socket dropped (ZIM: not initialized). */
+  CommonModuleNotInit = NetworkError,
+  CommonModuleTriggerServerFrequencyLimit = ServerFrequencyLimit,
+  /** A ZIM feature Beckon does not implement (conversations, messages, rooms, groups, …). */
+  CommonModuleUnsupportedRequest = 6000013,
+  NetworkModuleCommonError = 6000101,
+  NetworkModuleServerError = 6000102,
+  NetworkModuleTokenInvalid = TokenInvalid,
+  NetworkModuleNetworkError = 6000104,
+  NetworkModuleRequestTimeout = 6000105,
+  NetworkModuleTokenExpired = TokenExpired,
+  NetworkModuleTokenVersionError = 6000107,
+  NetworkModuleTokenTimeIsTooShort = 6000108,
+  NetworkModuleUserHasAlreadyLogged = 6000111,
+  NetworkModuleUserIsNotLogged = UserIsNotLogged,
+  NetworkModuleUserHasAlreadyLoggedOut = 6000122,
+  NetworkModuleUserOffline = 6000123,
+  CallModuleCommonError = CallCommonError,
+  CallModuleCancelError = CallCancelError,
+  /** Beckon: too many invitees or active members (ZIM: a call server error). */
+  CallModuleServerError = CallLimitExceeded,
+  CallModuleIsNotInvitor = CallIsNotInviter,
+  CallModuleIsNotInvitee = CallIsNotInvitee,
+  CallModuleAlreadyExists = 6000275,
+  CallModuleDoesNotExist = CallDoesNotExist,
+  CallModuleInviteUserDoesNotExist = CallInviteUserDoesNotExist,
+  CallModuleUserAlreadyInTheCall = CallUserAlreadyInTheCall,
+  /** Beckon: an advanced-mode operation on a general call (ZIM: a message edit time limit). */
+  MessageModuleMessageExceedsEditTime = CallModeMismatch,
 }
 
 export interface BeckonErrorInfo {

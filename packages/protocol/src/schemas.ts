@@ -2,6 +2,7 @@
 // count, extendedData size, …) are the engine's to judge, so they get the engine's error codes.
 import { z } from "zod";
 import type { OperationMap, OperationName } from "./frames.js";
+import { MAX_QUERY_COUNT } from "./limits.js";
 
 // Generous outer bounds that stop floods of garbage before they reach anything else.
 const shortString = z.string().max(256);
@@ -63,7 +64,11 @@ export const requestSchemas = {
     pushConfig: pushConfig.optional(),
   }),
   queryCallInvitationList: z.object({
-    count: z.number(),
+    // SPEC §5: a whole count over 100 is treated as 100 (as ZIM does), so it is clamped here
+    // where every request passes; anything else stays for the engine to judge.
+    count: z
+      .number()
+      .transform((count) => (Number.isInteger(count) ? Math.min(count, MAX_QUERY_COUNT) : count)),
     nextFlag: z.number().optional(),
   }),
 } satisfies { [K in OperationName]: z.ZodType<OperationMap[K]["request"]> };

@@ -7,3 +7,11 @@ export function unrefTimer(handle: ReturnType<typeof setTimeout>): void {
     maybeNodeTimer.unref();
   }
 }
+
+/** The longest delay timers keep as given; longer ones fire after 1 ms in Node and browsers. */
+export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
+/** A delay every runtime honours, whatever a server or an option asked for. */
+export function clampDelay(ms: number): number {
+  return Number.isNaN(ms) ? 0 : Math.min(Math.max(ms, 0), MAX_TIMER_DELAY_MS);
+}

@@ -41,7 +41,7 @@ import {
   requireString,
   requireStringList,
 } from "./argument-checks.js";
-import { unrefTimer } from "./background-timer.js";
+import { clampDelay, unrefTimer } from "./background-timer.js";
 import {
   asBeckonError,
   connectionLost,
@@ -54,6 +54,7 @@ import type { BeckonEventName, BeckonListener, EventListeners } from "./client-e
 import { randomDeviceID } from "./device-id.js";
 import { ListenerRegistry } from "./listener-registry.js";
 import { OpenCalls } from "./open-calls.js";
+import { ReceiptRetry } from "./receipt-retry.js";
 import { type BackoffOptions, fullJitterDelay } from "./reconnect-backoff.js";
 import { type ParsedServerFrame, parseServerFrame } from "./server-frame-parser.js";
 import {
@@ -207,6 +208,7 @@ export class BeckonClient {
   private epoch: string | null = null;
   private lastSeq = 0;
   private readonly openCalls = new OpenCalls();
+  private readonly receipts = new ReceiptRetry((callID) => this.sendOneWay("callAck", { callID }));
 
   private heartbeatIntervalMs = DEFAULT_HEARTBEAT_INTERVAL_MS;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
@@ -452,7 +454,7 @@ export class BeckonClient {
         if (this.pending.delete(id)) {
           reject(new TimeoutError(`no reply to ${op} within ${this.requestTimeoutMs} ms`));
         }
-      }, this.requestTimeoutMs);
+      }, clampDelay(this.requestTimeoutMs));
       const request: PendingRequest = {
         op,
         frame: JSON.stringify({ id, op, data }),
@@ -473,10 +475,12 @@ export class BeckonClient {
   }
 
   /** Frames whose replies nobody waits for (ping, callAck): an id the reply can carry, no entry. */
-  private sendOneWay<K extends ClientOperationName>(op: K, data: RequestOf<K>): void {
+  private sendOneWay<K extends ClientOperationName>(op: K, data: RequestOf<K>): number | null {
     const socket = this.socket;
-    if (!socket) return;
-    this.transmit(socket, JSON.stringify({ id: this.nextRequestID++, op, data }));
+    if (!socket) return null;
+    const id = this.nextRequestID++;
+    this.transmit(socket, JSON.stringify({ id, op, data }));
+    return id;
   }
 
   private transmit(socket: WebSocketLike, frame: string): void {
@@ -495,7 +499,11 @@ export class BeckonClient {
       return;
     }
     const request = this.pending.get(frame.id);
-    if (!request) return; // timed out already, or a one-way frame's reply
+    if (!request) {
+      // A receipt the server could not take is sent again; other one-way replies are ignored.
+      this.receipts.settle(frame.id, frame.ok, frame.ok ? undefined : frame.error.code);
+      return;
+    }
     this.pending.delete(frame.id);
     clearTimeout(request.timer);
     if (frame.ok) request.resolve(frame.data);
@@ -565,8 +573,11 @@ export class BeckonClient {
     });
     socket.addEventListener("message", (event) => this.onSocketMessage(socket, event.data));
     socket.addEventListener("close", (event) => {
-      if (this.socket === socket)
-        this.handleSocketLost(socket, closeError(event.code, event.reason));
+      if (this.socket === socket) {
+        // A reason the server gave (e.g. a reader too slow to keep) reaches the app.
+        const told = event.reason ? JSON.stringify({ code: event.code, reason: event.reason }) : "";
+        this.handleSocketLost(socket, closeError(event.code, event.reason), told);
+      }
     });
     // A close event always follows an error; the listener exists so `ws` does not throw.
     socket.addEventListener("error", () => {});
@@ -581,7 +592,7 @@ export class BeckonClient {
           new TimeoutError(`could not connect within ${this.requestTimeoutMs} ms`),
           true,
         );
-      }, this.requestTimeoutMs);
+      }, clampDelay(this.requestTimeoutMs));
       const settle = () => {
         clearTimeout(timer);
         if (this.openWaiter?.socket === socket) this.openWaiter = null;
@@ -626,8 +637,7 @@ export class BeckonClient {
           this.lastSeq = frame.seq;
         }
         // The receipt goes out before any listener runs: it must not depend on the app.
-        if (frame.name === "callInvitationReceived")
-          this.sendOneWay("callAck", { callID: frame.data.callID });
+        if (frame.name === "callInvitationReceived") this.receipts.receipt(frame.data.callID);
         if (this.session) this.openCalls.observe(frame.name, frame.data, this.session.userID);
         this.listeners.emit(frame.name, frame.data);
         return;
@@ -686,7 +696,7 @@ export class BeckonClient {
     this.stopHeartbeat();
     this.heartbeatTimer = setInterval(
       () => this.sendOneWay("ping", { ack: this.lastSeq }),
-      this.heartbeatIntervalMs,
+      clampDelay(this.heartbeatIntervalMs),
     );
     unrefTimer(this.heartbeatTimer);
     this.armLivenessTimer(socket);
@@ -700,7 +710,7 @@ export class BeckonClient {
     this.livenessTimer = setTimeout(() => {
       this.livenessTimer = undefined;
       this.handleSocketLost(socket, connectionLost(`no frame from the server for ${limit} ms`));
-    }, limit);
+    }, clampDelay(limit));
     unrefTimer(this.livenessTimer);
   }
 
@@ -743,7 +753,7 @@ export class BeckonClient {
   }
 
   /** The current socket died (closed, or silent too long). */
-  private handleSocketLost(socket: WebSocketLike, error: BeckonError): void {
+  private handleSocketLost(socket: WebSocketLike, error: BeckonError, extendedData = ""): void {
     if (socket !== this.socket) return;
     const wasConnected = this.phase === "connected";
     this.abandonSocket(socket, error, true);
@@ -753,13 +763,13 @@ export class BeckonClient {
       this.endSession(error.event, errorDetails(error), error);
       return;
     }
-    this.startReconnect();
+    this.startReconnect(extendedData);
   }
 
-  private startReconnect(): void {
+  private startReconnect(extendedData = ""): void {
     this.phase = "reconnecting";
     this.scheduleReconnect();
-    this.setState(ConnectionState.Reconnecting, ConnectionEvent.LoginInterrupted);
+    this.setState(ConnectionState.Reconnecting, ConnectionEvent.LoginInterrupted, extendedData);
   }
 
   private scheduleReconnect(): void {
@@ -769,7 +779,7 @@ export class BeckonClient {
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       void this.reconnect(generation);
-    }, delay);
+    }, clampDelay(delay));
   }
 
   private async reconnect(generation: number): Promise<void> {
@@ -792,6 +802,7 @@ export class BeckonClient {
   /** Ends the session for good: no socket, no timers, no waiting requests. */
   private endSession(event: ConnectionEvent, extendedData: string, rejectWith: BeckonError): void {
     this.generation++;
+    this.receipts.clear();
     this.session = null;
     this.phase = "idle";
     this.loggingOut = false;

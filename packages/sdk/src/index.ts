@@ -60,11 +60,21 @@ export type {
   TokenWillExpireEvent,
 } from "./client-events.js";
 export {
+  type MiniProgramCallbackError,
+  type MiniProgramSocketAPI,
+  type MiniProgramSocketTask,
+  miniProgramWebSocket,
+} from "./mini-program-socket.js";
+export {
   type SocketCloseEventLike,
   type SocketMessageEventLike,
   setDefaultWebSocket,
   type WebSocketConstructorLike,
   type WebSocketLike,
 } from "./web-socket-like.js";
-export { ZIM, type ZIMAppConfig } from "./zim.js";
+export { ZIM } from "./zim.js";
 export * from "./zim-types.js";
+
+// React Native kits load ZIM's module and call `module.default.getInstance()`.
+import { ZIM as DefaultZIM } from "./zim.js";
+export default DefaultZIM;

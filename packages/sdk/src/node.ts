@@ -6,3 +6,4 @@ import { setDefaultWebSocket } from "./web-socket-like.js";
 if (typeof globalThis.WebSocket !== "function") setDefaultWebSocket(NodeWebSocket);
 
 export * from "./index.js";
+export { default } from "./index.js";

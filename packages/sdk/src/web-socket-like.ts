@@ -1,5 +1,6 @@
 // The slice of the WebSocket API the SDK relies on, so the browser's WebSocket, the `ws` package
 // and test doubles all fit, plus the process-wide default used when a client is given none.
+import { miniProgramSocketAPI, miniProgramWebSocket } from "./mini-program-socket.js";
 
 export interface SocketMessageEventLike {
   readonly data: unknown;
@@ -36,12 +37,16 @@ export function setDefaultWebSocket(implementation: WebSocketConstructorLike | u
   defaultWebSocket = implementation;
 }
 
+/**
+ * The WebSocket a client uses: its option, the process-wide default, the global (browsers, React
+ * Native), else an adapter over `uni.connectSocket` / `wx.connectSocket` (uni-app, WeChat).
+ */
 export function resolveWebSocket(
   explicit: WebSocketConstructorLike | undefined,
 ): WebSocketConstructorLike | undefined {
   if (explicit) return explicit;
   if (defaultWebSocket) return defaultWebSocket;
-  const global: WebSocketConstructorLike | undefined =
-    typeof globalThis.WebSocket === "function" ? globalThis.WebSocket : undefined;
-  return global;
+  if (typeof globalThis.WebSocket === "function") return globalThis.WebSocket;
+  const miniProgram = miniProgramSocketAPI();
+  return miniProgram ? miniProgramWebSocket(miniProgram) : undefined;
 }

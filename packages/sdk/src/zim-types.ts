@@ -1,13 +1,8 @@
 // ZIM's names for Beckon's enums and call-API types, so code written against ZIM's
 // call-invitation API compiles with only its import changed (SPEC §9).
 import type { BeckonErrorInfo } from "@beckon/protocol";
-import type { LoginConfig, TokenRenewedResult } from "./beckon-client.js";
-import type {
-  ConnectionStateChangedEvent,
-  EventListeners,
-  TokenWillExpireEvent,
-} from "./client-events.js";
-import type { ZIM } from "./zim.js";
+import type { TokenRenewedResult } from "./beckon-client.js";
+import type { ConnectionStateChangedEvent, TokenWillExpireEvent } from "./client-events.js";
 
 export type {
   CallAcceptanceSentResult as ZIMCallAcceptanceSentResult,
@@ -23,7 +18,6 @@ export type {
   CallInvitationListQueriedResult as ZIMCallInvitationListQueriedResult,
   CallInvitationQueryConfig as ZIMCallInvitationQueryConfig,
   CallInvitationReceivedEvent as ZIMEventOfCallInvitationReceivedResult,
-  CallInvitationSentResult as ZIMCallInvitationSentResult,
   CallInvitationTimeoutEvent as ZIMEventOfCallInvitationTimeoutResult,
   CallInviteConfig as ZIMCallInviteConfig,
   CallingInvitationSentResult as ZIMCallingInvitationSentResult,
@@ -40,20 +34,30 @@ export type {
   PushConfig as ZIMPushConfig,
 } from "@beckon/protocol";
 export {
-  CallInvitationMode as ZIMCallInvitationMode,
-  CallState as ZIMCallState,
-  CallUserState as ZIMCallUserState,
-  ConnectionEvent as ZIMConnectionEvent,
-  ConnectionState as ZIMConnectionState,
   ErrorCode as ZIMErrorCode,
+  ZIMCallInvitationMode,
+  ZIMCallState,
+  ZIMCallUserState,
+  ZIMConnectionEvent,
+  ZIMConnectionState,
 } from "@beckon/protocol";
+export type {
+  ZIMAppConfig,
+  ZIMCallInvitationSentResult,
+  ZIMEventHandler,
+  ZIMEventMap,
+  ZIMLoginConfig,
+  ZIMUserInfo,
+} from "./zim.js";
+export * from "./zim-im-enums.js";
+export type {
+  ZIMEventOfCallInvitationAcceptedResult,
+  ZIMEventOfCallInvitationRejectedResult,
+  ZIMEventOfCallInviteesAnsweredTimeoutResult,
+} from "./zim-legacy-events.js";
 
 /** What every failed call rejects with (a BeckonError, which also carries a stack). */
 export type ZIMError = BeckonErrorInfo;
-export type ZIMLoginConfig = LoginConfig;
 export type ZIMTokenRenewedResult = TokenRenewedResult;
 export type ZIMEventOfConnectionStateChangedResult = ConnectionStateChangedEvent;
 export type ZIMEventOfTokenWillExpireResult = TokenWillExpireEvent;
-
-/** Listener type per event name, as in ZIM: `zim.on('callInvitationReceived', (zim, data) => …)`. */
-export type ZIMEventHandler = EventListeners<ZIM>;

@@ -90,6 +90,12 @@ export class FakeBeckonServer {
   readonly connections = new WaitableLog<WebSocket>();
   readonly closedSockets = new WaitableLog<WebSocket>();
   respondToLogin: LoginResponder = acceptLogin;
+  /** The reply to a receipt; null sends none (the real server's answer to a good one). */
+  respondToAck: (frame: ReceivedFrame) => object | null = (frame) => ({
+    id: frame.id,
+    ok: true,
+    data: {},
+  });
   /** Sockets whose pings go unanswered, as if the server had hung. */
   readonly silentSockets = new Set<WebSocket>();
 
@@ -143,9 +149,13 @@ export class FakeBeckonServer {
         this.send(socket, { id: frame.id, ok: true, data: { serverTime: Date.now() } });
         return;
       case "logout":
-      case "callAck":
         this.send(socket, { id: frame.id, ok: true, data: {} });
         return;
+      case "callAck": {
+        const reply = this.respondToAck(frame);
+        if (reply) this.send(socket, reply);
+        return;
+      }
     }
   }
 }

@@ -22,9 +22,16 @@ describe("ZIM façade", () => {
     expect(ZIM.getInstance()).toBeNull();
   });
 
-  it("refuses the legacy create(appID) form, which has no server URL", () => {
-    expect(() => ZIM.create(12345)).toThrow(/server/);
-    expect(ZIM.getInstance()).toBeNull();
+  it("creates an instance from create(appID) with no server known, whose login says what is missing", async () => {
+    const zim = ZIM.create(12345);
+    expect(zim).toBe(ZIM.getInstance());
+    await expect(zim?.login("alice", { token: "t" })).rejects.toMatchObject({
+      code: ErrorCode.ParamsInvalid,
+      message: expect.stringMatching(/ZIM\.setServer/),
+    });
+    await expect(zim?.callInvite(["bob"], { timeout: 30 })).rejects.toMatchObject({
+      code: ErrorCode.UserIsNotLogged,
+    });
   });
 
   it("passes the ZIM instance to listeners and exposes ZIM's enum names", async () => {

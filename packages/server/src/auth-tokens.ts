@@ -26,8 +26,22 @@ export async function signToken({
     .sign(keyOf(secret));
 }
 
-/** Returns the token's expiry (epoch ms) or throws a BeckonError with 6000103 / 6000106. */
-export async function verifyToken(secret: string, token: string, userID: string): Promise<number> {
+/**
+ * Tokens that expire further ahead than this are refused: a leaked token valid until 9999 could
+ * never be taken back. Long enough for any app's own policy; a deployment can ask for less.
+ */
+export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 20 * 366 * 86_400;
+
+/**
+ * Returns the token's expiry (epoch ms) or throws a BeckonError with 6000103 / 6000106.
+ * `maxLifetimeSeconds` bounds how far ahead of now the expiry may be.
+ */
+export async function verifyToken(
+  secret: string,
+  token: string,
+  userID: string,
+  maxLifetimeSeconds = DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
+): Promise<number> {
   try {
     const { payload } = await jwtVerify(token, keyOf(secret), { algorithms: ["HS256"] });
     if (payload.sub !== userID) {
@@ -35,6 +49,12 @@ export async function verifyToken(secret: string, token: string, userID: string)
     }
     if (typeof payload.exp !== "number") {
       throw new BeckonError(ErrorCode.TokenInvalid, "the token has no expiry");
+    }
+    if (payload.exp - Date.now() / 1000 > maxLifetimeSeconds) {
+      throw new BeckonError(
+        ErrorCode.TokenInvalid,
+        `the token expires more than ${maxLifetimeSeconds} s from now`,
+      );
     }
     return payload.exp * 1000;
   } catch (error) {

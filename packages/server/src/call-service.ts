@@ -25,6 +25,7 @@ import {
 import type { Logger } from "pino";
 import type { OutboxRelay } from "./hooks/outbox-relay.js";
 import { KeyedQueue } from "./keyed-queue.js";
+import type { BeckonMetrics } from "./metrics.js";
 import type { DeviceState, Presence } from "./presence/presence.js";
 import type { CallStore, CommitResult, StoredTimer } from "./store/call-store.js";
 import { type Publication, type StreamBroker, streamOf } from "./streams/stream-broker.js";
@@ -56,6 +57,7 @@ export interface CallServiceDeps {
   settings: EngineSettings;
   log: Logger;
   clock: () => number;
+  metrics?: BeckonMetrics;
 }
 
 export class CallService {
@@ -81,13 +83,19 @@ export class CallService {
     const callID = randomBytes(16).toString("base64url");
     const invitees = [...new Set(input.invitees)];
     const knownUsers = await this.store.knownUsers(invitees);
-    // The engine checks the busy rule on what it reads; the commit checks it again atomically,
-    // so two invites at once (on any nodes) cannot both pass.
-    let callerBusy = isBusy(await this.store.activeCallsOf(input.actor.userID), input.actor.userID);
+    // The busy rule is checked inside the commit, atomically, so two invites at once (on any
+    // nodes) cannot both pass; the engine hears of it only when it matters: the commit said
+    // busy, or the invite failed and busy must take precedence over the other reasons.
+    let callerBusy = false;
     for (;;) {
       const command: InviteCommand = { ...input, type: "invite", callID, knownUsers, callerBusy };
       const decision = createCall(command, this.clock(), this.deps.settings);
-      if (!decision.ok) throw decision.error;
+      if (!decision.ok) {
+        if (callerBusy) throw decision.error;
+        callerBusy = isBusy(await this.store.activeCallsOf(input.actor.userID), input.actor.userID);
+        if (!callerBusy) throw decision.error;
+        continue;
+      }
       const result = await this.commit(null, decision, input.actor.userID);
       if (result.ok) return decision.reply;
       callerBusy = true;
@@ -165,6 +173,7 @@ export class CallService {
     const { call } = decision;
     const { settings } = this.deps;
     const next = timersOf(call, settings);
+    const started = performance.now();
     const result = await this.store.commit({
       call,
       before,
@@ -172,6 +181,7 @@ export class CallService {
       facts: decision.facts,
       ...(idleUser !== undefined ? { idleUser } : {}),
     });
+    this.deps.metrics?.observeStoreCommit(performance.now() - started);
     if (!result.ok) return result;
     this.remember(call);
     this.deps.timers.changed(
@@ -211,7 +221,11 @@ export class CallService {
     const batch: Publication[] = [];
     const payloads = new Map<CallEvent, string>();
     const sessions = new Map<string, DeviceState[]>();
+    const now = this.clock();
     for (const { to, event } of deliveries) {
+      if (event.name === "callInvitationReceived") {
+        this.deps.metrics?.observeRing(now - event.data.createTime);
+      }
       let devices = sessions.get(to.userID);
       if (!devices) {
         devices = await this.deps.presence.devicesOf(to.userID);
@@ -236,6 +250,7 @@ export class CallService {
   }
 
   private readonly onTimer = async (timer: StoredTimer): Promise<void> => {
+    this.deps.metrics?.observeDeadlineLateness(this.clock() - timer.at);
     try {
       await this.execute(timer.callID, { type: "timer", timer: timer.kind, userID: timer.userID });
     } catch (error) {

@@ -1,41 +1,109 @@
 #!/usr/bin/env node
-// The `beckon` command: start a single node, mint a development token, or print help.
+// The `beckon` command: start a node, write or check a config file, mint a token, print help.
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { networkInterfaces } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { isValidUserID } from "@beckon/protocol";
+import Database from "better-sqlite3";
 import { signToken } from "./auth-tokens.js";
+import {
+  CONFIG_FILE_NAME,
+  cliOptionRows,
+  type ResolvedCli,
+  resolveCli,
+  type StartOptions,
+  serverOptionsOf,
+  UsageError,
+} from "./cli-options.js";
 import { createServer } from "./create-server.js";
+import { installProcessGuards } from "./process-guards.js";
+import type { OptionDescription } from "./server-options.js";
 
-const help = `beckon — self-hostable call-invitation signaling
+function optionLine(row: OptionDescription): string {
+  const value =
+    row.type === "boolean"
+      ? ""
+      : row.type === "enum"
+        ? ` <${row.choices?.join("|")}>`
+        : row.type === "string"
+          ? ` <${row.key === "host" ? "address" : "path"}>`
+          : " <n>";
+  const range =
+    row.min !== undefined || row.max !== undefined
+      ? `, ${row.min ?? ""}–${row.max ?? ""}`.replace(/^, 0–$/, ", > 0")
+      : "";
+  const shown = row.cliDefault === undefined ? "" : `default ${row.cliDefault}${range}`;
+  return `  ${row.flag}${value}   [${row.env}]   ${shown}\n      ${row.description}`;
+}
+
+function helpText(): string {
+  return `beckon — self-hostable call-invitation signaling
 
 Usage:
-  beckon start [--port 4000] [--host 0.0.0.0] [--data ./data] [--production]
-      Start a single node: SQLite under --data, the demo page at http://localhost:PORT/.
-      Development mode (the default) serves POST /dev/token, which mints a token for anyone;
-      --production (or NODE_ENV=production) turns that off and requires BECKON_SECRET.
-  beckon token <userID> [--ttl 86400] [--data ./data]
-      Print a development token for <userID>, signed with the same secret as 'beckon start'.
-  beckon --help
+  beckon start [options]
+      Start a single node: SQLite under --data, the demo page (when built) at http://HOST:PORT/.
+      Development mode (the default) listens on 127.0.0.1 and serves POST /dev/token, which
+      mints a token for anyone. --production turns that off and requires a secret.
+  beckon token <userID> [--ttl seconds] [--data ./data]
+      Print a token for <userID>, signed with the secret 'beckon start' uses (stderr says which).
+  beckon genconfig [options]
+      Print a ${CONFIG_FILE_NAME} with every option at the value the options given resolve to.
+  beckon checkconfig [options]
+      Check flags, BECKON_* variables and the config file; print what 'start' would use.
+  beckon backup <file> [--data ./data]
+      Copy <data>/beckon.db to <file> while a node may be running (one consistent snapshot).
+  beckon --help | --version
 
-Environment:
-  BECKON_SECRET   the token-signing secret (default: a random one kept in <data>/dev-secret)
-  BECKON_PORT     default for --port
+Options (a flag beats its BECKON_* variable, which beats the config file, which beats the default):
+  --config <path>   [BECKON_CONFIG]   default ./${CONFIG_FILE_NAME} when it exists
+      the config file (JSON, the keys of 'beckon genconfig')
+${cliOptionRows().map(optionLine).join("\n")}
+
+Secret: BECKON_SECRET, or --secret-file. In development mode without either, a random secret is
+kept in <data>/dev-secret. With BECKON_SECRET set in development mode, /dev/token stays off
+(it would mint tokens signed with your real secret).
+Docs: docs/configuration.md
 `;
+}
 
-/** The signing secret: BECKON_SECRET, or a development secret kept beside the database. */
-function loadSecret(dataDir: string, production: boolean): string {
-  const fromEnv = process.env.BECKON_SECRET;
-  if (fromEnv) return fromEnv;
-  if (production) throw new Error("BECKON_SECRET must be set in production mode");
-  const file = join(dataDir, "dev-secret");
-  if (existsSync(file)) return readFileSync(file, "utf8").trim();
-  mkdirSync(dataDir, { recursive: true });
-  const secret = randomBytes(32).toString("base64url");
-  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
-  return secret;
+function version(): string {
+  const path = fileURLToPath(new URL("../package.json", import.meta.url));
+  return (JSON.parse(readFileSync(path, "utf8")) as { version: string }).version;
+}
+
+interface Secret {
+  value: string;
+  /** Said on stderr by `beckon token` and in the start banner. */
+  origin: string;
+  /** A secret the operator set (not the generated development one). */
+  real: boolean;
+}
+
+/** BECKON_SECRET, else --secret-file, else (development only) a secret kept beside the data. */
+function loadSecret(options: StartOptions, env: NodeJS.ProcessEnv): Secret {
+  if (env.BECKON_SECRET) return { value: env.BECKON_SECRET, origin: "BECKON_SECRET", real: true };
+  if (options.secretFile) {
+    let value: string;
+    try {
+      value = readFileSync(options.secretFile, "utf8").trim();
+    } catch (error) {
+      throw new UsageError(`cannot read --secret-file: ${(error as Error).message}`);
+    }
+    return { value, origin: options.secretFile, real: true };
+  }
+  if (options.production) {
+    throw new UsageError("production mode needs a secret: set BECKON_SECRET or --secret-file");
+  }
+  const file = join(options.data, "dev-secret");
+  if (existsSync(file)) {
+    return { value: readFileSync(file, "utf8").trim(), origin: file, real: false };
+  }
+  mkdirSync(options.data, { recursive: true });
+  const value = randomBytes(32).toString("base64url");
+  writeFileSync(file, `${value}\n`, { mode: 0o600 });
+  return { value, origin: file, real: false };
 }
 
 function demoDir(): string | undefined {
@@ -43,78 +111,188 @@ function demoDir(): string | undefined {
   return existsSync(join(built, "index.html")) ? built : undefined;
 }
 
-async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      port: { type: "string", default: process.env.BECKON_PORT ?? "4000" },
-      host: { type: "string", default: "0.0.0.0" },
-      data: { type: "string", default: "./data" },
-      ttl: { type: "string", default: "86400" },
-      production: { type: "boolean", default: process.env.NODE_ENV === "production" },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  });
-  const [command, ...rest] = positionals;
-  if (values.help || command === undefined || command === "help") {
-    process.stdout.write(help);
-    return 0;
-  }
-  const dataDir = resolve(values.data);
-  if (command === "token") {
-    const userID = rest[0];
-    const ttlSeconds = Number(values.ttl);
-    if (!isValidUserID(userID) || !Number.isInteger(ttlSeconds) || ttlSeconds <= 0) {
-      process.stderr.write("usage: beckon token <userID> [--ttl seconds]\n");
-      return 2;
-    }
-    const secret = loadSecret(dataDir, values.production);
-    process.stdout.write(`${await signToken({ secret, userID, ttlSeconds })}\n`);
-    return 0;
-  }
-  if (command === "start") {
-    const port = Number(values.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65_535) {
-      process.stderr.write(`invalid --port ${values.port}\n`);
-      return 2;
-    }
-    const staticDir = demoDir();
-    const server = await createServer({
-      secret: loadSecret(dataDir, values.production),
-      port,
-      host: values.host,
-      store: join(dataDir, "beckon.db"),
-      devTokens: !values.production,
-      staticDir,
-    });
-    const shown = server.httpUrl.replace("0.0.0.0", "localhost");
-    process.stdout.write(
-      [
-        `Beckon is running (${values.production ? "production" : "development"} mode).`,
-        `  WebSocket: ${server.url.replace("0.0.0.0", "localhost")}`,
-        staticDir ? `  Demo:      ${shown}/` : "  Demo:      not built (npm run build:demo)",
-        values.production ? "" : `  Tokens:    POST ${shown}/dev/token or 'beckon token <userID>'`,
-        "",
-      ].join("\n"),
-    );
-    const stop = () => {
-      void server.close().then(() => process.exit(0));
-    };
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
-    return -1;
-  }
-  process.stderr.write(`unknown command "${command}"\n\n${help}`);
-  return 2;
+/** IPv4 addresses other machines on the LAN could reach this one at. */
+function lanAddresses(): string[] {
+  return Object.values(networkInterfaces())
+    .flat()
+    .filter((info) => info && info.family === "IPv4" && !info.internal)
+    .map((info) => info?.address as string);
 }
 
-main(process.argv.slice(2)).then(
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host.startsWith("127.");
+}
+
+async function start(cli: ResolvedCli, env: NodeJS.ProcessEnv): Promise<number> {
+  installProcessGuards();
+  const { options } = cli;
+  const secret = loadSecret(options, env);
+  const devTokens = !options.production && !secret.real;
+  const staticDir = demoDir();
+  const server = await createServer({
+    ...serverOptionsOf(options),
+    secret: secret.value,
+    store: join(options.data, "beckon.db"),
+    devTokens,
+    staticDir,
+  });
+  const wildcard = options.host === "0.0.0.0" || options.host === "::";
+  const local = (url: string) => url.replace(/\/\/(0\.0\.0\.0|\[::\])/, "//localhost");
+  const httpUrl = local(server.httpUrl);
+  const lines = [
+    `Beckon is running (${options.production ? "production" : "development"} mode).`,
+    `  WebSocket: ${local(server.url)}`,
+    staticDir ? `  Demo:      ${httpUrl}/` : "  Demo:      not built (npm run build:demo)",
+    `  Health:    ${httpUrl}/healthz   Metrics: ${httpUrl}/metrics`,
+  ];
+  if (devTokens) {
+    lines.push(`  Tokens:    POST ${httpUrl}/dev/token or 'beckon token <userID>'`);
+  } else if (!options.production) {
+    lines.push(
+      "  Tokens:    /dev/token is off: BECKON_SECRET (or --secret-file) is set, and /dev/token",
+      "             would mint tokens signed with it. Mint tokens in your backend, or unset it.",
+    );
+  }
+  if (wildcard) {
+    for (const address of lanAddresses()) {
+      lines.push(`  On the LAN: http://${address}:${server.port}/`);
+    }
+  } else if (isLoopback(options.host) && !options.production) {
+    const address = lanAddresses()[0];
+    lines.push(
+      `  Only this computer can connect (listening on ${options.host}). For a phone on your LAN,`,
+      `  start with --host 0.0.0.0 and open ${address ? `http://${address}:${server.port}/` : `http://<this computer's address>:${server.port}/`}`,
+    );
+  }
+  process.stdout.write(`${lines.join("\n")}\n`);
+  const stop = () => {
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`beckon: stopping failed: ${String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  return -1;
+}
+
+async function token(cli: ResolvedCli, env: NodeJS.ProcessEnv): Promise<number> {
+  const userID = cli.positionals[0];
+  if (!isValidUserID(userID) || cli.positionals.length > 1) {
+    throw new UsageError(
+      `beckon token needs one valid userID (1–32 letters, digits or !#$%&()+-:;<=.>?@[]^_{}|~), got ${cli.positionals.length === 0 ? "none" : JSON.stringify(cli.positionals.join(" "))}`,
+    );
+  }
+  const ttlText = cli.ttl ?? "86400";
+  const ttlSeconds = Number(ttlText);
+  const max = cli.options.maxTokenLifetimeSeconds;
+  if (!/^\d+$/.test(ttlText) || ttlSeconds <= 0 || ttlSeconds > max) {
+    throw new UsageError(
+      `--ttl must be a whole number of seconds from 1 to ${max} (maxTokenLifetimeSeconds), got "${ttlText}"`,
+    );
+  }
+  const secret = loadSecret(cli.options, env);
+  process.stderr.write(`beckon: token signed with the secret from ${secret.origin}\n`);
+  process.stdout.write(`${await signToken({ secret: secret.value, userID, ttlSeconds })}\n`);
+  return 0;
+}
+
+/** A config file with every option; paths stay as the user would write them. */
+function genconfig(cli: ResolvedCli): number {
+  const { secretFile, ...options } = cli.options;
+  const config = { ...options, ...(secretFile ? { secretFile } : {}) };
+  process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
+  return 0;
+}
+
+function checkconfig(cli: ResolvedCli): number {
+  const shown = Object.entries(cli.options).map(([key, value]) => {
+    const source = cli.sources.get(key) ?? (typeof value === "object" ? undefined : "default");
+    return `  ${key.padEnd(24)} ${JSON.stringify(value)}${source ? `   (${source})` : ""}`;
+  });
+  process.stdout.write(
+    `Configuration is valid${cli.configFile ? ` (config file ${cli.configFile})` : ""}:\n${shown.join("\n")}\n`,
+  );
+  return 0;
+}
+
+/**
+ * An online backup: VACUUM INTO reads one snapshot inside a read transaction, which in WAL mode
+ * never blocks the running node's writes, and writes a compact copy.
+ */
+function backup(cli: ResolvedCli): number {
+  const target = cli.positionals[0];
+  if (target === undefined || cli.positionals.length > 1) {
+    throw new UsageError("beckon backup needs one argument: the file to write");
+  }
+  const source = join(cli.options.data, "beckon.db");
+  if (!existsSync(source)) throw new UsageError(`there is no database at ${source} (see --data)`);
+  const destination = resolve(target);
+  if (existsSync(destination)) throw new UsageError(`${destination} exists; choose a new file`);
+  const db = new Database(source, { readonly: true, fileMustExist: true });
+  try {
+    db.prepare("VACUUM INTO ?").run(destination);
+  } finally {
+    db.close();
+  }
+  process.stderr.write(`beckon: backed up ${source} to ${destination}\n`);
+  return 0;
+}
+
+async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const cli = resolveCli(argv, env);
+  if (cli.version) {
+    process.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  if (cli.help || cli.command === undefined || cli.command === "help") {
+    process.stdout.write(helpText());
+    return 0;
+  }
+  if (cli.ttl !== undefined && cli.command !== "token") {
+    throw new UsageError("--ttl only applies to 'beckon token'");
+  }
+  if (cli.command !== "token" && cli.command !== "backup" && cli.positionals.length > 0) {
+    throw new UsageError(`unexpected argument "${cli.positionals[0]}" after ${cli.command}`);
+  }
+  switch (cli.command) {
+    case "start":
+      return start(cli, env);
+    case "token":
+      return token(cli, env);
+    case "genconfig":
+      return genconfig(cli);
+    case "checkconfig":
+      return checkconfig(cli);
+    case "backup":
+      return backup(cli);
+    default:
+      throw new UsageError(
+        `unknown command "${cli.command}"; the commands are start, token, genconfig, checkconfig, backup`,
+      );
+  }
+}
+
+main(process.argv.slice(2), process.env).then(
   (code) => {
     if (code >= 0) process.exitCode = code;
   },
   (error: unknown) => {
-    process.stderr.write(`beckon: ${error instanceof Error ? error.message : String(error)}\n`);
+    if (error instanceof UsageError) {
+      process.stderr.write(`beckon: ${error.message}\nRun 'beckon --help' for the options.\n`);
+      process.exitCode = 2;
+      return;
+    }
+    const code = (error as NodeJS.ErrnoException).code;
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(
+      code === "EADDRINUSE"
+        ? `beckon: the port is already in use (${message}); choose another with --port\n`
+        : `beckon: ${message}\n`,
+    );
     process.exitCode = 1;
   },
 );

@@ -3,15 +3,17 @@
 // instances: several nodes in one process can then share them, as separate processes share
 // PostgreSQL and Redis. What is not passed is made for the single-node setup.
 import { randomBytes } from "node:crypto";
-import { createServer as createHttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { type Logger, pino } from "pino";
-import { WebSocketServer } from "ws";
+import type { Logger } from "pino";
 import { CallService } from "./call-service.js";
 import { Gateway } from "./gateway/gateway.js";
 import type { Hook } from "./hooks/hook.js";
+import { observabilityHook } from "./hooks/observability-hook.js";
 import { OutboxRelay } from "./hooks/outbox-relay.js";
-import { createHttpHandler } from "./http-handler.js";
+import { buildHttpApp } from "./http/http-app.js";
+import { checkReadiness } from "./http/readiness.js";
+import { createLogger } from "./logger.js";
+import { BeckonMetrics } from "./metrics.js";
 import {
   isPostgresUrl,
   openRedisBroker,
@@ -29,9 +31,6 @@ import { MemoryStreamBroker } from "./streams/memory-stream-broker.js";
 import { RedisStreamBroker } from "./streams/redis-stream-broker.js";
 import type { StreamBroker } from "./streams/stream-broker.js";
 import type { TimerSource } from "./timers/timer-source.js";
-
-/** Frames above this are refused by the socket layer (close 1009) before any parsing. */
-const MAX_FRAME_BYTES = 64 * 1024;
 
 /** Instances a node can be given instead of building its own. Shared ones are not closed by it. */
 export interface NodeServices {
@@ -73,7 +72,7 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
   if (config.redis && !isPostgresUrl(config.store) && !options.services?.store)
     throw new Error("createServer: cluster mode (`redis`) needs a postgres:// `store`");
   const given = options.services ?? {};
-  const log = given.logger ?? pino({ level: config.logLevel, name: "beckon" });
+  const log = given.logger ?? createLogger(config);
   const clock = given.clock ?? Date.now;
   const nodeID = given.nodeID ?? randomBytes(6).toString("base64url");
   // What this node made, it closes; what it was given belongs to whoever gave it.
@@ -109,7 +108,13 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
     throw error;
   }
   const timers = given.timers ?? timerSourceFor(store, nodeID, clock, log);
-  const hooks = given.hooks ?? [];
+  // The gauges read the node's own parts, which exist by the time Prometheus scrapes.
+  let gauges = { devicesOnline: () => 0, pendingDeadlines: () => 0 };
+  const metrics = new BeckonMetrics({
+    devicesOnline: () => gauges.devicesOnline(),
+    pendingDeadlines: () => gauges.pendingDeadlines(),
+  });
+  const hooks = [observabilityHook(metrics, log), ...(given.hooks ?? [])];
   const relay = new OutboxRelay(store, hooks, log);
   const calls = new CallService({
     store,
@@ -125,6 +130,7 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
     },
     log,
     clock,
+    metrics,
   });
   const sessions = new SessionService({
     nodeID,
@@ -137,22 +143,20 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
       secret: config.secret,
       maxDevicesPerUser: config.maxDevicesPerUser,
       resumeWindowMs: config.resumeWindowMs,
+      maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds,
     },
     log,
     clock,
+    metrics,
   });
   const gateway = new Gateway(config, sessions, calls, store, broker, log, clock);
+  gauges = {
+    devicesOnline: () => gateway.deviceCount,
+    pendingDeadlines: () => timers.pending,
+  };
   const restored = await calls.startTimers();
   relay.kick();
 
-  const http = createHttpServer(
-    createHttpHandler(config, { onlineUsers: (limit) => gateway.onlineUsers(limit) }),
-  );
-  const wss = new WebSocketServer({
-    noServer: true,
-    maxPayload: MAX_FRAME_BYTES,
-    perMessageDeflate: false,
-  });
   // Cut off from Redis, a node cannot deliver: it hands its devices to the other nodes (they
   // reconnect through the load balancer) and turns new ones away until Redis is back.
   let reachable = true;
@@ -164,17 +168,23 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
       gateway.shed();
     });
   }
-  http.on("upgrade", (request, socket, head) => {
-    if (new URL(request.url ?? "/", "http://localhost").pathname !== "/ws") {
-      socket.end("HTTP/1.1 404 Not Found\r\n\r\n");
-      return;
-    }
-    if (!reachable) {
-      socket.end("HTTP/1.1 503 Service Unavailable\r\n\r\n");
-      return;
-    }
-    wss.handleUpgrade(request, socket, head, (ws) => gateway.accept(ws));
-  });
+  const http = await buildHttpApp(
+    config,
+    {
+      onlineUsers: (limit) => gateway.onlineUsers(limit),
+      readiness: () => checkReadiness(store, gateway.storeHealth),
+      refuseSocket: (remoteAddress) =>
+        reachable ? gateway.refuseSocket(remoteAddress) : "this node cannot reach Redis",
+      acceptSocket: (socket, remoteAddress) => gateway.accept(socket, remoteAddress),
+    },
+    log,
+  );
+  http.get("/metrics", async (_request, reply) =>
+    reply
+      .type(metrics.contentType)
+      .header("cache-control", "no-store")
+      .send(await metrics.metricsText()),
+  );
 
   let sweeping = true;
   let sweep: Promise<void> = Promise.resolve();
@@ -185,9 +195,8 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
       clearInterval(purgeTimer);
       sweeping = false;
       gateway.close();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
-      http.closeAllConnections();
-      if (http.listening) await new Promise<void>((resolve) => http.close(() => resolve()));
+      http.server.closeAllConnections();
+      await http.close();
       await sweep;
       await calls.drain();
       calls.stop();
@@ -199,11 +208,8 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
   };
 
   const listen = async (port = config.port, host = config.host): Promise<BeckonServer> => {
-    await new Promise<void>((resolve, reject) => {
-      http.once("error", reject);
-      http.listen(port, host, () => resolve());
-    });
-    const address = http.address() as AddressInfo;
+    await http.listen({ port, host });
+    const address = http.server.address() as AddressInfo;
     const shownHost = host.includes(":") ? `[${host}]` : host;
     log.info(
       { port: address.port, store: redactUrl(config.store), timers: restored, nodeID },

@@ -1,69 +1,342 @@
-// Everything `createServer` can be told, with the SPEC's defaults.
+// Every option of a Beckon node in one zod schema: `createServer` validates with it, the `beckon`
+// CLI reads flags, BECKON_* variables and the config file through it, and docs/configuration.md
+// is checked against it.
 import { defaultEngineSettings } from "@beckon/engine";
-import { MAX_DEVICES_PER_USER } from "@beckon/protocol";
+import { MAX_DEVICES_PER_USER, MAX_EXTENDED_DATA_BYTES } from "@beckon/protocol";
+import { z } from "zod";
 
-export interface ServerOptions {
-  /** Signs and verifies login tokens. Required. */
-  secret: string;
-  /** 0 (the default) picks a free port. */
-  port?: number;
-  host?: string;
-  /** A SQLite file path, ':memory:' (the default), or `postgres://…[?schema=name]`. */
-  store?: string;
-  /** `redis://…[?prefix=name]` for cluster mode (needs a PostgreSQL store); see docs/cluster.md. */
-  redis?: string;
-  heartbeatIntervalMs?: number;
-  /** How long a lost caller device may stay away before its unanswered calls are cancelled. */
-  callerGraceMs?: number;
-  /** How long an Accepted member may have no device connected before it is quit (SPEC §5). */
-  memberGraceMs?: number;
-  /** Delay before a still-Inviting invitee becomes NotYetReceived (3000–5000). */
-  notReceivedCheckMs?: number;
-  maxDevicesPerUser?: number;
-  maxExtendedDataBytes?: number;
-  tokenWarningSeconds?: number;
-  loginTimeoutMs?: number;
-  /** How long ended calls are kept for `queryCallInvitationList` (default 30 days). */
-  retentionMs?: number;
-  /** How long a dropped device may take to come back and get exactly the events it missed. */
-  resumeWindowMs?: number;
-  rateLimit?: { burst: number; perSecond: number };
-  /** Serve `POST /dev/token`, which mints a token for any user. Development only. */
-  devTokens?: boolean;
-  /** A folder of static files (the demo) served at `/`. */
-  staticDir?: string;
-  /** pino level; 'silent' turns logging off. */
-  logLevel?: string;
+const DAY_MS = 86_400_000;
+
+export const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export const logFormats = ["auto", "pretty", "json"] as const;
+
+/** Extra facts each option carries for the CLI and the docs. */
+type OptionMeta = {
+  description: string;
+  /** false: only `createServer` takes it (the CLI sets it itself, or it is not ready yet). */
+  cli?: boolean;
+  /** What `beckon start` uses when nothing is given, where it differs from `createServer`. */
+  cliDefault?: unknown;
+};
+
+const meta = (value: OptionMeta) => value;
+const int = () => z.number().int();
+
+export const serverOptionsSchema = z
+  .object({
+    secret: z
+      .string({ error: "must be a string" })
+      .min(16, "must be at least 16 characters")
+      .meta(
+        meta({
+          description:
+            "HS256 secret login tokens are signed with; the CLI reads BECKON_SECRET or secretFile",
+          cli: false,
+        }),
+      ),
+    port: int()
+      .min(0)
+      .max(65_535)
+      .default(0)
+      .meta(meta({ description: "HTTP + WebSocket port; 0 picks a free one", cliDefault: 4000 })),
+    host: z
+      .string()
+      .min(1)
+      .default("127.0.0.1")
+      .meta(
+        meta({
+          description: "interface to listen on; 0.0.0.0 for every interface (LAN, containers)",
+        }),
+      ),
+    store: z
+      .string()
+      .min(1)
+      .default(":memory:")
+      .meta(
+        meta({
+          description:
+            "a SQLite file path, :memory:, or postgres://…[?schema=name] (the CLI uses <data>/beckon.db)",
+          cli: false,
+        }),
+      ),
+    redis: z
+      .string()
+      .optional()
+      .meta(
+        meta({
+          description: "redis://…[?prefix=name] for cluster mode (needs a PostgreSQL store)",
+          cli: false,
+        }),
+      ),
+    heartbeatIntervalMs: int()
+      .min(10)
+      .max(600_000)
+      .default(10_000)
+      .meta(
+        meta({ description: "a device silent for two intervals counts as disconnected (> 0)" }),
+      ),
+    callerGraceMs: int()
+      .min(0)
+      .max(DAY_MS)
+      .default(defaultEngineSettings.callerGraceMs)
+      .meta(
+        meta({
+          description:
+            "how long a lost caller device may stay away before its unanswered calls are cancelled",
+        }),
+      ),
+    memberGraceMs: int()
+      .min(100)
+      .max(DAY_MS)
+      .default(defaultEngineSettings.memberGraceMs)
+      .meta(
+        meta({
+          description:
+            "how long an Accepted member may have no device connected before it is quit (SPEC §5)",
+        }),
+      ),
+    notReceivedCheckMs: int()
+      .min(3_000)
+      .max(5_000)
+      .default(defaultEngineSettings.notReceivedCheckMs)
+      .meta(
+        meta({
+          description:
+            "when a still-Inviting invitee becomes NotYetReceived (with enableNotReceivedCheck)",
+        }),
+      ),
+    maxDevicesPerUser: int()
+      .min(1)
+      .max(MAX_DEVICES_PER_USER)
+      .default(MAX_DEVICES_PER_USER)
+      .meta(meta({ description: "one more login kicks the oldest device (KickedOut)" })),
+    maxExtendedDataBytes: int()
+      .min(0)
+      .max(64 * 1024)
+      .default(MAX_EXTENDED_DATA_BYTES)
+      .meta(meta({ description: "largest extendedData (UTF-8 bytes) a request may carry" })),
+    tokenWarningSeconds: int()
+      .min(0)
+      .max(DAY_MS / 1000)
+      .default(30)
+      .meta(meta({ description: "how long before a token expires tokenWillExpire fires" })),
+    maxTokenLifetimeSeconds: int()
+      .min(60)
+      .max(10 * 365 * 86_400)
+      .default(30 * 86_400)
+      .meta(
+        meta({
+          description: "a login or renew token that expires further ahead than this is refused",
+        }),
+      ),
+    loginTimeoutMs: int()
+      .min(10)
+      .max(600_000)
+      .default(10_000)
+      .meta(meta({ description: "a socket that has not logged in by then is closed" })),
+    retentionMs: int()
+      .min(60_000)
+      .max(3_650 * DAY_MS)
+      .default(30 * DAY_MS)
+      .meta(meta({ description: "how long ended calls are kept for queryCallInvitationList" })),
+    resumeWindowMs: int()
+      .min(0)
+      .max(DAY_MS)
+      .default(120_000)
+      .meta(
+        meta({
+          description:
+            "how long a dropped device may take to come back and get exactly the events it missed",
+        }),
+      ),
+    rateLimit: z
+      .object({
+        burst: int()
+          .min(1)
+          .default(200)
+          .meta(meta({ description: "requests a connection may send at once" })),
+        perSecond: z
+          .number()
+          .positive()
+          .default(100)
+          .meta(meta({ description: "requests per second a connection may keep sending" })),
+      })
+      .strict()
+      // prefault: a partial object (one field set) still gets the other field's default.
+      .prefault({})
+      .meta(meta({ description: "per connection; over it a request gets 6000005" })),
+    devTokens: z
+      .boolean()
+      .default(false)
+      .meta(
+        meta({
+          description:
+            "serve POST /dev/token, which mints a token for anyone (the CLI: development mode without BECKON_SECRET)",
+          cli: false,
+        }),
+      ),
+    staticDir: z
+      .string()
+      .min(1)
+      .optional()
+      .meta(
+        meta({
+          description: "a folder served at / (the CLI serves the built demo)",
+          cli: false,
+        }),
+      ),
+    logLevel: z
+      .enum(logLevels)
+      .default("info")
+      .meta(meta({ description: "pino level; silent turns logging off" })),
+    logFormat: z
+      .enum(logFormats)
+      .default("auto")
+      .meta(
+        meta({
+          description: "pretty lines or JSON; auto is pretty when stdout is a terminal, else JSON",
+        }),
+      ),
+  })
+  .strict();
+
+/** What `createServer` accepts: `secret` and any of the rest. */
+export type ServerOptions = z.input<typeof serverOptionsSchema>;
+
+export type ResolvedOptions = z.output<typeof serverOptionsSchema> & {
+  /** `maxTokenLifetimeSeconds` in ms, for code that compares with `Date.now()`. */
+  maxTokenLifetimeMs: number;
+};
+
+/** One problem with the given options, named by the option's path (e.g. `rateLimit.burst`). */
+export interface OptionIssue {
+  path: string;
+  message: string;
 }
 
-export type ResolvedOptions = Required<Omit<ServerOptions, "redis" | "staticDir">> &
-  Pick<ServerOptions, "redis" | "staticDir">;
+export class InvalidOptionsError extends Error {
+  constructor(
+    readonly issues: OptionIssue[],
+    context = "createServer",
+  ) {
+    super(
+      `${context}: invalid options\n${issues.map((i) => `  - ${i.path || "(options)"}: ${i.message}`).join("\n")}`,
+    );
+    this.name = "InvalidOptionsError";
+  }
+}
+
+/** Plain messages that name the allowed range and the value given (never the secret's). */
+export function optionIssues(error: z.ZodError): OptionIssue[] {
+  return error.issues.map((issue) => {
+    const path = issue.path.join(".");
+    const got =
+      path === "secret" || issue.input === undefined ? "" : ` (got ${JSON.stringify(issue.input)})`;
+    switch (issue.code) {
+      case "unrecognized_keys":
+        return { path, message: `unknown option(s) ${issue.keys.join(", ")}` };
+      case "too_small":
+        return {
+          path,
+          message: `must be ${issue.inclusive === false ? "greater than" : "at least"} ${issue.minimum}${issue.origin === "string" ? " characters" : ""}${got}`,
+        };
+      case "too_big":
+        return {
+          path,
+          message: `must be ${issue.inclusive === false ? "less than" : "at most"} ${issue.maximum}${got}`,
+        };
+      case "invalid_type":
+        return { path, message: `must be ${article(issue.expected)}${got}` };
+      default:
+        return { path, message: `${issue.message}${got}` };
+    }
+  });
+}
+
+const article = (type: string) =>
+  type === "int" ? "an integer" : /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
 
 export function resolveOptions(options: ServerOptions): ResolvedOptions {
-  if (typeof options.secret !== "string" || options.secret.length < 16) {
-    throw new Error("createServer: `secret` must be a string of at least 16 characters");
+  const parsed = serverOptionsSchema.safeParse(options, { reportInput: true });
+  if (!parsed.success) throw new InvalidOptionsError(optionIssues(parsed.error));
+  return { ...parsed.data, maxTokenLifetimeMs: parsed.data.maxTokenLifetimeSeconds * 1000 };
+}
+
+/** One leaf option, as the CLI and docs/configuration.md present it. */
+export interface OptionDescription {
+  /** The option's path in `createServer`'s options, e.g. `rateLimit.burst`. */
+  key: string;
+  flag: string;
+  env: string;
+  type: "integer" | "number" | "string" | "boolean" | "enum";
+  choices?: readonly string[];
+  default: unknown;
+  cliDefault: unknown;
+  min?: number;
+  max?: number;
+  description: string;
+  cli: boolean;
+}
+
+const kebab = (path: string[]) =>
+  path.map((part) => part.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)).join("-");
+
+type Schema = z.core.$ZodType;
+
+function unwrap(schema: Schema): { inner: Schema; defaultValue: unknown } {
+  let inner = schema;
+  let defaultValue: unknown;
+  for (;;) {
+    if (inner instanceof z.ZodDefault || inner instanceof z.ZodPrefault) {
+      defaultValue ??= inner.def.defaultValue;
+      inner = inner.def.innerType;
+    } else if (inner instanceof z.ZodOptional) {
+      inner = inner.def.innerType;
+    } else {
+      return { inner, defaultValue };
+    }
   }
-  const notReceivedCheckMs = options.notReceivedCheckMs ?? defaultEngineSettings.notReceivedCheckMs;
-  return {
-    secret: options.secret,
-    port: options.port ?? 0,
-    host: options.host ?? "127.0.0.1",
-    store: options.store ?? ":memory:",
-    redis: options.redis,
-    heartbeatIntervalMs: options.heartbeatIntervalMs ?? 10_000,
-    callerGraceMs: options.callerGraceMs ?? defaultEngineSettings.callerGraceMs,
-    notReceivedCheckMs,
-    memberGraceMs: options.memberGraceMs ?? defaultEngineSettings.memberGraceMs,
-    maxDevicesPerUser: options.maxDevicesPerUser ?? MAX_DEVICES_PER_USER,
-    maxExtendedDataBytes:
-      options.maxExtendedDataBytes ?? defaultEngineSettings.maxExtendedDataBytes,
-    tokenWarningSeconds: options.tokenWarningSeconds ?? 30,
-    loginTimeoutMs: options.loginTimeoutMs ?? 10_000,
-    resumeWindowMs: options.resumeWindowMs ?? 120_000,
-    retentionMs: options.retentionMs ?? 30 * 86_400_000,
-    rateLimit: options.rateLimit ?? { burst: 200, perSecond: 100 },
-    devTokens: options.devTokens ?? false,
-    staticDir: options.staticDir,
-    logLevel: options.logLevel ?? "info",
-  };
+}
+
+/** Walks the schema into one row per leaf option, nested objects flattened (`rateLimit.burst`). */
+export function describeOptions(
+  schema: z.ZodObject = serverOptionsSchema,
+  prefix: string[] = [],
+): OptionDescription[] {
+  const rows: OptionDescription[] = [];
+  for (const [name, field] of Object.entries(schema.shape)) {
+    const path = [...prefix, name];
+    const { inner, defaultValue: ownDefault } = unwrap(field);
+    const info = (z.globalRegistry.get(field) ?? {}) as Partial<OptionMeta>;
+    const defaultValue = ownDefault;
+    if (inner instanceof z.ZodObject) {
+      rows.push(...describeOptions(inner, path));
+      continue;
+    }
+    const leaf = (z.globalRegistry.get(inner) ?? {}) as Partial<OptionMeta>;
+    const row: OptionDescription = {
+      key: path.join("."),
+      flag: `--${kebab(path)}`,
+      env: `BECKON_${kebab(path).replace(/-/g, "_").toUpperCase()}`,
+      type: "string",
+      default: defaultValue,
+      cliDefault: info.cliDefault ?? defaultValue,
+      description: info.description ?? leaf.description ?? "",
+      cli: info.cli ?? true,
+    };
+    if (inner instanceof z.ZodNumber) {
+      row.type = inner.format === "safeint" || inner.isInt ? "integer" : "number";
+      if (Number.isFinite(inner.minValue)) row.min = inner.minValue ?? undefined;
+      if (Number.isFinite(inner.maxValue) && (inner.maxValue ?? 0) < Number.MAX_SAFE_INTEGER) {
+        row.max = inner.maxValue ?? undefined;
+      }
+    } else if (inner instanceof z.ZodBoolean) {
+      row.type = "boolean";
+    } else if (inner instanceof z.ZodEnum) {
+      row.type = "enum";
+      row.choices = inner.options.map(String);
+    }
+    rows.push(row);
+  }
+  return rows;
 }

@@ -18,6 +18,7 @@ import type { Logger } from "pino";
 import { verifyToken } from "./auth-tokens.js";
 import type { CallService } from "./call-service.js";
 import type { Hook } from "./hooks/hook.js";
+import type { BeckonMetrics } from "./metrics.js";
 import type { DeviceRef, DeviceState, Presence } from "./presence/presence.js";
 import type { CallStore } from "./store/call-store.js";
 import {
@@ -32,6 +33,8 @@ export interface SessionSettings {
   maxDevicesPerUser: number;
   /** How long a dropped device's session waits to be resumed before it ends. */
   resumeWindowMs: number;
+  /** Tokens expiring further ahead are refused. */
+  maxTokenLifetimeSeconds?: number;
 }
 
 /** What a node holding a device's socket is told to do with it. */
@@ -59,6 +62,7 @@ export interface SessionDeps {
   settings: SessionSettings;
   log: Logger;
   clock: () => number;
+  metrics?: BeckonMetrics;
 }
 
 export class SessionService {
@@ -77,13 +81,33 @@ export class SessionService {
     if (!isValidUserID(request.userID)) {
       throw new BeckonError(ErrorCode.ParamsInvalid, "invalid userID");
     }
-    const expiresAt = await verifyToken(this.deps.settings.secret, request.token, request.userID);
+    let expiresAt: number;
+    try {
+      expiresAt = await this.verify(request.token, request.userID);
+    } catch (error) {
+      const code = error instanceof BeckonError ? error.code : ErrorCode.ServerError;
+      this.deps.metrics?.onLoginRefused(
+        code === ErrorCode.TokenExpired
+          ? "token_expired"
+          : code === ErrorCode.TokenInvalid
+            ? "token_invalid"
+            : "other",
+      );
+      // Never the token itself: who tried, and why it was refused.
+      this.deps.log.info({ userID: request.userID, code }, "login refused");
+      throw error;
+    }
     await this.deps.store.addUsers([request.userID]);
     return expiresAt;
   }
 
   async renew(userID: string, token: string): Promise<number> {
-    return verifyToken(this.deps.settings.secret, token, userID);
+    return this.verify(token, userID);
+  }
+
+  private verify(token: string, userID: string): Promise<number> {
+    const { secret, maxTokenLifetimeSeconds } = this.deps.settings;
+    return verifyToken(secret, token, userID, maxTokenLifetimeSeconds);
   }
 
   /**

@@ -1,11 +1,12 @@
 // The `beckon` command as a user runs it: a development token, and a node that starts, serves
 // a login with that token, and stops on SIGTERM.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BeckonClient } from "@beckon/sdk";
+import { SqliteCallStore } from "@beckon/server";
 import { decodeJwt } from "jose";
 import { afterEach, beforeAll, expect, it } from "vitest";
 
@@ -29,6 +30,37 @@ afterEach(async () => {
   }
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
+
+/** Starts `beckon start` and resolves with its banner once the WebSocket URL is printed. */
+async function startNode(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ child: ChildProcess; banner: string; url: string; httpUrl: string }> {
+  const child = spawn(process.execPath, [cli, "start", ...args], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.push(child);
+  let output = "";
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /WebSocket: (ws:\S+)/.exec(output);
+      if (match?.[1] && output.includes("Health:")) resolve(match[1]);
+    });
+    child.stderr?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.once("exit", (code) => reject(new Error(`beckon start exited with ${code}: ${output}`)));
+  });
+  return { child, banner: output, url, httpUrl: url.replace("ws:", "http:").replace(/\/ws$/, "") };
+}
+
+async function stopNode(child: ChildProcess): Promise<number | null> {
+  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  return exited;
+}
 
 function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), "beckon-cli-"));
@@ -104,4 +136,143 @@ it("beckon start serves logins with tokens from beckon token, and stops on SIGTE
   const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
   child.kill("SIGTERM");
   expect(await exited).toBe(0);
+});
+
+it("beckon start in development mode listens on 127.0.0.1 and says how to let a phone in", async () => {
+  const data = tempDir();
+  const env = { ...process.env, BECKON_SECRET: "", NODE_ENV: "", BECKON_PORT: "0" };
+  const { child, banner, url } = await startNode(["--data", data, "--log-level", "silent"], env);
+  expect(url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/ws$/);
+  expect(banner).toContain("Only this computer can connect (listening on 127.0.0.1)");
+  expect(banner).toContain("start with --host 0.0.0.0 and open http://");
+  expect(await stopNode(child)).toBe(0);
+});
+
+it("with BECKON_SECRET but not --production, /dev/token is off and says why", async () => {
+  const data = tempDir();
+  const secret = "a-real-secret-0123456789";
+  const env = { ...process.env, BECKON_SECRET: secret, NODE_ENV: "" };
+  const { child, banner, url, httpUrl } = await startNode(
+    ["--data", data, "--port", "0", "--log-level", "silent"],
+    env,
+  );
+  expect(banner).toContain("/dev/token is off: BECKON_SECRET");
+  const minted = await fetch(`${httpUrl}/dev/token`, { method: "POST", body: '{"userID":"bob"}' });
+  expect(minted.status).toBe(404);
+  expect(existsSync(join(data, "dev-secret"))).toBe(false);
+  // beckon token uses the same secret, says so on stderr, and prints only the token on stdout.
+  const token = spawnSync(process.execPath, [cli, "token", "alice", "--data", data], {
+    encoding: "utf8",
+    env,
+  });
+  expect(token.status).toBe(0);
+  expect(token.stdout).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+\n$/);
+  expect(token.stderr).toContain("signed with the secret from BECKON_SECRET");
+  expect(token.stderr).not.toContain(secret);
+  const client = new BeckonClient({ url });
+  try {
+    await client.login("alice", { token: token.stdout.trim() });
+    expect(client.connectionState).toBe(2);
+  } finally {
+    await client.destroy();
+  }
+  expect(await stopNode(child)).toBe(0);
+});
+
+it("production mode without a secret, or with a bad option, exits 2 with the reason", () => {
+  const data = tempDir();
+  const env = { ...process.env, BECKON_SECRET: "", NODE_ENV: "" };
+  const run = (args: string[], extra: NodeJS.ProcessEnv = {}) =>
+    spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", env: { ...env, ...extra } });
+  const noSecret = run(["start", "--production", "--data", data]);
+  expect(noSecret.status).toBe(2);
+  expect(noSecret.stderr).toContain("production mode needs a secret");
+  const heartbeat = run(["start", "--data", data], { BECKON_HEARTBEAT_INTERVAL_MS: "0" });
+  expect(heartbeat.status).toBe(2);
+  expect(heartbeat.stderr).toContain(
+    "heartbeatIntervalMs (--heartbeat-interval-ms / BECKON_HEARTBEAT_INTERVAL_MS) from BECKON_HEARTBEAT_INTERVAL_MS: must be at least 10 (got 0)",
+  );
+  expect(existsSync(join(data, "beckon.db"))).toBe(false);
+  const unknown = run(["strat"]);
+  expect(unknown.status).toBe(2);
+  expect(unknown.stderr).toContain('unknown command "strat"');
+  const ttl = run(["token", "alice", "--data", data, "--ttl", String(40 * 86_400)]);
+  expect(ttl.status).toBe(2);
+  expect(ttl.stderr).toContain("--ttl must be a whole number of seconds from 1 to 2592000");
+});
+
+it("beckon genconfig writes a file beckon checkconfig and beckon start accept", async () => {
+  const dir = tempDir();
+  const env = { ...process.env, BECKON_SECRET: "", NODE_ENV: "" };
+  const generated = spawnSync(
+    process.execPath,
+    [cli, "genconfig", "--port", "0", "--log-level", "silent", "--data", join(dir, "state")],
+    { encoding: "utf8", env, cwd: dir },
+  );
+  expect(generated.status).toBe(0);
+  const config = JSON.parse(generated.stdout) as Record<string, unknown>;
+  expect(config).toMatchObject({ port: 0, host: "127.0.0.1", notReceivedCheckMs: 5000 });
+  writeFileSync(join(dir, "beckon.config.json"), generated.stdout);
+  const checked = spawnSync(process.execPath, [cli, "checkconfig"], {
+    encoding: "utf8",
+    env,
+    cwd: dir,
+  });
+  expect(checked.status).toBe(0);
+  expect(checked.stdout).toContain("Configuration is valid");
+  expect(checked.stdout).toMatch(/port\s+0\s+\(.*beckon\.config\.json\)/);
+
+  const { child } = await startNode(["--config", join(dir, "beckon.config.json")], env);
+  expect(existsSync(join(dir, "state", "beckon.db"))).toBe(true);
+  expect(await stopNode(child)).toBe(0);
+
+  writeFileSync(join(dir, "beckon.config.json"), JSON.stringify({ ...config, retentionMs: -1 }));
+  const bad = spawnSync(process.execPath, [cli, "checkconfig"], {
+    encoding: "utf8",
+    env,
+    cwd: dir,
+  });
+  expect(bad.status).toBe(2);
+  expect(bad.stderr).toContain("retentionMs (--retention-ms / BECKON_RETENTION_MS) from");
+});
+
+it("beckon backup copies the database of a running node into a file SQLite opens", async () => {
+  const data = tempDir();
+  const env = { ...process.env, BECKON_SECRET: "", NODE_ENV: "" };
+  const { child, url } = await startNode(["--data", data, "--port", "0"], env);
+  const token = (userID: string) =>
+    spawnSync(process.execPath, [cli, "token", userID, "--data", data], {
+      encoding: "utf8",
+      env,
+    }).stdout.trim();
+  const alice = new BeckonClient({ url });
+  let callID: string;
+  try {
+    await alice.login("alice", { token: token("alice") });
+    const bob = new BeckonClient({ url });
+    await bob.login("bob", { token: token("bob") });
+    await bob.destroy();
+    ({ callID } = await alice.callInvite(["bob"], { timeout: 60 }));
+  } finally {
+    await alice.destroy();
+  }
+  const file = join(tempDir(), "backup.db");
+  const result = spawnSync(process.execPath, [cli, "backup", file, "--data", data], {
+    encoding: "utf8",
+    env,
+  });
+  expect(result.status, result.stderr).toBe(0);
+  const copy = new SqliteCallStore(file);
+  try {
+    expect((await copy.getCall(callID))?.callID).toBe(callID);
+  } finally {
+    await copy.close();
+  }
+  const again = spawnSync(process.execPath, [cli, "backup", file, "--data", data], {
+    encoding: "utf8",
+    env,
+  });
+  expect(again.status).toBe(2);
+  expect(again.stderr).toContain("exists; choose a new file");
+  expect(await stopNode(child)).toBe(0);
 });

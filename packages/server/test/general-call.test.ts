@@ -153,7 +153,7 @@ describe.each([1, 3])("a general call from 1 caller to %i invitee(s)", (inviteeC
 
 describe("receipt checks", () => {
   it("an invitee who logs in late goes NotYetReceived, then Received", async () => {
-    const server = await world.server({ notReceivedCheckMs: 300 });
+    const server = await world.server({ notReceivedCheckMs: 3_000 });
     const caller = await world.device(server, "caller");
     // Log in once so the user is known, then leave.
     const once = await world.device(server, "late");

@@ -52,14 +52,11 @@ it("a reject from one device stops the other devices too", async () => {
   await caller.waitFor("callUserStateChanged", (e) =>
     e.callUserList.some((u) => u.userID === "bob" && u.state === CallUserState.Rejected),
   );
-  // The rejecting device got its answer as the reply; it is not told again.
-  expect(
-    phone
-      .events("callUserStateChanged", callID)
-      .filter((e) =>
-        e.callUserList.some((u) => u.userID === "bob" && u.state === CallUserState.Rejected),
-      ),
-  ).toHaveLength(0);
+  // SPEC §4: the rejecting device is told its own terminal state too (as ZIM's SDK does), once.
+  const ownRejection = (e: { callUserList: { userID: string; state: CallUserState }[] }) =>
+    e.callUserList.some((u) => u.userID === "bob" && u.state === CallUserState.Rejected);
+  await phone.waitFor("callUserStateChanged", (e) => e.callID === callID && ownRejection(e));
+  expect(phone.events("callUserStateChanged", callID).filter(ownRejection)).toHaveLength(1);
 });
 
 it("the caller's other devices see the call created and cancelled", async () => {

@@ -110,7 +110,9 @@ export function callCard(call: CallRecord, book: CallBook, actions: CallActions)
         })
       : null,
     !advanced && phase === "in-call"
-      ? button("Hang up", "call-hangup", () => actions.hangUp(id), { kind: "danger" })
+      ? button("Hang up (this device only)", "call-hangup", () => actions.hangUp(id), {
+          kind: "danger",
+        })
       : null,
     advanced && iAmIn
       ? button("Leave call", "call-quit", () => actions.quit(id), { busy: busy("quit") })
@@ -159,7 +161,7 @@ export function callCard(call: CallRecord, book: CallBook, actions: CallActions)
           book.outcome(call).reason,
         )
       : null,
-    memberList(call.members.values(), book.me, call.caller),
+    memberList(call.members.values(), book.me, call.caller, !over),
     addPeople,
     controls.length > 0 ? h("div", { class: "call-controls" }, controls) : null,
     !advanced && phase === "in-call"

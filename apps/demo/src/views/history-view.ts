@@ -1,6 +1,6 @@
 // The call history from queryCallInvitationList: newest first, a page at a time.
 import { type CallInfo, CallInvitationMode, CallState, CallUserState } from "@beckon/sdk";
-import { mediaLabel, modeLabel, userStateLook, userStateName } from "../call-labels.js";
+import { mediaLabel, memberLook, modeLabel, userStateName } from "../call-labels.js";
 import { h } from "../element-builder.js";
 
 export interface HistoryState {
@@ -17,6 +17,12 @@ export interface HistoryActions {
   more(): void;
   join(call: CallInfo): void;
   isJoining(callID: string): boolean;
+  /** Back into an advanced call the user is still a member of (after a reload, on this tab). */
+  rejoin(call: CallInfo): void;
+  leave(call: CallInfo): void;
+  /** This tab shows the call already (its card has the controls). */
+  isShownHere(callID: string): boolean;
+  isBusy(action: string, callID: string): boolean;
 }
 
 const timeFormat = new Intl.DateTimeFormat(undefined, {
@@ -32,8 +38,11 @@ function item(call: CallInfo, me: string, actions: HistoryActions): HTMLElement 
   const others = call.callUserList.filter((user) => user.userID !== me);
   const mine = call.callUserList.find((user) => user.userID === me)?.state;
   const running = call.state === CallState.Started;
-  const canJoin =
-    running && call.mode === CallInvitationMode.Advanced && mine !== CallUserState.Accepted;
+  const advancedRunning = running && call.mode === CallInvitationMode.Advanced;
+  const canJoin = advancedRunning && mine !== CallUserState.Accepted;
+  // Still a member, but this tab has no card for it (reloaded, or joined elsewhere).
+  const canRejoin =
+    advancedRunning && mine === CallUserState.Accepted && !actions.isShownHere(call.callID);
   return h(
     "li",
     {
@@ -73,7 +82,7 @@ function item(call: CallInfo, me: string, actions: HistoryActions): HTMLElement 
       "ul",
       { class: "history-members" },
       call.callUserList.map((user) => {
-        const look = userStateLook(user.state);
+        const look = memberLook(user, call.caller, call.callUserList, running);
         return h(
           "li",
           {
@@ -96,6 +105,32 @@ function item(call: CallInfo, me: string, actions: HistoryActions): HTMLElement 
             on: { click: () => actions.join(call) },
           },
           "Join this call",
+        )
+      : null,
+    canRejoin
+      ? h(
+          "div",
+          { class: "history-actions" },
+          h(
+            "button",
+            {
+              class: "button button-primary button-small",
+              testid: "history-rejoin",
+              attrs: { type: "button", disabled: actions.isBusy("join", call.callID) },
+              on: { click: () => actions.rejoin(call) },
+            },
+            "Rejoin",
+          ),
+          h(
+            "button",
+            {
+              class: "button button-small",
+              testid: "history-leave",
+              attrs: { type: "button", disabled: actions.isBusy("leave", call.callID) },
+              on: { click: () => actions.leave(call) },
+            },
+            "Leave",
+          ),
         )
       : null,
   );

@@ -1,13 +1,16 @@
 // The members of a call with their live state, and a countdown while an invitation rings.
 import { CallUserState } from "@beckon/sdk";
 import { isPendingState, type MemberRecord } from "../call-book.js";
-import { userStateLook, userStateName } from "../call-labels.js";
+import { memberLook, userStateLook, userStateName } from "../call-labels.js";
 import { h } from "../element-builder.js";
 import { avatar } from "./avatar.js";
 import { countdown } from "./countdown.js";
 
-export function statePill(state: CallUserState, testid = "member-state"): HTMLElement {
-  const look = userStateLook(state);
+export function statePill(
+  state: CallUserState,
+  testid = "member-state",
+  look = userStateLook(state),
+): HTMLElement {
   return h(
     "span",
     { class: `pill tone-${look.tone}`, testid, attrs: { "data-state": userStateName(state) } },
@@ -19,11 +22,14 @@ export function memberList(
   members: Iterable<MemberRecord>,
   me: string,
   caller: string,
+  /** false once the call is over for this device. */
+  going = true,
 ): HTMLElement {
+  const all = [...members];
   return h(
     "ul",
     { class: "members", testid: "members" },
-    [...members].map((member) => {
+    all.map((member) => {
       const pendingNow = isPendingState(member.state);
       const timedOut = member.state === CallUserState.Timeout;
       const tags = [member.userID === me ? "you" : null, member.userID === caller ? "caller" : null]
@@ -49,7 +55,7 @@ export function memberList(
               "s",
             )
           : null,
-        statePill(member.state),
+        statePill(member.state, "member-state", memberLook(member, caller, all, going)),
       );
     }),
   );

@@ -21,10 +21,20 @@ import type { Logger } from "pino";
 import type { RawData, WebSocket } from "ws";
 import type { CallService } from "../call-service.js";
 import { KeyedQueue } from "../keyed-queue.js";
+import { clampDelay, LongTimeout } from "../long-timeout.js";
 import type { SessionService, Signal } from "../session-service.js";
 import type { CallStore } from "../store/call-store.js";
+import { StoreHealth } from "../store-health.js";
 import { type StreamBroker, type StreamEntry, streamOf } from "../streams/stream-broker.js";
+import { ConnectionGuard } from "./connection-guard.js";
+import { FrameBudget, TOO_MANY_FRAMES_CLOSE_CODE, UserBudgets } from "./frame-budget.js";
 import { TokenBucket } from "./rate-limiter.js";
+import {
+  closeSocket,
+  MAX_BUFFERED_BYTES,
+  SLOW_READER_CLOSE_CODE,
+  terminateInSlices,
+} from "./socket-writer.js";
 
 export interface GatewaySettings {
   heartbeatIntervalMs: number;
@@ -33,11 +43,6 @@ export interface GatewaySettings {
   loginTimeoutMs: number;
   rateLimit: { burst: number; perSecond: number };
 }
-
-/** Past this much unsent data the device is too slow to keep; it reconnects and resumes. */
-const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
-/** Node's timers overflow past this (about 24.8 days) and fire at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** A logged-in device whose socket is on this node. */
 interface LocalDevice {
@@ -53,7 +58,7 @@ interface LocalDevice {
   sent: number;
   /** Live entries (with their epoch) held back until the session is open; null after. */
   held: Array<{ entry: StreamEntry; epoch: string }> | null;
-  tokenTimers: NodeJS.Timeout[];
+  tokenTimers: LongTimeout[];
   /** Set when the session ended on purpose (logout, kick): the socket closing is not "away". */
   ended: boolean;
 }
@@ -64,6 +69,8 @@ interface Connection {
   openedAt: number;
   lastSeen: number;
   bucket: TokenBucket;
+  /** Every frame is charged here before it is parsed. */
+  frames: FrameBudget;
   device: LocalDevice | null;
   loggingIn: boolean;
   /** Frames written in this turn go out in one write (the socket is corked until the next tick). */
@@ -85,6 +92,10 @@ export class Gateway {
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly logins = new KeyedQueue();
   private readonly unsubscribe: () => void;
+  private readonly guard: ConnectionGuard;
+  private readonly userBudgets: UserBudgets;
+  /** Named store failures (a full disk), for replies and /readyz. */
+  readonly storeHealth = new StoreHealth();
   /** Set by close(): sockets dropping now are the server going away, not devices getting lost. */
   private closing = false;
 
@@ -97,8 +108,14 @@ export class Gateway {
     private readonly log: Logger,
     private readonly clock: () => number = Date.now,
   ) {
-    this.sweepTimer = setInterval(() => this.sweep(), settings.heartbeatIntervalMs);
+    this.sweepTimer = setInterval(() => this.sweep(), clampDelay(settings.heartbeatIntervalMs));
     this.sweepTimer.unref();
+    this.guard = new ConnectionGuard(
+      settings.loginTimeoutMs,
+      (count) => log.info({ count }, "closed sockets that did not log in in time"),
+      clock,
+    );
+    this.userBudgets = new UserBudgets(settings.rateLimit);
     this.unsubscribe = broker.subscribe(
       (stream, entry, epoch) => this.onEntry(stream, entry, epoch),
       (stream, signal) => this.onSignal(stream, signal),
@@ -107,6 +124,11 @@ export class Gateway {
 
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  /** Logged-in devices with their socket on this node. */
+  get deviceCount(): number {
+    return this.local.size;
   }
 
   /** Users with a socket on this node, up to `limit` (a development aid, not a hot path). */
@@ -119,7 +141,12 @@ export class Gateway {
     return [...users];
   }
 
-  accept(socket: WebSocket): void {
+  /** Why a new socket from `remoteAddress` must be refused now, or null. */
+  refuseSocket(remoteAddress: string): string | null {
+    return this.guard.refusal(remoteAddress);
+  }
+
+  accept(socket: WebSocket, remoteAddress = ""): void {
     const now = this.clock();
     const { burst, perSecond } = this.settings.rateLimit;
     const connection: Connection = {
@@ -127,11 +154,13 @@ export class Gateway {
       openedAt: now,
       lastSeen: now,
       bucket: new TokenBucket(burst, perSecond, now),
+      frames: new FrameBudget(this.settings.rateLimit, now),
       device: null,
       loggingIn: false,
       corked: false,
     };
     this.connections.add(connection);
+    this.guard.opened(socket, remoteAddress);
     socket.on("message", (raw, isBinary) => this.onFrame(connection, raw, isBinary));
     socket.on("close", () => this.onClose(connection));
     socket.on("error", (error) => this.log.debug({ err: error }, "socket error"));
@@ -139,6 +168,7 @@ export class Gateway {
 
   close(): void {
     clearInterval(this.sweepTimer);
+    this.guard.stop();
     this.closing = true;
     this.unsubscribe();
     for (const device of this.local.values()) this.clearTokenTimers(device);
@@ -198,11 +228,15 @@ export class Gateway {
   private sweep(): void {
     const now = this.clock();
     const silentSince = now - 2 * this.settings.heartbeatIntervalMs;
+    const silent: WebSocket[] = [];
     for (const connection of this.connections) {
-      const neverLoggedIn =
-        !connection.device && now - connection.openedAt > this.settings.loginTimeoutMs;
-      if (connection.lastSeen < silentSince || neverLoggedIn) connection.socket.terminate();
+      if (connection.lastSeen < silentSince) silent.push(connection.socket);
     }
+    // Sockets that never logged in are the connection guard's: each has its own deadline.
+    terminateInSlices(silent);
+    const present = new Set<string>();
+    for (const device of this.local.values()) present.add(device.userID);
+    this.userBudgets.prune((userID) => present.has(userID));
   }
 
   /** Drops the socket at once, after handing over what this turn already wrote to it. */
@@ -221,8 +255,13 @@ export class Gateway {
   private write(connection: Connection, text: string): void {
     const { socket } = connection;
     if (socket.readyState !== socket.OPEN) return;
-    if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
-      socket.terminate();
+    // One cap for replies and events alike: a peer that stops reading is closed with a reason.
+    if (socket.bufferedAmount + text.length > MAX_BUFFERED_BYTES) {
+      closeSocket(
+        socket,
+        SLOW_READER_CLOSE_CODE,
+        `too slow to read: over ${MAX_BUFFERED_BYTES} bytes unsent`,
+      );
       return;
     }
     const raw = (socket as unknown as { _socket?: Socket })._socket;
@@ -248,6 +287,13 @@ export class Gateway {
 
   private onFrame(connection: Connection, raw: RawData, isBinary: boolean): void {
     connection.lastSeen = this.clock();
+    const charge = connection.frames.charge(connection.lastSeen);
+    if (charge !== "ok") {
+      if (charge === "close") {
+        closeSocket(connection.socket, TOO_MANY_FRAMES_CLOSE_CODE, "too many frames");
+      }
+      return;
+    }
     if (isBinary) {
       this.fail(connection, null, ErrorCode.ParamsInvalid, "binary frames are not supported");
       return;
@@ -277,7 +323,7 @@ export class Gateway {
       return;
     }
     const { id, op, data } = envelope.data;
-    if (!connection.bucket.take(this.clock())) {
+    if (!this.mayRequest(connection, op)) {
       this.fail(connection, id, ErrorCode.ServerFrequencyLimit, "too many requests");
       return;
     }
@@ -298,6 +344,18 @@ export class Gateway {
       return;
     }
     void this.dispatch(connection, id, op, args.data);
+  }
+
+  /**
+   * Receipts are never refused here: a lost receipt leaves an invitee ringing as not received.
+   * The frame budget, charged before parsing, still bounds them.
+   */
+  private mayRequest(connection: Connection, op: string): boolean {
+    if (op === "callAck") return true;
+    const now = this.clock();
+    if (!connection.bucket.take(now)) return false;
+    const userID = connection.device?.userID;
+    return userID === undefined || this.userBudgets.take(userID, now);
   }
 
   /** A heartbeat: acknowledges the stream and answers with a fixed frame, no JSON built. */
@@ -332,8 +390,9 @@ export class Gateway {
       if (error instanceof BeckonError) {
         this.fail(connection, id, error.code, error.message);
       } else {
-        this.log.error({ err: error, op }, "request failed");
-        this.fail(connection, id, ErrorCode.ServerError, "internal error");
+        const reported = this.storeHealth.clientErrorFor(error);
+        this.log.error({ err: error, op, reported: reported.message }, "request failed");
+        this.fail(connection, id, reported.code, reported.message);
       }
     }
   }
@@ -386,7 +445,16 @@ export class Gateway {
         device.epoch = opened.position.epoch;
         device.loginTime = opened.loginTime;
         device.sent = opened.resumed ? (request.resume?.seq ?? 0) : 0;
+        if (socket.readyState !== socket.OPEN) {
+          // Gone while its session opened: it is away now, or presence would call it online.
+          this.detach(device);
+          if (!this.closing) {
+            await this.sessions.away(device, device.loginTime, "closed during login");
+          }
+          throw new BeckonError(ErrorCode.NetworkError, "the connection closed during login");
+        }
         connection.device = device;
+        this.guard.settled(socket);
         this.armTokenTimers(device, expiresAt);
         const result: LoginResult = {
           userID: device.userID,
@@ -425,25 +493,27 @@ export class Gateway {
 
   private armTokenTimers(device: LocalDevice, expiresAt: number): void {
     this.clearTokenTimers(device);
-    const now = this.clock();
     const warnAt = expiresAt - this.settings.tokenWarningSeconds * 1000;
-    const after = (at: number) => Math.min(Math.max(0, at - now), MAX_TIMER_MS);
-    const warn = setTimeout(() => {
-      const second = Math.max(0, Math.round((expiresAt - this.clock()) / 1000));
-      this.reply(device.connection, { ev: "tokenWillExpire", data: { second } });
-    }, after(warnAt));
-    const expire = setTimeout(() => {
-      // A timer clamped below a far expiry fires early: arm again for the rest.
-      if (this.clock() < expiresAt) return this.armTokenTimers(device, expiresAt);
-      this.kickHere(device, ConnectionEvent.TokenExpired, "the token has expired");
-    }, after(expiresAt));
-    warn.unref();
-    expire.unref();
-    device.tokenTimers = [warn, expire];
+    // LongTimeout waits in steps Node can keep: a token may expire months ahead.
+    device.tokenTimers = [
+      new LongTimeout(
+        warnAt,
+        () => {
+          const second = Math.max(0, Math.round((expiresAt - this.clock()) / 1000));
+          this.reply(device.connection, { ev: "tokenWillExpire", data: { second } });
+        },
+        this.clock,
+      ),
+      new LongTimeout(
+        expiresAt,
+        () => this.kickHere(device, ConnectionEvent.TokenExpired, "the token has expired"),
+        this.clock,
+      ),
+    ];
   }
 
   private clearTokenTimers(device: LocalDevice): void {
-    for (const timer of device.tokenTimers) clearTimeout(timer);
+    for (const timer of device.tokenTimers) timer.cancel();
     device.tokenTimers = [];
   }
 
@@ -462,6 +532,7 @@ export class Gateway {
 
   private onClose(connection: Connection): void {
     this.connections.delete(connection);
+    this.guard.settled(connection.socket);
     const { device } = connection;
     if (!device) return;
     this.detach(device);

@@ -1,0 +1,47 @@
+// Renders the option table of docs/configuration.md from the option schema.
+import { cliOptionRows } from "../../src/cli-options.js";
+import { describeOptions, type OptionDescription } from "../../src/server-options.js";
+
+const code = (text: string) => `\`${text}\``;
+
+function shown(value: unknown): string {
+  if (value === undefined) return "—";
+  return code(typeof value === "string" ? value : JSON.stringify(value));
+}
+
+function range(row: OptionDescription): string {
+  if (row.choices) return row.choices.map(code).join(", ");
+  if (row.type === "boolean") return "true, false";
+  if (row.min === undefined && row.max === undefined) return "";
+  if (row.min === 0 && row.max === undefined && row.type === "number") return "> 0";
+  if (row.max === undefined) return `≥ ${row.min}`;
+  return `${row.min ?? ""}–${row.max ?? ""}`;
+}
+
+function line(row: OptionDescription, key: string): string {
+  const defaults =
+    row.cliDefault !== row.default
+      ? `${shown(row.default)} (CLI: ${shown(row.cliDefault)})`
+      : shown(row.default);
+  const cells = [
+    key,
+    row.cli ? code(row.flag) : "—",
+    row.cli ? code(row.env) : "—",
+    defaults,
+    range(row),
+    row.description,
+  ];
+  return `| ${cells.join(" | ")} |`;
+}
+
+export function optionsTable(): string {
+  const header = [
+    "| option | flag | variable | default | range | meaning |",
+    "| --- | --- | --- | --- | --- | --- |",
+  ];
+  const server = describeOptions().map((row) => line(row, code(row.key)));
+  const cliOnly = cliOptionRows()
+    .filter((row) => !describeOptions().some((other) => other.key === row.key))
+    .map((row) => line(row, `${code(row.key)} (CLI only)`));
+  return [...header, ...server, ...cliOnly].join("\n");
+}
