@@ -68,10 +68,10 @@ export interface BeckonNode {
 
 /** Builds a node without opening a port. */
 export async function buildNode(options: CreateServerOptions): Promise<BeckonNode> {
-  const config: ResolvedOptions = resolveOptions(options);
+  const { services: given = {}, ...settings } = options;
+  const config: ResolvedOptions = resolveOptions(settings);
   if (config.redis && !isPostgresUrl(config.store) && !options.services?.store)
     throw new Error("createServer: cluster mode (`redis`) needs a postgres:// `store`");
-  const given = options.services ?? {};
   const log = given.logger ?? createLogger(config);
   const clock = given.clock ?? Date.now;
   const nodeID = given.nodeID ?? randomBytes(6).toString("base64url");
