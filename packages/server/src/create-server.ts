@@ -179,12 +179,15 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
     },
     log,
   );
-  http.get("/metrics", async (_request, reply) =>
-    reply
+  http.all("/metrics", async (request, reply) => {
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      return reply.code(405).header("allow", "GET, HEAD").send();
+    }
+    return reply
       .type(metrics.contentType)
       .header("cache-control", "no-store")
-      .send(await metrics.metricsText()),
-  );
+      .send(await metrics.metricsText());
+  });
 
   let sweeping = true;
   let sweep: Promise<void> = Promise.resolve();

@@ -131,7 +131,7 @@ export const serverOptionsSchema = z
       ),
     loginTimeoutMs: int()
       .min(10)
-      .max(600_000)
+      .max(3_600_000)
       .default(10_000)
       .meta(meta({ description: "a socket that has not logged in by then is closed" })),
     retentionMs: int()

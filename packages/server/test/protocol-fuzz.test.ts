@@ -68,7 +68,14 @@ const refusedRequest = fc.oneof(
   }),
   fc.record({
     op: fc.constant("queryCallInvitationList"),
-    data: fc.record({ count: fc.oneof(fc.integer({ max: 0 }), fc.integer({ min: 101 })) }),
+    // SPEC §5: a whole count over 100 is treated as 100, so only counts below 1 and fractions
+    // are malformed.
+    data: fc.record({
+      count: fc.oneof(
+        fc.integer({ max: 0 }),
+        fc.double({ min: 0.5, max: 1e6, noInteger: true, noNaN: true }),
+      ),
+    }),
   }),
   fc.record({
     op: fc.constant("login"),

@@ -61,6 +61,8 @@ interface LocalDevice {
   tokenTimers: LongTimeout[];
   /** Set when the session ended on purpose (logout, kick): the socket closing is not "away". */
   ended: boolean;
+  /** A kick that came while the login was still being answered; applied after the reply. */
+  pendingKick: Extract<Signal, { kind: "kick" }> | null;
 }
 
 /** One socket, before and after login. */
@@ -218,6 +220,15 @@ export class Gateway {
       this.terminate(device.connection);
       return;
     }
+    // A device pushed out while its own login is being answered gets its reply first.
+    if (device.held) {
+      device.pendingKick = signal;
+      return;
+    }
+    this.applyKick(device, signal);
+  }
+
+  private applyKick(device: LocalDevice, signal: Extract<Signal, { kind: "kick" }>): void {
     device.ended = true;
     this.write(device.connection, JSON.stringify(signal.frame));
     this.detach(device);
@@ -428,6 +439,7 @@ export class Gateway {
           held: [],
           tokenTimers: [],
           ended: false,
+          pendingKick: null,
         };
         if (previous) {
           previous.ended = true;
@@ -473,6 +485,10 @@ export class Gateway {
         for (const entry of opened.replay) this.writeEntry(device, entry);
         for (const { entry, epoch } of held)
           if (epoch === device.epoch) this.writeEntry(device, entry);
+        if (device.pendingKick) {
+          this.applyKick(device, device.pendingKick);
+          return;
+        }
         this.sessions
           .afterLogin(device, opened.resumed ? null : (request.openCalls ?? []))
           .catch((error: unknown) =>
