@@ -30,6 +30,7 @@ import { type ResolvedOptions, resolveOptions, type ServerOptions } from "./serv
 import { SessionService } from "./session-service.js";
 import type { CallStore } from "./store/call-store.js";
 import { MemoryStreamBroker } from "./streams/memory-stream-broker.js";
+import { RedisStreamBroker } from "./streams/redis-stream-broker.js";
 import type { StreamBroker } from "./streams/stream-broker.js";
 import type { TimerSource } from "./timers/timer-source.js";
 
@@ -170,12 +171,24 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
   await integrations.start();
   relay.kick();
 
+  // Cut off from Redis, a node cannot deliver: it hands its devices to the other nodes (they
+  // reconnect through the load balancer) and turns new ones away until Redis is back.
+  let reachable = true;
+  if (broker instanceof RedisStreamBroker) {
+    broker.onHealth((healthy) => {
+      reachable = healthy;
+      if (healthy) return;
+      log.warn("Redis unreachable: handing this node's devices to the others");
+      gateway.shed();
+    });
+  }
   const http = await buildHttpApp(
     config,
     {
       onlineUsers: (limit) => gateway.onlineUsers(limit),
       readiness: () => checkReadiness(store, gateway.storeHealth),
-      refuseSocket: (remoteAddress) => gateway.refuseSocket(remoteAddress),
+      refuseSocket: (remoteAddress) =>
+        reachable ? gateway.refuseSocket(remoteAddress) : "this node cannot reach Redis",
       acceptSocket: (socket, remoteAddress) => gateway.accept(socket, remoteAddress),
     },
     log,

@@ -189,6 +189,52 @@ describe.runIf(available)("cluster on PostgreSQL and Redis", () => {
     expect(bob.events("callInvitationReceived", callID)).toHaveLength(1);
   });
 
+  it("a node cut from Redis hands its devices to the others, where their calls ring", async () => {
+    const schema = schemas.create();
+    const prefix = `${uniqueName("beckon-test")}:`;
+    prefixes.push(prefix);
+    const target = new URL(redisUrl);
+    // The first node reaches Redis through a cable the test can pull.
+    const cable = await startTcpProxy(Number(target.port || 6379));
+    cleanups.push(() => cable.close());
+    const via = (port: string) =>
+      `redis://${target.hostname}:${port}?prefix=${encodeURIComponent(prefix)}`;
+    const nodes = await Promise.all(
+      [new URL(cable.url).port, target.port || "6379", target.port || "6379"].map((port, i) =>
+        createServer({
+          secret: SECRET,
+          logLevel: "silent",
+          store: `${postgresUrl}?schema=${schema}`,
+          redis: via(port),
+          services: { nodeID: `node-${i + 1}` },
+        }),
+      ),
+    );
+    cleanups.push(async () => {
+      await Promise.all(nodes.map((node) => node.close()));
+    });
+    // Closing needs Redis back for the first node's goodbyes.
+    cleanups.push(async () => cable.up());
+    const [cut, healthy, other] = nodes as [BeckonServer, BeckonServer, BeckonServer];
+    const balancer = await startTcpProxy(cut.port);
+    cleanups.push(() => balancer.close());
+    const alice = new Device("alice", world.client(balancer.url, "alice-phone"));
+    await alice.client.login("alice", { token: await world.token("alice") });
+    const bob = await world.device(other, "bob");
+    const since = alice.log.length;
+    // The balancer's health check takes the node out of the pool once it turns devices away.
+    balancer.retarget(healthy.port);
+    cable.down();
+    await alice.waitFor(
+      "connectionStateChanged",
+      (e) =>
+        e.state === ConnectionState.Connected && alice.log.findIndex((x) => x.data === e) > since,
+      15_000,
+    );
+    const { callID } = await alice.client.callInvite(["bob"], { timeout: 60 });
+    await bob.waitFor("callInvitationReceived", (e) => e.callID === callID);
+  });
+
   it("refuses cluster mode on a SQLite store, opening nothing", async () => {
     await expect(
       createServer({ secret: SECRET, logLevel: "silent", redis: redisUrl }),

@@ -177,6 +177,11 @@ export class Gateway {
     for (const connection of this.connections) connection.socket.terminate();
   }
 
+  /** Drops every socket, the server staying up: this node cannot serve them now (no Redis). */
+  shed(): void {
+    for (const connection of this.connections) this.terminate(connection);
+  }
+
   /** A stream entry, published by any node: written if the device is attached here. */
   private onEntry(stream: string, entry: StreamEntry, epoch: string): void {
     const device = this.local.get(stream);

@@ -25,6 +25,8 @@ export interface RedisBrokerOptions {
   maxEntries?: number;
   /** The clock `once.until` is on (the nodes' clocks, like every deadline). */
   clock?: () => number;
+  /** How long Redis may be unreachable before `onHealth` listeners hear of it. */
+  unhealthyAfterMs?: number;
 }
 
 // Appends a batch to many streams and fans it out in the same atomic step.
@@ -120,6 +122,9 @@ export class RedisStreamBroker implements StreamBroker {
   private readonly listeners = new Set<{ onEntry: StreamListener; onSignal: SignalListener }>();
   private readonly channel: string;
   private closed = false;
+  private readonly healthListeners = new Set<(healthy: boolean) => void>();
+  private healthy = true;
+  private unhealthyTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly redis: Redis,
@@ -128,6 +133,43 @@ export class RedisStreamBroker implements StreamBroker {
     private readonly settings: Required<Omit<RedisBrokerOptions, "url">>,
   ) {
     this.channel = `${settings.prefix}fanout`;
+    for (const connection of [redis, subscriber]) {
+      connection.on("close", () => this.watchHealth());
+      connection.on("ready", () => this.watchHealth());
+    }
+  }
+
+  /**
+   * Whether this node reaches Redis: without it, it cannot deliver events, so it should hand its
+   * devices to nodes that can. Listeners hear `false` once Redis has been unreachable for
+   * `unhealthyAfterMs`, and `true` when it is back.
+   */
+  onHealth(listener: (healthy: boolean) => void): () => void {
+    this.healthListeners.add(listener);
+    return () => this.healthListeners.delete(listener);
+  }
+
+  private watchHealth(): void {
+    if (this.closed) return;
+    const up = this.redis.status === "ready" && this.subscriber.status === "ready";
+    if (up) {
+      clearTimeout(this.unhealthyTimer);
+      this.unhealthyTimer = undefined;
+      if (!this.healthy) this.setHealth(true);
+      return;
+    }
+    if (!this.healthy || this.unhealthyTimer) return;
+    this.unhealthyTimer = setTimeout(() => {
+      this.unhealthyTimer = undefined;
+      const stillDown = this.redis.status !== "ready" || this.subscriber.status !== "ready";
+      if (stillDown && !this.closed) this.setHealth(false);
+    }, this.settings.unhealthyAfterMs);
+    this.unhealthyTimer.unref();
+  }
+
+  private setHealth(healthy: boolean): void {
+    this.healthy = healthy;
+    for (const listener of this.healthListeners) listener(healthy);
   }
 
   /** Connects, and listens for the entries every node publishes. */
@@ -137,6 +179,7 @@ export class RedisStreamBroker implements StreamBroker {
       retentionMs: 120_000,
       maxEntries: 1_000,
       clock: Date.now,
+      unhealthyAfterMs: 3_000,
       ...options,
     };
     if (settings.retentionMs <= 0 || settings.maxEntries <= 0)
@@ -285,6 +328,8 @@ export class RedisStreamBroker implements StreamBroker {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.unhealthyTimer);
+    this.healthListeners.clear();
     this.listeners.clear();
     await Promise.allSettled([this.subscriber.quit(), this.redis.quit()]);
   }
