@@ -31,6 +31,19 @@ export const cliOnlySchema = z.object({
   secretFile: z.string().min(1).optional().meta({
     description: "read the token-signing secret from this file (instead of BECKON_SECRET)",
   }),
+  store: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL (SQLite lives in --data)")
+    .optional()
+    .meta({
+      description:
+        "postgres://…[?schema=name] for cluster mode (docs/cluster.md); default: SQLite in <data>/beckon.db",
+    }),
+  redis: z
+    .string()
+    .regex(/^rediss?:\/\//, "must be a redis:// URL")
+    .optional()
+    .meta({ description: "redis://…[?prefix=name] for cluster mode (needs --store postgres://…)" }),
 });
 
 /**
@@ -252,6 +265,13 @@ export function resolveCli(
 
 /** The subset of start options `createServer` takes (the CLI adds secret, store, devTokens). */
 export function serverOptionsOf(options: StartOptions): Omit<ServerOptions, "secret"> {
-  const { data: _data, production: _production, secretFile: _secretFile, ...server } = options;
-  return server;
+  const {
+    data: _data,
+    production: _production,
+    secretFile: _secretFile,
+    store: _store,
+    redis,
+    ...server
+  } = options;
+  return redis === undefined ? server : { ...server, redis };
 }

@@ -135,7 +135,7 @@ async function start(cli: ResolvedCli, env: NodeJS.ProcessEnv): Promise<number> 
   const server = await createServer({
     ...serverOptionsOf(options),
     secret: secret.value,
-    store: join(options.data, "beckon.db"),
+    store: options.store ?? join(options.data, "beckon.db"),
     devTokens,
     staticDir,
   });

@@ -6,9 +6,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BeckonClient } from "@beckon/sdk";
-import { SqliteCallStore } from "@beckon/server";
+import { SqliteCallStore, signToken } from "@beckon/server";
 import { decodeJwt } from "jose";
-import { afterEach, beforeAll, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import {
+  dropRedisKeys,
+  havePostgres,
+  haveRedis,
+  postgresSchemas,
+  postgresUrl,
+  redisUrl,
+  uniqueName,
+} from "./support/services.js";
 
 const cli = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
 const dirs: string[] = [];
@@ -275,4 +284,50 @@ it("beckon backup copies the database of a running node into a file SQLite opens
   expect(again.status).toBe(2);
   expect(again.stderr).toContain("exists; choose a new file");
   expect(await stopNode(child)).toBe(0);
+});
+
+describe("beckon start in cluster mode", async () => {
+  const ready = (await havePostgres()) && (await haveRedis());
+  const schemas = postgresSchemas();
+  const prefix = uniqueName("beckon_cli");
+  afterAll(async () => {
+    await schemas.dropAll();
+    await dropRedisKeys(prefix);
+  });
+
+  it.runIf(ready)(
+    "--store postgres:// and --redis redis:// start a node that serves logins",
+    async () => {
+      const dir = tempDir();
+      const store = `${postgresUrl}${postgresUrl.includes("?") ? "&" : "?"}schema=${schemas.create()}`;
+      const { child, url } = await startNode(
+        ["--port", "0", "--data", dir, "--store", store, "--redis", `${redisUrl}?prefix=${prefix}`],
+        {
+          ...process.env,
+          BECKON_SECRET: "cluster-cli-secret-0123456789",
+          BECKON_LOG_LEVEL: "silent",
+        },
+      );
+      const client = new BeckonClient({ url });
+      try {
+        const token = await signToken({ secret: "cluster-cli-secret-0123456789", userID: "pat" });
+        await client.login("pat", { token });
+        const { callList } = await client.queryCallInvitationList({ count: 5, nextFlag: 0 });
+        expect(callList).toEqual([]);
+        // SQLite was not used: the data folder holds no database.
+        expect(existsSync(join(dir, "beckon.db"))).toBe(false);
+      } finally {
+        await client.destroy();
+      }
+      expect(await stopNode(child)).toBe(0);
+    },
+  );
+
+  it("refuses a --store that is not a postgres:// URL", () => {
+    const result = spawnSync(process.execPath, [cli, "checkconfig", "--store", "/tmp/x.db"], {
+      encoding: "utf8",
+    });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain("postgres://");
+  });
 });

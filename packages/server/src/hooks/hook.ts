@@ -14,6 +14,11 @@ export interface Hook {
   name: string;
   /** A thrown error makes the relay deliver this fact again later (and the ones after it). */
   onFact?(fact: Fact, meta: FactMeta): Promise<void>;
+  /**
+   * The facts of one relay round at once, in order (instead of `onFact`): a hook that writes
+   * them somewhere does it in one transaction rather than one per fact.
+   */
+  onFacts?(batch: ReadonlyArray<{ fact: Fact; meta: FactMeta }>): Promise<void>;
   onConnect?(device: DeviceRef): Promise<void> | void;
   onDisconnect?(device: DeviceRef, reason: string): Promise<void> | void;
 }

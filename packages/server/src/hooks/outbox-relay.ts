@@ -61,15 +61,10 @@ export class OutboxRelay {
       if (this.stopped) return;
       const entries = await this.store.readOutbox(BATCH);
       if (entries.length === 0) return;
-      const done: number[] = [];
       try {
-        for (const entry of entries) {
-          await this.deliver(entry);
-          done.push(entry.id);
-        }
+        await this.deliver(entries);
       } catch (error) {
         this.log.warn({ err: error }, "a hook failed; its facts will be delivered again");
-        if (done.length > 0) await this.store.ackOutbox(done);
         this.retry ??= setTimeout(() => {
           this.retry = null;
           this.kick();
@@ -77,15 +72,22 @@ export class OutboxRelay {
         this.retry.unref();
         return;
       }
-      await this.store.ackOutbox(done);
+      await this.store.ackOutbox(entries.map((entry) => entry.id));
       if (entries.length < BATCH) return;
     }
   }
 
-  private async deliver(entry: OutboxEntry): Promise<void> {
-    for (const [index, fact] of entry.facts.entries()) {
-      const meta = { id: `${entry.callID}:${entry.version}:${index}`, version: entry.version };
-      for (const hook of this.hooks) await hook.onFact?.(fact, meta);
+  /** Every fact of the round to every hook, hook by hook, each in commit order. */
+  private async deliver(entries: readonly OutboxEntry[]): Promise<void> {
+    const batch = entries.flatMap((entry) =>
+      entry.facts.map((fact, index) => ({
+        fact,
+        meta: { id: `${entry.callID}:${entry.version}:${index}`, version: entry.version },
+      })),
+    );
+    for (const hook of this.hooks) {
+      if (hook.onFacts) await hook.onFacts(batch);
+      else if (hook.onFact) for (const { fact, meta } of batch) await hook.onFact(fact, meta);
     }
   }
 

@@ -29,6 +29,8 @@ export class TimelineHook implements Hook {
   readonly name = "timeline";
   private readonly statements;
 
+  private readonly insertAll: (batch: ReadonlyArray<{ fact: Fact; meta: FactMeta }>) => void;
+
   constructor(db: Database.Database) {
     migrateModule(db, "timeline", migrations);
     this.statements = {
@@ -41,10 +43,26 @@ export class TimelineHook implements Hook {
       ),
       purge: db.prepare<[number]>("DELETE FROM call_timeline WHERE at < ?"),
     };
+    this.insertAll = db.transaction((batch: ReadonlyArray<{ fact: Fact; meta: FactMeta }>) => {
+      for (const { fact, meta } of batch) {
+        this.statements.insert.run(
+          meta.id,
+          fact.callID,
+          meta.version,
+          fact.at,
+          JSON.stringify(fact),
+        );
+      }
+    });
   }
 
   async onFact(fact: Fact, meta: FactMeta): Promise<void> {
     this.statements.insert.run(meta.id, fact.callID, meta.version, fact.at, JSON.stringify(fact));
+  }
+
+  /** A relay round in one transaction: one write per round, not one per fact. */
+  async onFacts(batch: ReadonlyArray<{ fact: Fact; meta: FactMeta }>): Promise<void> {
+    this.insertAll(batch);
   }
 
   async of(callID: string): Promise<TimelineEntry[]> {
