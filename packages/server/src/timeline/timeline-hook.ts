@@ -44,30 +44,35 @@ export class TimelineHook implements Hook {
       purge: db.prepare<[number]>("DELETE FROM call_timeline WHERE at < ?"),
     };
     this.insertAll = db.transaction((batch: ReadonlyArray<{ fact: Fact; meta: FactMeta }>) => {
+      // One row per commit (callID:version), not per fact: a third of the writes.
+      const commits = new Map<string, { callID: string; version: number; facts: Fact[] }>();
       for (const { fact, meta } of batch) {
-        this.statements.insert.run(
-          meta.id,
-          fact.callID,
-          meta.version,
-          fact.at,
-          JSON.stringify(fact),
-        );
+        const key = `${fact.callID}:${meta.version}`;
+        const commit = commits.get(key);
+        if (commit) commit.facts.push(fact);
+        else commits.set(key, { callID: fact.callID, version: meta.version, facts: [fact] });
+      }
+      for (const [key, { callID, version, facts }] of commits) {
+        const at = facts[0]?.at ?? 0;
+        this.statements.insert.run(key, callID, version, at, JSON.stringify(facts));
       }
     });
   }
 
+  /** One fact alone (the relay hands whole rounds to `onFacts`): a row of its own. */
   async onFact(fact: Fact, meta: FactMeta): Promise<void> {
-    this.statements.insert.run(meta.id, fact.callID, meta.version, fact.at, JSON.stringify(fact));
+    this.statements.insert.run(meta.id, fact.callID, meta.version, fact.at, JSON.stringify([fact]));
   }
 
-  /** A relay round in one transaction: one write per round, not one per fact. */
+  /** A relay round in one transaction. */
   async onFacts(batch: ReadonlyArray<{ fact: Fact; meta: FactMeta }>): Promise<void> {
     this.insertAll(batch);
   }
 
   async of(callID: string): Promise<TimelineEntry[]> {
-    return this.statements.of.all(callID).map((row) => {
-      const fact = JSON.parse(row.fact) as Fact;
+    // A row holds one commit's facts.
+    const facts = this.statements.of.all(callID).flatMap((row) => JSON.parse(row.fact) as Fact[]);
+    return facts.map((fact) => {
       const userID =
         "userID" in fact
           ? fact.userID

@@ -261,6 +261,7 @@ export class SqliteWebhookStore implements WebhookStore {
       createdAt: now,
       ...input,
     };
+    this.endpoints = null;
     this.statements.addEndpoint.run(
       endpoint.id,
       endpoint.url,
@@ -282,19 +283,30 @@ export class SqliteWebhookStore implements WebhookStore {
   }
 
   async removeEndpoint(id: string): Promise<boolean> {
+    this.endpoints = null;
     return this.statements.removeEndpoint.run(id).changes > 0;
   }
+
+  /**
+   * The endpoints, read once and kept until one is added or removed (this store is the only
+   * writer of its table): every fact is offered to them, and most nodes have none.
+   */
+  private endpoints: WebhookEndpoint[] | null = null;
 
   async enqueue(
     dedupeKey: string,
     payload: WebhookPayload,
     now: number,
   ): Promise<WebhookDelivery[]> {
+    this.endpoints ??= this.statements.listEndpoints.all().map(endpointOf);
+    const endpoints = this.endpoints.filter(
+      (endpoint) => endpoint.events === null || endpoint.events.includes(payload.type),
+    );
+    if (endpoints.length === 0) return [];
     const body = JSON.stringify(payload);
     return this.db.transaction(() => {
       const created: WebhookDelivery[] = [];
-      for (const row of this.statements.listEndpoints.all()) {
-        const endpoint = endpointOf(row);
+      for (const endpoint of endpoints) {
         if (endpoint.events !== null && !endpoint.events.includes(payload.type)) continue;
         const inserted = this.statements.insertDelivery.get(
           `msg_${randomBytes(16).toString("base64url")}`,
