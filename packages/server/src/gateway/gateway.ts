@@ -68,7 +68,6 @@ interface LocalDevice {
 /** One socket, before and after login. */
 interface Connection {
   socket: WebSocket;
-  openedAt: number;
   lastSeen: number;
   bucket: TokenBucket;
   /** Every frame is charged here before it is parsed. */
@@ -153,7 +152,6 @@ export class Gateway {
     const { burst, perSecond } = this.settings.rateLimit;
     const connection: Connection = {
       socket,
-      openedAt: now,
       lastSeen: now,
       bucket: new TokenBucket(burst, perSecond, now),
       frames: new FrameBudget(this.settings.rateLimit, now),
