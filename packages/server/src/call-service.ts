@@ -219,7 +219,8 @@ export class CallService {
 
   private async publish(deliveries: readonly Delivery[]): Promise<void> {
     const batch: Publication[] = [];
-    const payloads = new Map<CallEvent, string>();
+    /** Each event's payload and once key, made once for all the devices that get it. */
+    const made = new Map<CallEvent, Pick<Publication, "payload" | "once">>();
     const sessions = new Map<string, DeviceState[]>();
     const now = this.clock();
     for (const { to, event } of deliveries) {
@@ -234,16 +235,12 @@ export class CallService {
       for (const device of devices) {
         if (to.device !== undefined && device.deviceID !== to.device) continue;
         if (device.deviceID === to.exceptDevice) continue;
-        let payload = payloads.get(event);
-        if (payload === undefined) {
-          payload = payloadOf(event);
-          payloads.set(event, payload);
+        let shared = made.get(event);
+        if (shared === undefined) {
+          shared = { payload: payloadOf(event), once: invitationOnce(event) };
+          made.set(event, shared);
         }
-        batch.push({
-          stream: streamOf(device.userID, device.deviceID),
-          payload,
-          once: invitationOnce(event),
-        });
+        batch.push({ stream: streamOf(device.userID, device.deviceID), ...shared });
       }
     }
     if (batch.length > 0) await this.deps.broker.publish(batch);
