@@ -167,7 +167,7 @@ async function start(cli: ResolvedCli, env: NodeJS.ProcessEnv): Promise<number> 
       `  start with --host 0.0.0.0 and open ${address ? `http://${address}:${server.port}/` : `http://<this computer's address>:${server.port}/`}`,
     );
   }
-  process.stdout.write(`${lines.join("\n")}\n`);
+  // Handlers go in before the banner: whoever reads the banner may signal at once.
   const stop = () => {
     server.close().then(
       () => process.exit(0),
@@ -179,6 +179,7 @@ async function start(cli: ResolvedCli, env: NodeJS.ProcessEnv): Promise<number> 
   };
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
+  process.stdout.write(`${lines.join("\n")}\n`);
   return -1;
 }
 

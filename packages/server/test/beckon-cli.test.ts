@@ -31,7 +31,7 @@ beforeAll(() => {
 
 afterEach(async () => {
   for (const child of children.splice(0)) {
-    if (child.exitCode === null) {
+    if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((resolve) => child.once("exit", resolve));
       child.kill("SIGKILL");
       await exited;

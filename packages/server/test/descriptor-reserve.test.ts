@@ -27,7 +27,7 @@ afterEach(async () => {
   await Promise.all(clients.splice(0).map((client) => client.destroy()));
   for (const socket of sockets.splice(0)) socket.destroy();
   for (const child of children.splice(0)) {
-    if (child.exitCode === null) {
+    if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((resolve) => child.once("exit", resolve));
       child.kill("SIGKILL");
       await exited;

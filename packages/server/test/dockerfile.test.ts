@@ -68,7 +68,7 @@ function freePort(): Promise<number> {
 const work = mkdtempSync(join(tmpdir(), "beckon-docker-"));
 let node: ChildProcess | undefined;
 afterAll(async () => {
-  if (node && node.exitCode === null) {
+  if (node && node.exitCode === null && node.signalCode === null) {
     const exited = new Promise((resolve) => node?.once("exit", resolve));
     node.kill("SIGKILL");
     await exited;

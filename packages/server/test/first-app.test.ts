@@ -126,7 +126,7 @@ describe.skipIf(!hasChromium && !inCI)("docs/first-app.md", () => {
 
   afterAll(async () => {
     await browser?.close();
-    if (app && app.exitCode === null) {
+    if (app && app.exitCode === null && app.signalCode === null) {
       const exited = new Promise((resolve) => app?.once("exit", resolve));
       app.kill("SIGTERM");
       await exited;
