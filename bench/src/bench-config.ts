@@ -26,6 +26,13 @@ export interface BenchConfig {
     warmupMs: number;
     durationMs: number;
   };
+  /** Scenario 7: the workload on one SQLite node and on 1, 2 and 3 PostgreSQL + Redis nodes. */
+  cluster: {
+    users: number;
+    rates: number[];
+    warmupMs: number;
+    durationMs: number;
+  };
   calls: {
     loadProcesses: number;
     /** Caller/callee pairs per load process; every user is connected and logged in. */
@@ -60,6 +67,7 @@ export const fullConfig: BenchConfig = {
     warmupMs: 2_000,
     durationMs: 10_000,
   },
+  cluster: { users: 2_000, rates: [250, 500, 1_000, 1_500], warmupMs: 2_000, durationMs: 8_000 },
   calls: {
     loadProcesses: 1,
     pairsPerProcess: 2_000,
@@ -108,6 +116,7 @@ export const quickConfig: BenchConfig = {
   quick: true,
   soak: { rate: 200, durationMs: 2_000, sampleEveryMs: 1_000 },
   workload: { users: 200, rates: [300], warmupMs: 300, durationMs: 1_000 },
+  cluster: { users: 100, rates: [100], warmupMs: 300, durationMs: 1_000 },
   calls: {
     loadProcesses: 1,
     pairsPerProcess: 250,

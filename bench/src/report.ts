@@ -1,5 +1,6 @@
 // The printed table of a run: each scenario with Beckon beside its baselines.
 import type { CallScenarioResults } from "./scenarios/call-scenarios.js";
+import type { ClusterResults } from "./scenarios/cluster.js";
 import type { ConnectionRow } from "./scenarios/connections.js";
 import type { TimerRecoveryResults } from "./scenarios/timers-recovery.js";
 import type { SoakResult, WorkloadRow } from "./scenarios/workload.js";
@@ -10,6 +11,7 @@ export interface RunResults {
   calls?: CallScenarioResults;
   connections?: ConnectionRow[];
   timers?: TimerRecoveryResults;
+  cluster?: ClusterResults;
 }
 
 /** A Markdown table; the first `left` columns are text, the rest numbers (right-aligned). */
@@ -289,6 +291,51 @@ export function formatReport(results: RunResults): string {
           whole(sample.heapMiB),
         ]),
         1,
+      ),
+    );
+  }
+  if (results.cluster) {
+    const { cluster } = results;
+    parts.push(
+      "",
+      "### 7. Cluster: the workload with each user's 2 devices on different nodes; CPU in % of one core (ms)",
+      "",
+      cluster.skipped ? `Cluster setups skipped: ${cluster.skipped}\n` : "",
+      table(
+        [
+          "offered/s",
+          "setup",
+          "devices",
+          "complete/s",
+          "ring p50",
+          "ring p99",
+          "call p50",
+          "call p99",
+          "skipped",
+          "errors",
+          "nodes CPU",
+          "PostgreSQL CPU",
+          "Redis CPU",
+          "load CPU",
+          "loop delay ms",
+        ],
+        cluster.rows.map((row) => [
+          whole(row.offeredPerSecond),
+          row.setup,
+          whole(row.devices),
+          whole(row.completedPerSecond),
+          ms(row.ringMs.p50),
+          ms(row.ringMs.p99),
+          ms(row.callMs.p50),
+          ms(row.callMs.p99),
+          whole(row.skipped),
+          whole(row.errors),
+          pct(row.nodesCpuPercent),
+          pct(row.postgresCpuPercent),
+          pct(row.redisCpuPercent),
+          pct(row.loadCpuPercent),
+          whole(row.loopDelayMaxMs),
+        ]),
       ),
     );
   }

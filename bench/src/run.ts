@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [--only=calls,connections,timers] [--runs=key,…]`: runs the
+// `npm run bench [-- --quick] [--only=calls,connections,timers,cluster] [--runs=key,…]`: runs the
 // scenarios of bench/README.md against built code, prints the table and writes
 // bench/results/<time>.json. `--runs` keeps only the call variants / timer runs with those keys.
 import { execFileSync } from "node:child_process";
@@ -10,11 +10,12 @@ import { parseArgs } from "node:util";
 import { type BenchConfig, fullConfig, quickConfig } from "./bench-config.js";
 import { formatReport, type RunResults } from "./report.js";
 import { runCallScenarios } from "./scenarios/call-scenarios.js";
+import { runCluster } from "./scenarios/cluster.js";
 import { runConnections } from "./scenarios/connections.js";
 import { runTimersAndRecovery } from "./scenarios/timers-recovery.js";
 import { runSoak, runWorkload } from "./scenarios/workload.js";
 
-const SCENARIOS = ["workload", "calls", "connections", "timers", "soak"] as const;
+const SCENARIOS = ["workload", "calls", "connections", "timers", "soak", "cluster"] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 /** The code under test: BENCH_COMMIT if set (a copy outside git), else the work tree's HEAD. */
@@ -83,6 +84,10 @@ async function main(): Promise<void> {
     if (only.includes("soak")) {
       log("6. soak");
       results.soak = await runSoak(config, workDir, log);
+    }
+    if (only.includes("cluster")) {
+      log("7. cluster");
+      results.cluster = await runCluster(config, workDir, log);
     }
   } finally {
     rmSync(workDir, { recursive: true, force: true });

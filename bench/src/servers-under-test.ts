@@ -27,8 +27,11 @@ export interface RunningServer {
 }
 
 export interface StartServerOptions {
-  /** Beckon only: an existing SQLite file to open instead of a fresh one. */
+  /** Beckon only: an existing SQLite file to open instead of a fresh one, or postgres://…. */
   store?: string;
+  /** Beckon only: redis://… (a cluster node); every node of one cluster gets the same secret. */
+  redis?: string;
+  secret?: string;
   callerGraceMs?: number;
 }
 
@@ -46,10 +49,12 @@ export async function startServer(
   options: StartServerOptions = {},
 ): Promise<RunningServer> {
   serial += 1;
-  const secret = randomBytes(24).toString("base64url");
+  const secret = options.secret ?? randomBytes(24).toString("base64url");
   const store = options.store ?? join(workDir, `beckon-${serial}.db`);
   const settings =
-    system === "beckon" ? { store, secret, callerGraceMs: options.callerGraceMs } : {};
+    system === "beckon"
+      ? { store, secret, redis: options.redis, callerGraceMs: options.callerGraceMs }
+      : {};
   const { child, info } = await BenchChild.start(`${system} server`, scripts[system], {
     env: { BENCH_SERVER: JSON.stringify(settings) },
     execArgv: ["--expose-gc", ...profileArgs()],

@@ -54,12 +54,27 @@ function errorText(error: unknown): string {
   return typeof error === "object" ? JSON.stringify(error) : String(error);
 }
 
+/** Cluster runs: each new device takes the next node, so a user's devices sit on different nodes. */
+let nodeTargets: PeerTarget[] = [];
+let nextNode = 0;
+
+function nextTarget(fallback: PeerTarget): PeerTarget {
+  if (nodeTargets.length === 0) return fallback;
+  const target = nodeTargets[nextNode % nodeTargets.length] as PeerTarget;
+  nextNode += 1;
+  return target;
+}
+
 async function beckonUser(target: PeerTarget, userID: string, answers: boolean): Promise<User> {
   const token = await signToken({ secret: target.secret ?? "", userID, ttlSeconds: 6 * 3600 });
   const devices = Array.from(
     { length: DEVICES },
     (_, d) =>
-      new BeckonClient({ url: target.url, deviceID: `${userID}-d${d}`, requestTimeoutMs: 60_000 }),
+      new BeckonClient({
+        url: nextTarget(target).url,
+        deviceID: `${userID}-d${d}`,
+        requestTimeoutMs: 60_000,
+      }),
   );
   const [main, other] = devices as [BeckonClient, BeckonClient];
   if (answers) {
@@ -139,11 +154,15 @@ async function relayUser(target: PeerTarget, userID: string, answers: boolean): 
 
 async function connect(args: {
   target: PeerTarget;
+  /** Several nodes of one cluster (same secret): devices are spread over them. */
+  targets?: PeerTarget[];
   prefix: string;
   pairs: number;
   concurrency: number;
 }) {
   const started = performance.now();
+  nodeTargets = args.targets ?? [];
+  nextNode = 0;
   const make = args.target.system === "beckon" ? beckonUser : relayUser;
   const made = await mapLimited(
     Array.from({ length: args.pairs }, (_, i) => i),

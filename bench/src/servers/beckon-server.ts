@@ -1,12 +1,15 @@
 // The server under test, as production runs it: the built @beckon/server on a SQLite file (WAL),
-// in its own process. Only the rate limit is raised, so the load is not refused; the rest of its
+// or as one cluster node on PostgreSQL and Redis, in its own process. Only the rate limit is raised, so the load is not refused; the rest of its
 // settings are the defaults unless the scenario says otherwise (BENCH_SERVER, JSON).
 import { createServer } from "@beckon/server";
 import { serveCommands } from "../bench-child.js";
 import { serverProbes } from "./server-probes.js";
 
 interface BeckonServerSettings {
+  /** A SQLite file, or postgres://…?schema=… for a cluster node. */
   store: string;
+  /** redis://…?prefix=… for a cluster node. */
+  redis?: string;
   secret: string;
   callerGraceMs?: number;
 }
@@ -19,6 +22,7 @@ const server = await createServer({
   host: "127.0.0.1",
   logLevel: "silent",
   rateLimit: { burst: 1_000_000, perSecond: 1_000_000 },
+  ...(settings.redis === undefined ? {} : { redis: settings.redis }),
   ...(settings.callerGraceMs === undefined ? {} : { callerGraceMs: settings.callerGraceMs }),
 });
 
