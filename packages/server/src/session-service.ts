@@ -68,7 +68,17 @@ export interface SessionDeps {
 export class SessionService {
   private readonly expiry = new Map<string, NodeJS.Timeout>();
 
-  constructor(private readonly deps: SessionDeps) {}
+  constructor(private readonly deps: SessionDeps) {
+    // A lost node's devices are away from here on: their resume windows, lost callers and
+    // vanished members run on this node.
+    deps.presence.onNodeLost?.(async (devices) => {
+      for (const device of devices) {
+        await this.away(device, device.loginTime, "node lost").catch((error: unknown) =>
+          deps.log.error({ err: error, userID: device.userID }, "taking over a session failed"),
+        );
+      }
+    });
+  }
 
   /** Checks a login request and its token; returns when the token expires. */
   async authenticate(request: LoginRequest): Promise<number> {

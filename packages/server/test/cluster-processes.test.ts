@@ -51,6 +51,7 @@ const server = await createServer({
   store: process.env.BECKON_STORE,
   redis: process.env.BECKON_REDIS,
   callerGraceMs: Number(process.env.BECKON_CALLER_GRACE_MS),
+  heartbeatIntervalMs: Number(process.env.BECKON_HEARTBEAT_MS),
   logLevel: "silent",
   services: { nodeID: process.env.BECKON_NODE_ID },
 });
@@ -58,7 +59,13 @@ process.stdout.write("listening " + server.port + "\\n");
 process.once("SIGTERM", () => server.close().then(() => process.exit(0)));
 `;
 
-async function startNode(nodeID: string, store: string, redis: string, callerGraceMs = 30_000) {
+async function startNode(
+  nodeID: string,
+  store: string,
+  redis: string,
+  callerGraceMs = 30_000,
+  heartbeatMs = 10_000,
+) {
   const child = spawn(process.execPath, ["--input-type=module", "-e", nodeScript], {
     env: {
       ...process.env,
@@ -68,6 +75,7 @@ async function startNode(nodeID: string, store: string, redis: string, callerGra
       BECKON_REDIS: redis,
       BECKON_NODE_ID: nodeID,
       BECKON_CALLER_GRACE_MS: String(callerGraceMs),
+      BECKON_HEARTBEAT_MS: String(heartbeatMs),
     },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -227,6 +235,32 @@ describe.runIf(available)("cluster processes", () => {
       expect(ofCalls(mover)).toEqual(ofCalls(watcher));
     }
   }, 120_000);
+
+  it("kill -9 of the node a caller was on: another node notices, and the lost caller's call is cancelled", async () => {
+    const store = `${postgresUrl}?schema=${schemas.create()}`;
+    const prefix = `${uniqueName("beckon-test")}:`;
+    prefixes.push(prefix);
+    const redis = `${redisUrl}?prefix=${encodeURIComponent(prefix)}`;
+    // Short heartbeats make short leases (3 s), so the lost node is noticed within seconds.
+    const graceMs = 1_000;
+    const [victim, survivor] = await Promise.all(
+      ["node-a", "node-b"].map((id) => startNode(id, store, redis, graceMs, 1_000)),
+    );
+    if (!victim || !survivor) throw new Error("nodes did not start");
+    const caller = await world.device({ url: `ws://127.0.0.1:${victim.port}/ws` }, "stranded");
+    const callee = await world.device({ url: `ws://127.0.0.1:${survivor.port}/ws` }, "waiting");
+    const { callID } = await caller.client.callInvite(["waiting"], { timeout: 120 });
+    await callee.waitFor("callInvitationReceived", (e) => e.callID === callID);
+    // The caller's app keeps knocking at the dead node's address: it never comes back.
+    await stop(victim.child, "SIGKILL");
+    const cancelled = await callee.waitFor(
+      "callInvitationCancelled",
+      (e) => e.callID === callID,
+      30_000,
+    );
+    expect(cancelled.inviter).toBe("stranded");
+    expect(callee.events("callInvitationCancelled", callID)).toHaveLength(1);
+  }, 60_000);
 
   it("a rolling restart of every node cancels no call for a lost caller", async () => {
     const store = `${postgresUrl}?schema=${schemas.create()}`;

@@ -1,5 +1,5 @@
-// The Presence contract on Redis, plus leases: a node that stops touching its sessions (it
-// died) loses them, while the sessions a live node touches stay.
+// The Presence contract on Redis, plus leases: sessions nobody touches lapse, a live node's stay,
+// and a lost node's are taken over, as away, by one living node.
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { DeviceState } from "../src/presence/presence.js";
 import { RedisPresence } from "../src/presence/redis-presence.js";
@@ -66,11 +66,29 @@ describe.runIf(available)("RedisPresence", () => {
     }
   });
 
-  it("a node keeps its own sessions alive; a dead node's lapse", async () => {
+  it("a node keeps its own sessions alive; a lost node's are taken over as away, once", async () => {
     const prefix = newPrefix();
     const open = (nodeID: string) =>
       RedisPresence.open({ url: redisUrl, prefix, leaseMs: 300, nodeID });
-    const [dying, living] = await Promise.all([open("dying"), open("living")]);
+    const [dying, living, other] = await Promise.all([
+      open("dying"),
+      open("living"),
+      open("other"),
+    ]);
+    const heard: Array<{ by: string; devices: DeviceState[] }> = [];
+    let firstHeard: () => void = () => {};
+    const takenOver = new Promise<void>((resolve) => {
+      firstHeard = resolve;
+    });
+    for (const [by, node] of [
+      ["living", living],
+      ["other", other],
+    ] as const) {
+      node.onNodeLost(async (devices) => {
+        heard.push({ by, devices });
+        firstHeard();
+      });
+    }
     try {
       const login = (deviceID: string, nodeID: string, loginTime = 1_000) => ({
         userID: "carl",
@@ -85,13 +103,18 @@ describe.runIf(available)("RedisPresence", () => {
       await living.join(login("moves", "living", 2_000), 10);
       await living.join(login("on-living", "living"), 10);
       await dying.close();
-      await lapsed(living, "carl", (d) => d.nodeID === "dying");
-      expect((await living.devicesOf("carl")).map((d) => d.deviceID).sort()).toEqual([
-        "moves",
-        "on-living",
-      ]);
+      await takenOver;
+      const devices = await living.devicesOf("carl");
+      const taken = devices.find((d) => d.deviceID === "stays-on-dying");
+      expect(taken?.awaySince).toBeGreaterThan(0);
+      expect(taken?.loginTime).toBe(1_000);
+      expect(heard).toHaveLength(1);
+      expect(heard[0]?.devices.map((d) => d.deviceID)).toEqual(["stays-on-dying"]);
+      expect(taken?.nodeID).toBe(heard[0]?.by);
+      const moved = devices.find((d) => d.deviceID === "moves");
+      expect(moved).toMatchObject({ nodeID: "living", awaySince: 0, loginTime: 2_000 });
       // A session nobody touches, joined now, lapsing shows a whole lease has passed since: the
-      // living node's sessions, older than it, are still there only because the node renews them.
+      // sessions older than it are still there only because their nodes renew them.
       const witness = await RedisPresence.open({ url: redisUrl, prefix, leaseMs: 300 });
       await witness.join({ ...login("probe", "nobody"), userID: "probe" }, 10);
       await lapsed(witness, "probe", () => true);
@@ -99,9 +122,45 @@ describe.runIf(available)("RedisPresence", () => {
       expect((await living.devicesOf("carl")).map((d) => d.deviceID).sort()).toEqual([
         "moves",
         "on-living",
+        "stays-on-dying",
       ]);
+      expect(heard).toHaveLength(1);
     } finally {
-      await Promise.all([dying.close(), living.close()]);
+      await Promise.all([dying.close(), living.close(), other.close()]);
+    }
+  });
+
+  it("a node restarted under its ID takes over the sessions of its last run as away", async () => {
+    const prefix = newPrefix();
+    const first = await RedisPresence.open({
+      url: redisUrl,
+      prefix,
+      leaseMs: 60_000,
+      nodeID: "n1",
+    });
+    await first.join(
+      { userID: "erin", deviceID: "phone", nodeID: "n1", loginTime: 1_000, awaySince: 0 },
+      10,
+    );
+    await first.close();
+    const again = await RedisPresence.open({
+      url: redisUrl,
+      prefix,
+      leaseMs: 60_000,
+      nodeID: "n1",
+    });
+    try {
+      const heard = new Promise<DeviceState[]>((resolve) => {
+        again.onNodeLost(async (devices) => resolve(devices));
+      });
+      const devices = await heard;
+      expect(devices).toHaveLength(1);
+      expect(devices[0]).toMatchObject({ userID: "erin", deviceID: "phone", loginTime: 1_000 });
+      expect(devices[0]?.awaySince).toBeGreaterThan(0);
+      const [stored] = await again.devicesOf("erin");
+      expect(stored?.awaySince).toBe(devices[0]?.awaySince);
+    } finally {
+      await again.close();
     }
   });
 

@@ -28,5 +28,11 @@ export interface Presence {
   touch(devices: readonly DeviceRef[]): Promise<void>;
   /** Removes the session if it still belongs to `loginTime` (a newer login of the device stays). */
   leave(device: DeviceRef, loginTime: number): Promise<void>;
+  /**
+   * Cluster presence only: `listener` gets the sessions of a node that stopped renewing them
+   * (it died or lost Redis), which this node took over as away, so their resume windows, lost
+   * callers and vanished members are looked after here instead of lapsing unnoticed.
+   */
+  onNodeLost?(listener: (devices: DeviceState[]) => Promise<void>): void;
   close(): Promise<void>;
 }

@@ -1,8 +1,10 @@
 // Presence for a cluster, on Redis: one hash per user, a field per device session holding its
 // node, login time, away time and lease. Every change runs as a script, so the device cap is
-// enforced atomically however many nodes log the same user in at once; a session whose node
-// stops touching it (the node died) expires with its lease. Times come from Redis' own clock, so
-// nodes with skewed clocks agree on what expired.
+// enforced atomically however many nodes log the same user in at once. Each node keeps a marker
+// key alive at half a lease and lists the users it holds sessions of; when a node's marker
+// lapses (it died, or lost Redis and shed its sockets), another node takes its sessions over as
+// away before their leases end, so lost callers and vanished members are noticed. Times come
+// from Redis' own clock, so nodes with skewed clocks agree on what expired.
 import { Redis } from "ioredis";
 import type { DeviceRef, DeviceState, Presence } from "./presence.js";
 
@@ -54,11 +56,13 @@ const devicesScript = `${common}
 return flat(live(KEYS[1], now()))
 `;
 
-// KEYS: user. ARGV: device, node, login, away, lease, max devices. Returns the sessions pushed
-// out by the cap, oldest first, flat.
+// KEYS: user, the node's user list. ARGV: device, node, login, away, lease, max devices. Returns
+// the sessions pushed out by the cap, oldest first, flat.
 const joinScript = `${common}
 local at = now()
 local lease = tonumber(ARGV[5])
+redis.call('SADD', KEYS[2], ARGV[7])
+redis.call('PEXPIRE', KEYS[2], 4 * lease)
 local others = {}
 for _, s in ipairs(live(KEYS[1], at)) do
   if s.device ~= ARGV[1] then others[#others + 1] = s end
@@ -76,8 +80,8 @@ end
 return flat(out)
 `;
 
-// KEYS: user. ARGV: device, node, away, lease. Also renews the lease. Returns the session's
-// login time, or false when there is no such session.
+// KEYS: user, the node's user list. ARGV: device, node, away, lease, user. Also renews the
+// lease. Returns the session's login time, or false when there is no such session.
 const markScript = `${common}
 local value = redis.call('HGET', KEYS[1], ARGV[1])
 if not value then return false end
@@ -85,6 +89,8 @@ local s = parse(value)
 local at = now()
 if s.expires <= at then redis.call('HDEL', KEYS[1], ARGV[1]); return false end
 local lease = tonumber(ARGV[4])
+redis.call('SADD', KEYS[2], ARGV[5])
+redis.call('PEXPIRE', KEYS[2], 4 * lease)
 redis.call('HSET', KEYS[1], ARGV[1], (at + lease) .. '|' .. s.login .. '|' .. ARGV[3] .. '|' .. ARGV[2])
 redis.call('PEXPIRE', KEYS[1], lease)
 return s.login
@@ -123,6 +129,24 @@ if renewed > 0 then redis.call('PEXPIRE', KEYS[1], lease) end
 return renewed
 `;
 
+// KEYS: user. ARGV: lost node, this node, lease. The lost node's live sessions become this
+// node's, away since now unless they already were. Returns them, flat.
+const takeOverScript = `${common}
+local at = now()
+local lease = tonumber(ARGV[3])
+local taken = {}
+for _, s in ipairs(live(KEYS[1], at)) do
+  if s.node == ARGV[1] then
+    if s.away == '0' then s.away = tostring(at) end
+    redis.call('HSET', KEYS[1], s.device, (at + lease) .. '|' .. s.login .. '|' .. s.away .. '|' .. ARGV[2])
+    s.node = ARGV[2]
+    taken[#taken + 1] = s
+  end
+end
+if #taken > 0 then redis.call('PEXPIRE', KEYS[1], lease) end
+return flat(taken)
+`;
+
 // KEYS: user. ARGV: device, login time.
 const leaveScript = `${common}
 local value = redis.call('HGET', KEYS[1], ARGV[1])
@@ -146,6 +170,11 @@ export class RedisPresence implements Presence {
   /** The sessions on this node, by user and device, kept alive by `refresh`. */
   private readonly held = new Map<string, Map<string, DeviceState>>();
   private refresher: NodeJS.Timeout | undefined;
+  private readonly lostListeners: Array<(devices: DeviceState[]) => Promise<void>> = [];
+  /** Sessions taken over before anyone listened (this node's own, left by its last run). */
+  private unheard: DeviceState[] = [];
+  /** Users this node put in its user list; those it no longer holds are taken out by `refresh`. */
+  private readonly listed = new Set<string>();
 
   private constructor(
     private readonly redis: Redis,
@@ -174,6 +203,7 @@ export class RedisPresence implements Presence {
         this.held.set(device.userID, devices);
       }
       devices.set(device.deviceID, { ...device });
+      this.listed.add(device.userID);
     } else {
       this.release(device);
     }
@@ -191,6 +221,91 @@ export class RedisPresence implements Presence {
     return `${this.prefix}node:${this.nodeID}`;
   }
 
+  /** The users a node holds (or held) sessions of: where to look when it is lost. */
+  private usersKey(nodeID: string): string {
+    return `${this.prefix}node:${nodeID}:users`;
+  }
+
+  private get nodesKey(): string {
+    return `${this.prefix}nodes`;
+  }
+
+  /**
+   * Half a lease: a lost node's marker is gone, and noticed by another node's refresh (every
+   * third of a lease), before its sessions' leases run out.
+   */
+  private get markerMs(): number {
+    return Math.ceil(this.leaseMs / 2);
+  }
+
+  onNodeLost(listener: (devices: DeviceState[]) => Promise<void>): void {
+    this.lostListeners.push(listener);
+    const unheard = this.unheard;
+    this.unheard = [];
+    if (unheard.length > 0) void listener(unheard).catch(() => {});
+  }
+
+  /**
+   * Takes over the live sessions `lost` holds (away, from now) and forgets the node; once per
+   * lost node across the cluster, as the claim says.
+   */
+  private async takeOver(lost: string): Promise<DeviceState[]> {
+    if (this.nodeID === undefined) return [];
+    const users = await this.redis.smembers(this.usersKey(lost));
+    const taken: DeviceState[] = [];
+    for (const userID of users) {
+      const flat = (await this.script("beckonTakeOver").call(
+        this.redis,
+        this.key(userID),
+        lost,
+        this.nodeID,
+        this.leaseMs,
+      )) as string[];
+      for (const device of this.unflatten(userID, flat)) {
+        this.hold(device);
+        taken.push(device);
+      }
+    }
+    if (taken.length > 0) {
+      await this.redis.sadd(this.usersKey(this.nodeID), ...new Set(taken.map((d) => d.userID)));
+    }
+    if (lost !== this.nodeID) {
+      await this.redis.multi().del(this.usersKey(lost)).srem(this.nodesKey, lost).exec();
+    }
+    return taken;
+  }
+
+  /** Looks for nodes whose marker lapsed and takes over the sessions of those this node claims. */
+  private async checkNodes(): Promise<void> {
+    if (this.nodeID === undefined) return;
+    const others = (await this.redis.smembers(this.nodesKey)).filter((id) => id !== this.nodeID);
+    if (others.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const id of others) pipeline.exists(`${this.prefix}node:${id}`);
+    const alive = (await pipeline.exec()) ?? [];
+    for (const [i, id] of others.entries()) {
+      if (alive[i]?.[1] !== 0) continue;
+      const claimed = await this.redis.set(
+        `${this.prefix}node:${id}:claim`,
+        this.nodeID,
+        "PX",
+        this.leaseMs,
+        "NX",
+      );
+      if (claimed !== "OK") continue;
+      const taken = await this.takeOver(id);
+      if (taken.length > 0) await this.tell(taken);
+    }
+  }
+
+  private async tell(devices: DeviceState[]): Promise<void> {
+    if (this.lostListeners.length === 0) {
+      this.unheard.push(...devices);
+      return;
+    }
+    for (const listener of this.lostListeners) await listener(devices).catch(() => {});
+  }
+
   /**
    * Renews the lease of every session this node holds, in one round trip. The node's marker key
    * lives as long as a lease: if it is gone, Redis lost its data (a restart) or this node missed
@@ -198,11 +313,19 @@ export class RedisPresence implements Presence {
    */
   async refresh(): Promise<void> {
     if (this.nodeID === undefined) return;
-    const alive = await this.redis.pexpire(this.markerKey, this.leaseMs);
+    const alive = await this.redis.pexpire(this.markerKey, this.markerMs);
     if (alive === 1) {
       const byUser = new Map<string, Iterable<string>>();
       for (const [userID, devices] of this.held) byUser.set(userID, devices.keys());
       await this.touchAll(byUser, this.nodeID);
+      const gone = [...this.listed].filter((userID) => !this.held.has(userID));
+      for (const userID of gone) this.listed.delete(userID);
+      const list = this.redis.multi();
+      if (gone.length > 0) list.srem(this.usersKey(this.nodeID), ...gone);
+      // Added again: a login racing this refresh may have had its user taken out just now.
+      if (this.held.size > 0) list.sadd(this.usersKey(this.nodeID), ...this.held.keys());
+      await list.pexpire(this.usersKey(this.nodeID), 4 * this.leaseMs).exec();
+      await this.checkNodes();
       return;
     }
     const pipeline = this.redis.pipeline();
@@ -214,7 +337,10 @@ export class RedisPresence implements Presence {
       for (const d of devices.values()) args.push(d.deviceID, d.nodeID, d.loginTime, d.awaySince);
       restore.call(pipeline, this.key(userID), this.leaseMs, ...args);
     }
-    pipeline.set(this.markerKey, "1", "PX", this.leaseMs);
+    if (this.held.size > 0) pipeline.sadd(this.usersKey(this.nodeID), ...this.held.keys());
+    pipeline.pexpire(this.usersKey(this.nodeID), 4 * this.leaseMs);
+    pipeline.sadd(this.nodesKey, this.nodeID);
+    pipeline.set(this.markerKey, "1", "PX", this.markerMs);
     const results = await pipeline.exec();
     const failed = results?.find(([error]) => error !== null);
     if (failed) throw failed[0];
@@ -227,14 +353,19 @@ export class RedisPresence implements Presence {
     redis.on("error", () => {});
     await redis.connect();
     redis.defineCommand("beckonDevices", { lua: devicesScript, numberOfKeys: 1 });
-    redis.defineCommand("beckonJoin", { lua: joinScript, numberOfKeys: 1 });
-    redis.defineCommand("beckonMark", { lua: markScript, numberOfKeys: 1 });
+    redis.defineCommand("beckonJoin", { lua: joinScript, numberOfKeys: 2 });
+    redis.defineCommand("beckonMark", { lua: markScript, numberOfKeys: 2 });
+    redis.defineCommand("beckonTakeOver", { lua: takeOverScript, numberOfKeys: 1 });
     redis.defineCommand("beckonTouch", { lua: touchScript, numberOfKeys: 1 });
     redis.defineCommand("beckonLeave", { lua: leaveScript, numberOfKeys: 1 });
     redis.defineCommand("beckonRestore", { lua: restoreScript, numberOfKeys: 1 });
     const presence = new RedisPresence(redis, options);
     if (options.nodeID !== undefined) {
-      await redis.set(presence.markerKey, "1", "PX", presence.leaseMs);
+      await redis.set(presence.markerKey, "1", "PX", presence.markerMs);
+      await redis.sadd(presence.nodesKey, options.nodeID);
+      // Sessions this node ID held in an earlier run look attached until their leases end:
+      // take them over now, so their devices count as away from the moment it restarted.
+      presence.unheard = await presence.takeOver(options.nodeID);
       // Back from a lost connection (perhaps a restarted Redis): check at once, not a third of a
       // lease later, whether the sessions must be put back.
       redis.on("ready", () => {
@@ -282,12 +413,14 @@ export class RedisPresence implements Presence {
     const flat = (await this.script("beckonJoin").call(
       this.redis,
       this.key(device.userID),
+      this.usersKey(device.nodeID),
       device.deviceID,
       device.nodeID,
       device.loginTime,
       device.awaySince,
       this.leaseMs,
       maxDevices,
+      device.userID,
     )) as string[];
     this.hold(device);
     const evicted = this.unflatten(device.userID, flat);
@@ -300,10 +433,12 @@ export class RedisPresence implements Presence {
     const loginTime = (await this.script("beckonMark").call(
       this.redis,
       this.key(device.userID),
+      this.usersKey(nodeID),
       device.deviceID,
       nodeID,
       awaySince,
       this.leaseMs,
+      device.userID,
     )) as string | null;
     if (loginTime === null) this.release(device);
     else this.hold({ ...device, nodeID, awaySince, loginTime: Number(loginTime) });
