@@ -173,15 +173,26 @@ export class CallService {
     const { call } = decision;
     const { settings } = this.deps;
     const next = timersOf(call, settings);
+    const { presence } = this.deps;
+    // In a cluster, the call is on this node's in-flight list until its events are out: if the
+    // node is lost in between, another one makes the members' devices resync.
+    await presence.commitStarted?.(call.callID);
     const started = performance.now();
-    const result = await this.store.commit({
-      call,
-      before,
-      timers: diffTimers(before ? timersOf(before, settings) : [], next),
-      facts: decision.facts,
-      ...(idleUser !== undefined ? { idleUser } : {}),
-    });
+    let result: CommitResult;
+    try {
+      result = await this.store.commit({
+        call,
+        before,
+        timers: diffTimers(before ? timersOf(before, settings) : [], next),
+        facts: decision.facts,
+        ...(idleUser !== undefined ? { idleUser } : {}),
+      });
+    } catch (error) {
+      presence.commitPublished?.(call.callID);
+      throw error;
+    }
     this.deps.metrics?.observeStoreCommit(performance.now() - started);
+    if (!result.ok || decision.deliveries.length === 0) presence.commitPublished?.(call.callID);
     if (!result.ok) return result;
     this.remember(call);
     this.deps.timers.changed(
@@ -210,7 +221,11 @@ export class CallService {
   private publishLater(callID: string, deliveries: readonly Delivery[]): void {
     const published = new Promise<void>((resolve) => setImmediate(resolve))
       .then(() => this.publish(deliveries))
-      .catch((error: unknown) => this.deps.log.error({ err: error, callID }, "publish failed"));
+      .then(
+        () => this.deps.presence.commitPublished?.(callID),
+        // Left on the in-flight list: if this node is lost, the members resync.
+        (error: unknown) => this.deps.log.error({ err: error, callID }, "publish failed"),
+      );
     this.publishing.set(callID, published);
     void published.then(() => {
       if (this.publishing.get(callID) === published) this.publishing.delete(callID);

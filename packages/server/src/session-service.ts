@@ -42,7 +42,9 @@ export type Signal =
   /** Send the frame, then close the socket. */
   | { kind: "kick"; frame: ServerFrame; code: number; reason: string }
   /** The device logged in again elsewhere: drop every socket of it but `keep`, quietly. */
-  | { kind: "replaced"; keep: string };
+  | { kind: "replaced"; keep: string }
+  /** The device's stream was reset under it: drop the socket, so the device resyncs. */
+  | { kind: "resync" };
 
 export interface OpenedSession {
   position: StreamPosition;
@@ -71,13 +73,37 @@ export class SessionService {
   constructor(private readonly deps: SessionDeps) {
     // A lost node's devices are away from here on: their resume windows, lost callers and
     // vanished members run on this node.
-    deps.presence.onNodeLost?.(async (devices) => {
+    deps.presence.onNodeLost?.(async ({ devices, calls }) => {
+      deps.log.warn({ devices: devices.length, calls: calls.length }, "taking over a lost node");
       for (const device of devices) {
         await this.away(device, device.loginTime, "node lost").catch((error: unknown) =>
           deps.log.error({ err: error, userID: device.userID }, "taking over a session failed"),
         );
       }
+      for (const callID of calls) {
+        await this.resyncMembers(callID).catch((error: unknown) =>
+          deps.log.error({ err: error, callID }, "resyncing a lost node's call failed"),
+        );
+      }
     });
+  }
+
+  /**
+   * A lost node may have committed a decision of the call without publishing its events: every
+   * device of its members starts a new stream and resyncs, which shows each of them the call as
+   * it is (the login picture), nothing missed and nothing shown twice.
+   */
+  private async resyncMembers(callID: string): Promise<void> {
+    const { store, presence, broker } = this.deps;
+    const call = await store.getCall(callID);
+    if (!call) return;
+    for (const member of call.members) {
+      for (const device of await presence.devicesOf(member.userID)) {
+        const stream = streamOf(device.userID, device.deviceID);
+        await broker.reset(stream);
+        await broker.signal(stream, JSON.stringify({ kind: "resync" } satisfies Signal));
+      }
+    }
   }
 
   /** Checks a login request and its token; returns when the token expires. */

@@ -3,7 +3,14 @@
 // across nodes, a resume on another node, and a deadline fired once.
 import type { Fact } from "@beckon/engine";
 import { CallUserState, ConnectionState } from "@beckon/protocol";
-import { type BeckonServer, createServer, type Hook, RedisPresence } from "@beckon/server";
+import {
+  type BeckonServer,
+  createServer,
+  type Hook,
+  RedisPresence,
+  RedisStreamBroker,
+  type StreamBroker,
+} from "@beckon/server";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import {
   dropRedisKeys,
@@ -187,6 +194,57 @@ describe.runIf(available)("cluster on PostgreSQL and Redis", () => {
     const { callID } = await alice.client.callInvite(["bob"], { timeout: 60 });
     await bob.waitFor("callInvitationReceived", (e) => e.callID === callID);
     expect(bob.events("callInvitationReceived", callID)).toHaveLength(1);
+  });
+
+  it("a node lost between committing a ring and publishing it: the invitee still rings, once", async () => {
+    const schema = schemas.create();
+    const prefix = `${uniqueName("beckon-test")}:`;
+    prefixes.push(prefix);
+    const redis = `${redisUrl}?prefix=${encodeURIComponent(prefix)}`;
+    const store = `${postgresUrl}?schema=${schema}`;
+    // The doomed node: its ring is committed, then its publish fails as if the process had
+    // died right there; then it stops renewing its presence, as a dead node would.
+    const broker = await RedisStreamBroker.open({ url: redisUrl, prefix });
+    const stuck: StreamBroker = Object.assign(Object.create(broker) as StreamBroker, {
+      publish: async (batch: Parameters<StreamBroker["publish"]>[0]) => {
+        if (batch.some((p) => p.payload.includes('"callInvitationReceived"')))
+          throw new Error("the node died before publishing");
+        return broker.publish(batch);
+      },
+    });
+    const presence = await RedisPresence.open({
+      url: redisUrl,
+      prefix,
+      leaseMs: 1_500,
+      nodeID: "doomed",
+    });
+    const doomed = await createServer({
+      secret: SECRET,
+      logLevel: "silent",
+      store,
+      redis,
+      services: { broker: stuck, presence, nodeID: "doomed" },
+    });
+    const survivor = await createServer({
+      secret: SECRET,
+      logLevel: "silent",
+      store,
+      redis,
+      heartbeatIntervalMs: 1_000,
+      services: { nodeID: "survivor" },
+    });
+    cleanups.push(async () => {
+      await Promise.all([doomed.close(), survivor.close()]);
+      await Promise.all([presence.close(), broker.close()]);
+    });
+    const alice = await world.device(doomed, "alice");
+    const bob = await world.device(survivor, "bob");
+    const { callID } = await alice.client.callInvite(["bob"], { timeout: 60 });
+    // The doomed node goes quiet; the survivor notices and makes the call's devices resync.
+    await presence.close();
+    await bob.waitFor("callInvitationReceived", (e) => e.callID === callID, 15_000);
+    expect(bob.events("callInvitationReceived", callID)).toHaveLength(1);
+    await bob.client.callAccept(callID, {});
   });
 
   it("a node cut from Redis hands its devices to the others, where their calls ring", async () => {

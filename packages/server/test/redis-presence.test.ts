@@ -84,7 +84,7 @@ describe.runIf(available)("RedisPresence", () => {
       ["living", living],
       ["other", other],
     ] as const) {
-      node.onNodeLost(async (devices) => {
+      node.onNodeLost(async ({ devices }) => {
         heard.push({ by, devices });
         firstHeard();
       });
@@ -151,7 +151,7 @@ describe.runIf(available)("RedisPresence", () => {
     });
     try {
       const heard = new Promise<DeviceState[]>((resolve) => {
-        again.onNodeLost(async (devices) => resolve(devices));
+        again.onNodeLost(async ({ devices }) => resolve(devices));
       });
       const devices = await heard;
       expect(devices).toHaveLength(1);

@@ -211,6 +211,10 @@ export class Gateway {
     const device = this.local.get(stream);
     if (!device) return;
     const signal = JSON.parse(text) as Signal;
+    if (signal.kind === "resync") {
+      if (!device.held) void this.checkEpoch(device);
+      return;
+    }
     if (signal.kind === "replaced") {
       if (signal.keep === device.attachID) return;
       device.ended = true;

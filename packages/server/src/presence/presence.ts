@@ -14,6 +14,12 @@ export interface DeviceState extends DeviceRef {
   awaySince: number;
 }
 
+export interface LostNode {
+  devices: DeviceState[];
+  /** Calls with a decision committed, perhaps, and its events perhaps never published. */
+  calls: string[];
+}
+
 export interface Presence {
   /** The user's sessions, attached or resumable. */
   devicesOf(userID: string): Promise<DeviceState[]>;
@@ -29,10 +35,19 @@ export interface Presence {
   /** Removes the session if it still belongs to `loginTime` (a newer login of the device stays). */
   leave(device: DeviceRef, loginTime: number): Promise<void>;
   /**
-   * Cluster presence only: `listener` gets the sessions of a node that stopped renewing them
-   * (it died or lost Redis), which this node took over as away, so their resume windows, lost
-   * callers and vanished members are looked after here instead of lapsing unnoticed.
+   * Cluster presence only: `listener` gets what a node that stopped renewing its sessions (it
+   * died or lost Redis) left: its sessions, which this node took over as away, so their resume
+   * windows, lost callers and vanished members are looked after here instead of lapsing
+   * unnoticed; and the calls it was committing a decision of whose events it may not have
+   * published, whose members' devices must resync.
    */
-  onNodeLost?(listener: (devices: DeviceState[]) => Promise<void>): void;
+  onNodeLost?(listener: (lost: LostNode) => Promise<void>): void;
+  /**
+   * Cluster presence only: this node is about to commit a decision of the call, and publishes
+   * its events after. Resolves once recorded; a node lost before `commitPublished` leaves it.
+   */
+  commitStarted?(callID: string): Promise<void>;
+  /** The decision's events are published (or there were none, or the commit failed). */
+  commitPublished?(callID: string): void;
   close(): Promise<void>;
 }

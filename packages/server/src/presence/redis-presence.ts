@@ -6,7 +6,7 @@
 // away before their leases end, so lost callers and vanished members are noticed. Times come
 // from Redis' own clock, so nodes with skewed clocks agree on what expired.
 import { Redis } from "ioredis";
-import type { DeviceRef, DeviceState, Presence } from "./presence.js";
+import type { DeviceRef, DeviceState, LostNode, Presence } from "./presence.js";
 
 export interface RedisPresenceOptions {
   url: string;
@@ -170,9 +170,13 @@ export class RedisPresence implements Presence {
   /** The sessions on this node, by user and device, kept alive by `refresh`. */
   private readonly held = new Map<string, Map<string, DeviceState>>();
   private refresher: NodeJS.Timeout | undefined;
-  private readonly lostListeners: Array<(devices: DeviceState[]) => Promise<void>> = [];
-  /** Sessions taken over before anyone listened (this node's own, left by its last run). */
-  private unheard: DeviceState[] = [];
+  private readonly lostListeners: Array<(lost: LostNode) => Promise<void>> = [];
+  /** What was taken over before anyone listened (this node's own, left by its last run). */
+  private unheard: LostNode = { devices: [], calls: [] };
+  /** Commits under way per call; a call leaves the in-flight list when its count is back to 0. */
+  private readonly committing = new Map<string, number>();
+  private readonly published = new Set<string>();
+  private publishedFlush: NodeJS.Timeout | undefined;
   /** Users this node put in its user list; those it no longer holds are taken out by `refresh`. */
   private readonly listed = new Set<string>();
 
@@ -238,20 +242,60 @@ export class RedisPresence implements Presence {
     return Math.ceil(this.leaseMs / 2);
   }
 
-  onNodeLost(listener: (devices: DeviceState[]) => Promise<void>): void {
+  /** Calls a node is committing and publishing a decision of. */
+  private inflightKey(nodeID: string): string {
+    return `${this.prefix}node:${nodeID}:inflight`;
+  }
+
+  onNodeLost(listener: (lost: LostNode) => Promise<void>): void {
     this.lostListeners.push(listener);
     const unheard = this.unheard;
-    this.unheard = [];
-    if (unheard.length > 0) void listener(unheard).catch(() => {});
+    this.unheard = { devices: [], calls: [] };
+    if (unheard.devices.length > 0 || unheard.calls.length > 0)
+      void listener(unheard).catch(() => {});
+  }
+
+  async commitStarted(callID: string): Promise<void> {
+    if (this.nodeID === undefined) return;
+    this.committing.set(callID, (this.committing.get(callID) ?? 0) + 1);
+    this.published.delete(callID);
+    await this.redis.zadd(this.inflightKey(this.nodeID), String(Date.now()), callID);
+  }
+
+  commitPublished(callID: string): void {
+    if (this.nodeID === undefined) return;
+    const left = (this.committing.get(callID) ?? 1) - 1;
+    if (left > 0) {
+      this.committing.set(callID, left);
+      return;
+    }
+    this.committing.delete(callID);
+    this.published.add(callID);
+    // Taken off the list in batches: one is left there a little longer at most, which costs a
+    // needless resync if the node is lost just then.
+    this.publishedFlush ??= setTimeout(() => this.flushPublished(), 100);
+  }
+
+  private flushPublished(): void {
+    this.publishedFlush = undefined;
+    if (this.nodeID === undefined || this.published.size === 0) return;
+    const done = [...this.published];
+    this.published.clear();
+    this.redis.zrem(this.inflightKey(this.nodeID), ...done).catch(() => {
+      // Left on the list: a needless resync if this node is lost, nothing worse.
+    });
   }
 
   /**
    * Takes over the live sessions `lost` holds (away, from now) and forgets the node; once per
    * lost node across the cluster, as the claim says.
    */
-  private async takeOver(lost: string): Promise<DeviceState[]> {
-    if (this.nodeID === undefined) return [];
-    const users = await this.redis.smembers(this.usersKey(lost));
+  private async takeOver(lost: string): Promise<LostNode> {
+    if (this.nodeID === undefined) return { devices: [], calls: [] };
+    const [users, calls] = await Promise.all([
+      this.redis.smembers(this.usersKey(lost)),
+      this.redis.zrange(this.inflightKey(lost), "0", "-1"),
+    ]);
     const taken: DeviceState[] = [];
     for (const userID of users) {
       const flat = (await this.script("beckonTakeOver").call(
@@ -269,10 +313,10 @@ export class RedisPresence implements Presence {
     if (taken.length > 0) {
       await this.redis.sadd(this.usersKey(this.nodeID), ...new Set(taken.map((d) => d.userID)));
     }
-    if (lost !== this.nodeID) {
-      await this.redis.multi().del(this.usersKey(lost)).srem(this.nodesKey, lost).exec();
-    }
-    return taken;
+    const forget = this.redis.multi().del(this.inflightKey(lost));
+    if (lost !== this.nodeID) forget.del(this.usersKey(lost)).srem(this.nodesKey, lost);
+    await forget.exec();
+    return { devices: taken, calls };
   }
 
   /** Looks for nodes whose marker lapsed and takes over the sessions of those this node claims. */
@@ -294,16 +338,17 @@ export class RedisPresence implements Presence {
       );
       if (claimed !== "OK") continue;
       const taken = await this.takeOver(id);
-      if (taken.length > 0) await this.tell(taken);
+      if (taken.devices.length > 0 || taken.calls.length > 0) await this.tell(taken);
     }
   }
 
-  private async tell(devices: DeviceState[]): Promise<void> {
+  private async tell(lost: LostNode): Promise<void> {
     if (this.lostListeners.length === 0) {
-      this.unheard.push(...devices);
+      this.unheard.devices.push(...lost.devices);
+      this.unheard.calls.push(...lost.calls);
       return;
     }
-    for (const listener of this.lostListeners) await listener(devices).catch(() => {});
+    for (const listener of this.lostListeners) await listener(lost).catch(() => {});
   }
 
   /**
@@ -324,7 +369,8 @@ export class RedisPresence implements Presence {
       if (gone.length > 0) list.srem(this.usersKey(this.nodeID), ...gone);
       // Added again: a login racing this refresh may have had its user taken out just now.
       if (this.held.size > 0) list.sadd(this.usersKey(this.nodeID), ...this.held.keys());
-      await list.pexpire(this.usersKey(this.nodeID), 4 * this.leaseMs).exec();
+      list.pexpire(this.usersKey(this.nodeID), 4 * this.leaseMs);
+      await list.pexpire(this.inflightKey(this.nodeID), 4 * this.leaseMs).exec();
       await this.checkNodes();
       return;
     }
@@ -482,6 +528,8 @@ export class RedisPresence implements Presence {
 
   async close(): Promise<void> {
     clearInterval(this.refresher);
+    clearTimeout(this.publishedFlush);
+    this.flushPublished();
     await this.redis.quit().catch(() => {});
   }
 }
