@@ -170,7 +170,9 @@ export class WebhookService implements Hook {
     const pollMs = this.options.pollMs;
     const queued = await this.options.store.nextDueAt();
     const next =
-      pollMs === undefined ? queued : Math.min(queued ?? Number.POSITIVE_INFINITY, this.clock() + pollMs);
+      pollMs === undefined
+        ? queued
+        : Math.min(queued ?? Number.POSITIVE_INFINITY, this.clock() + pollMs);
     if (next === undefined || this.stopped) return;
     if (this.timer && this.timerAt <= next) return;
     if (this.timer) clearTimeout(this.timer);

@@ -75,7 +75,12 @@ export interface WebhookStore {
    * by `owner`: their due time moves to `leaseUntil`, so no other node (nor this one) takes them
    * again before the lease runs out, and a node that dies mid-attempt leaves them due after it.
    */
-  claimDue(now: number, limit: number, leaseUntil: number, owner: string): Promise<WebhookDelivery[]>;
+  claimDue(
+    now: number,
+    limit: number,
+    leaseUntil: number,
+    owner: string,
+  ): Promise<WebhookDelivery[]>;
   /** Records one attempt and what follows it. */
   recordAttempt(
     attempt: WebhookAttempt,
@@ -340,7 +345,6 @@ export class SqliteWebhookStore implements WebhookStore {
   async nextDueAt(): Promise<number | undefined> {
     return this.statements.nextDue.get()?.at ?? undefined;
   }
-
 
   async recordAttempt(
     attempt: WebhookAttempt,
