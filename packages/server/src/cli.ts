@@ -55,7 +55,7 @@ Usage:
       Check flags, BECKON_* variables and the config file; print what 'start' would use.
   beckon backup <file> [--data ./data]
       Copy <data>/beckon.db to <file> while a node may be running (one consistent snapshot).
-  beckon apikey create <name> [--scopes read,write,admin] | list | revoke <id> [--data ./data]
+  beckon apikey create <name> [--scopes read,write,admin] | list | revoke <id> [--data ./data | --store postgres://…]
       Manage the server API's keys (stored hashed in <data>/beckon.db; docs/server-api.md).
   beckon --help | --version
 
@@ -246,18 +246,26 @@ function backup(cli: ResolvedCli): number {
   return 0;
 }
 
-/** `beckon apikey …`: its own arguments, plus `--data` (or BECKON_DATA) for the database. */
+/**
+ * `beckon apikey …`: its own arguments, plus `--data` (or BECKON_DATA) for the SQLite database,
+ * or `--store postgres://…` (or BECKON_STORE) for a cluster's.
+ */
 async function apikey(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const rest = [...args];
-  const at = rest.indexOf("--data");
-  let dataDir = env.BECKON_DATA ?? "./data";
-  if (at >= 0) {
+  const take = (flag: string, what: string): string | undefined => {
+    const at = rest.indexOf(flag);
+    if (at < 0) return undefined;
     const value = rest[at + 1];
-    if (value === undefined) throw new UsageError("--data needs a folder");
-    dataDir = value;
+    if (value === undefined) throw new UsageError(`${flag} needs ${what}`);
     rest.splice(at, 2);
-  }
-  const result = await runApikeyCommand(rest, { dataDir: resolve(dataDir) });
+    return value;
+  };
+  const dataDir = take("--data", "a folder") ?? env.BECKON_DATA ?? "./data";
+  const store = take("--store", "a postgres:// URL") ?? env.BECKON_STORE;
+  const result = await runApikeyCommand(rest, {
+    dataDir: resolve(dataDir),
+    ...(store ? { store } : {}),
+  });
   (result.exitCode === 0 ? process.stdout : process.stderr).write(`${result.output}\n`);
   return result.exitCode;
 }

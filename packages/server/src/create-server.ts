@@ -17,6 +17,7 @@ import { createIntegrations } from "./integrations/create-integrations.js";
 import { createLogger } from "./logger.js";
 import { BeckonMetrics } from "./metrics.js";
 import {
+  integrationStoresFor,
   isPostgresUrl,
   openRedisBroker,
   openRedisPresence,
@@ -116,10 +117,11 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
     devicesOnline: () => gauges.devicesOnline(),
     pendingDeadlines: () => gauges.pendingDeadlines(),
   });
-  // Webhooks, push, timelines and keys keep their tables in SQLite: the store's own file when
-  // it is one, else in memory (cluster mode has no durable integrations yet, docs/cluster.md).
+  // Webhooks, push, timelines and keys keep their tables beside the calls: in PostgreSQL's
+  // schema when the store is there (shared by every node), else in the SQLite file.
   const integrations = createIntegrations({
-    database: isPostgresUrl(config.store) ? ":memory:" : config.store,
+    database: integrationStoresFor(store, config.store),
+    nodeID,
     ...(config.push?.vapidDir ? { dataDir: config.push.vapidDir } : {}),
     ...(config.push ? { push: config.push } : {}),
     calls: store,

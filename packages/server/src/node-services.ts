@@ -2,6 +2,11 @@
 // and in-process services for one node; PostgreSQL (`store: postgres://…`) and Redis
 // (`redis: redis://…`) for a cluster.
 import type { Logger } from "pino";
+import {
+  type IntegrationStores,
+  postgresIntegrationStores,
+  sqliteIntegrationStores,
+} from "./integrations/integration-stores.js";
 import type { Presence } from "./presence/presence.js";
 import { RedisPresence } from "./presence/redis-presence.js";
 import type { CallStore } from "./store/call-store.js";
@@ -87,4 +92,13 @@ export function timerSourceFor(
     });
   }
   return new LocalTimerSource(store, clock);
+}
+
+/**
+ * The integrations' stores for a node on `store`: PostgreSQL's pool when the calls are there,
+ * else SQLite at `location` (the call store's file), or in memory when that is no file.
+ */
+export function integrationStoresFor(store: CallStore, location: string): IntegrationStores {
+  if (store instanceof PostgresCallStore) return postgresIntegrationStores(store.pool);
+  return sqliteIntegrationStores(isPostgresUrl(location) ? ":memory:" : location);
 }

@@ -298,6 +298,7 @@ describe.runIf(available)("PostgresCallStore", () => {
         "0001_calls",
         "0002_commit_function",
         "0003_timer_leases",
+        "0004_integrations",
       ]);
     } finally {
       await second.close();

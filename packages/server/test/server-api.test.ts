@@ -22,6 +22,7 @@ import { WebPushProvider } from "../src/push/web-push-provider.js";
 import { openSqlite } from "../src/sqlite/module-schema.js";
 import { SqliteCallStore } from "../src/store/sqlite-call-store.js";
 import { TimelineHook } from "../src/timeline/timeline-hook.js";
+import { SqliteTimelineStore } from "../src/timeline/timeline-store.js";
 import { WebhookService } from "../src/webhooks/webhook-service.js";
 import { SqliteWebhookStore } from "../src/webhooks/webhook-store.js";
 import { EngineCallService } from "./support/engine-call-service.js";
@@ -58,7 +59,7 @@ async function start() {
   });
   cleanups.push(() => dispatcher.close());
   const sessions = new MemoryPresence();
-  const timeline = new TimelineHook(db);
+  const timeline = new TimelineHook(new SqliteTimelineStore(db));
   const push = new PushHook({ calls, presence: sessions, registrations, dispatcher });
   const service = new EngineCallService(calls, [timeline, webhooks, push]);
 

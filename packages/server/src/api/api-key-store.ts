@@ -53,6 +53,41 @@ const migrations = [
 
 const KEY_PATTERN = /^bk_([A-Za-z0-9_-]{16})_([A-Za-z0-9_-]{32})$/;
 
+/** The id and secret of a presented key, or undefined when it is not shaped like one. */
+export function parseKey(presented: string): { id: string; secret: string } | undefined {
+  const match = KEY_PATTERN.exec(presented);
+  return match ? { id: match[1] as string, secret: match[2] as string } : undefined;
+}
+
+/** A fresh key: its id, secret and the secret's hash (what is stored), or an error for bad scopes. */
+export function newKey(scopes: readonly ApiScope[]): {
+  id: string;
+  secret: string;
+  hash: Buffer;
+  scopes: ApiScope[];
+} {
+  if (scopes.length === 0 || !scopes.every(isApiScope)) {
+    throw new Error(`scopes must be some of ${apiScopes.join(", ")}`);
+  }
+  const secret = randomBytes(24).toString("base64url");
+  return {
+    id: randomBytes(12).toString("base64url"),
+    secret,
+    hash: hashOf(secret),
+    scopes: [...new Set(scopes)],
+  };
+}
+
+/** Whether `secret` is the one `hash` was made from (in constant time). */
+export function secretMatches(hash: Buffer, secret: string): boolean {
+  return timingSafeEqual(hash, hashOf(secret));
+}
+
+/** `last_used_at` is written at most once a minute per key, so reads do not turn into writes. */
+export function worthMarkingUsed(lastUsedAt: number, now: number): boolean {
+  return now - lastUsedAt > 60_000;
+}
+
 interface KeyRow {
   id: string;
   name: string;
@@ -93,13 +128,8 @@ export class SqliteApiKeyStore implements ApiKeyStore {
   }
 
   async create(name: string, scopes: readonly ApiScope[], now: number): Promise<CreatedApiKey> {
-    if (scopes.length === 0 || !scopes.every(isApiScope)) {
-      throw new Error(`scopes must be some of ${apiScopes.join(", ")}`);
-    }
-    const id = randomBytes(12).toString("base64url");
-    const secret = randomBytes(24).toString("base64url");
-    const unique = [...new Set(scopes)];
-    this.statements.insert.run(id, name, hashOf(secret), JSON.stringify(unique), now);
+    const { id, secret, hash, scopes: unique } = newKey(scopes);
+    this.statements.insert.run(id, name, hash, JSON.stringify(unique), now);
     return { id, name, scopes: unique, createdAt: now, lastUsedAt: 0, key: `bk_${id}_${secret}` };
   }
 
@@ -112,12 +142,11 @@ export class SqliteApiKeyStore implements ApiKeyStore {
   }
 
   async verify(presented: string, now: number): Promise<ApiKey | undefined> {
-    const match = KEY_PATTERN.exec(presented);
-    if (!match) return undefined;
-    const row = this.statements.get.get(match[1] as string);
-    if (!row || !timingSafeEqual(row.hash, hashOf(match[2] as string))) return undefined;
-    // Written at most once a minute per key, so reads do not turn into writes.
-    if (now - row.last_used_at > 60_000) this.statements.used.run(now, row.id);
+    const parsed = parseKey(presented);
+    if (!parsed) return undefined;
+    const row = this.statements.get.get(parsed.id);
+    if (!row || !secretMatches(row.hash, parsed.secret)) return undefined;
+    if (worthMarkingUsed(row.last_used_at, now)) this.statements.used.run(now, row.id);
     return keyOf({ ...row, last_used_at: now });
   }
 }

@@ -1,8 +1,11 @@
 // `beckon apikey create|list|revoke`: the CLI's logic, kept apart from argument parsing so the
 // CLI stays a thin shell and this is testable in-process.
 import { join } from "node:path";
+import { isPostgresUrl, openStore } from "../node-services.js";
 import { openSqlite } from "../sqlite/module-schema.js";
-import { apiScopes, isApiScope, SqliteApiKeyStore } from "./api-key-store.js";
+import { PostgresCallStore } from "../store/postgres-call-store.js";
+import { type ApiKeyStore, apiScopes, isApiScope, SqliteApiKeyStore } from "./api-key-store.js";
+import { PostgresApiKeyStore } from "./postgres-api-key-store.js";
 
 export interface ApikeyCommandResult {
   /** 0 on success, 2 for a usage error. */
@@ -16,21 +19,41 @@ const usage = `usage:
   beckon apikey list
   beckon apikey revoke <id>`;
 
+/** The key store the server on `location` uses, and how to let go of it. */
+async function openKeys(location: string): Promise<{ keys: ApiKeyStore; close(): Promise<void> }> {
+  if (isPostgresUrl(location)) {
+    // The call store's migrations make the key table; its pool is on the schema.
+    const store = await openStore(location);
+    if (!(store instanceof PostgresCallStore)) throw new Error("not a PostgreSQL store");
+    return { keys: new PostgresApiKeyStore(store.pool), close: () => store.close() };
+  }
+  const db = openSqlite(location);
+  return {
+    keys: new SqliteApiKeyStore(db),
+    async close() {
+      db.close();
+    },
+  };
+}
+
 /**
- * Runs one `apikey` subcommand against the SQLite database the server uses (`<dataDir>/beckon.db`
- * unless `database` names another file).
+ * Runs one `apikey` subcommand against the database the server uses: `store` when it is a
+ * `postgres://` URL (a cluster's), else the SQLite file `database` or `<dataDir>/beckon.db`.
  */
 export async function runApikeyCommand(
   args: readonly string[],
-  options: { dataDir: string; database?: string; now?: number },
+  options: { dataDir: string; database?: string; store?: string; now?: number },
 ): Promise<ApikeyCommandResult> {
   const [action, ...rest] = args;
   if (action !== "create" && action !== "list" && action !== "revoke") {
     return { exitCode: 2, output: usage };
   }
-  const db = openSqlite(options.database ?? join(options.dataDir, "beckon.db"));
+  const location =
+    options.store !== undefined && isPostgresUrl(options.store)
+      ? options.store
+      : (options.database ?? join(options.dataDir, "beckon.db"));
+  const { keys, close } = await openKeys(location);
   try {
-    const keys = new SqliteApiKeyStore(db);
     const now = options.now ?? Date.now();
     if (action === "list") {
       const list = await keys.list();
@@ -78,6 +101,6 @@ export async function runApikeyCommand(
       output: `${created.key}\n(id ${created.id}, scopes ${created.scopes.join(",")}; the key is shown only now)`,
     };
   } finally {
-    db.close();
+    await close();
   }
 }

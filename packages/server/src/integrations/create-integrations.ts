@@ -2,7 +2,7 @@
 // and the server API's stores — built from options, so createServer adds their hooks to the
 // outbox relay and mounts the API with a few lines.
 import type { Logger } from "pino";
-import { type ApiKeyStore, SqliteApiKeyStore } from "../api/api-key-store.js";
+import type { ApiKeyStore } from "../api/api-key-store.js";
 import type { ApiDependencies } from "../api/api-plugin.js";
 import type { Hook } from "../hooks/hook.js";
 import type { Presence } from "../presence/presence.js";
@@ -11,18 +11,15 @@ import { type FcmOptions, FcmProvider } from "../push/fcm-provider.js";
 import { type HttpPushOptions, HttpPushProvider } from "../push/http-push-provider.js";
 import { PushDispatcher } from "../push/push-dispatcher.js";
 import { PushHook } from "../push/push-hook.js";
-import {
-  type PushRegistrationStore,
-  SqlitePushRegistrationStore,
-} from "../push/push-registration-store.js";
+import type { PushRegistrationStore } from "../push/push-registration-store.js";
 import type { PushProvider } from "../push/push-types.js";
 import { loadOrCreateVapidKeys } from "../push/vapid-keys.js";
 import { WebPushProvider } from "../push/web-push-provider.js";
-import { openSqlite } from "../sqlite/module-schema.js";
 import type { CallStore } from "../store/call-store.js";
 import { TimelineHook } from "../timeline/timeline-hook.js";
 import { WebhookService } from "../webhooks/webhook-service.js";
-import { SqliteWebhookStore, type WebhookStore } from "../webhooks/webhook-store.js";
+import type { WebhookStore } from "../webhooks/webhook-store.js";
+import { type IntegrationStores, sqliteIntegrationStores } from "./integration-stores.js";
 
 export interface PushOptions {
   /** Web Push with VAPID keys kept in `dataDir`; `subject` is the operator's contact. */
@@ -32,9 +29,19 @@ export interface PushOptions {
   http?: HttpPushOptions;
 }
 
+/** How often a node looks for webhook deliveries other nodes left (with shared stores). */
+const WEBHOOK_POLL_MS = 1_000;
+/** A push queued by a node this long ago and not sent is that (dead) node's to take over. */
+const PUSH_ORPHAN_AFTER_MS = 120_000;
+
 export interface IntegrationOptions {
-  /** The SQLite file (or ':memory:') for the integrations' tables; the call store's file is fine. */
-  database: string;
+  /**
+   * Where the integrations' tables live: a SQLite file (or ':memory:'; the call store's file is
+   * fine), or stores made beforehand (PostgreSQL in a cluster), which `close()` closes.
+   */
+  database: string | IntegrationStores;
+  /** Names this node as the holder of the webhook attempts it makes. */
+  nodeID?: string;
   /** Where the VAPID keys live (needed with `push.webPush`). */
   dataDir?: string;
   push?: PushOptions;
@@ -70,14 +77,17 @@ export interface Integrations {
 
 export function createIntegrations(options: IntegrationOptions): Integrations {
   const clock = options.clock ?? Date.now;
-  const db = openSqlite(options.database);
-  const keys = new SqliteApiKeyStore(db);
-  const pushRegistrations = new SqlitePushRegistrationStore(db);
-  const webhookStore = new SqliteWebhookStore(db);
-  const timeline = new TimelineHook(db);
+  const stores =
+    typeof options.database === "string"
+      ? sqliteIntegrationStores(options.database)
+      : options.database;
+  const { keys, pushRegistrations, webhooks: webhookStore } = stores;
+  const timeline = new TimelineHook(stores.timeline);
   const webhookService = new WebhookService({
     store: webhookStore,
     clock,
+    ...(options.nodeID ? { nodeID: options.nodeID } : {}),
+    ...(stores.shared ? { pollMs: WEBHOOK_POLL_MS } : {}),
     ...(options.log ? { log: options.log } : {}),
     ...(options.webhookRetryDelaysMs ? { retryDelaysMs: options.webhookRetryDelaysMs } : {}),
   });
@@ -100,6 +110,7 @@ export function createIntegrations(options: IntegrationOptions): Integrations {
     registrations: pushRegistrations,
     clock,
     ...(options.log ? { log: options.log } : {}),
+    ...(stores.shared ? { orphanAfterMs: PUSH_ORPHAN_AFTER_MS } : {}),
     // A push that finally failed is news for the app backend.
     onOutcome: ({ send, result, final }) => {
       if (result.ok || !final) return;
@@ -165,7 +176,7 @@ export function createIntegrations(options: IntegrationOptions): Integrations {
     async close() {
       await webhookService.stop();
       await dispatcher.close();
-      db.close();
+      await stores.close();
     },
   };
 }

@@ -28,6 +28,12 @@ export interface PushDispatcherOptions {
   retryBaseMs?: number;
   /** Told of every try's result (webhooks' `push.failed`, metrics, timelines). */
   onOutcome?: (outcome: PushOutcome) => void;
+  /**
+   * With registrations shared by several nodes: a queued push claimed longer ago than this was
+   * left by a node that died, and any node takes it over; every node looks that often. Without
+   * it (one node), `resume` takes over everything queued.
+   */
+  orphanAfterMs?: number;
 }
 
 interface Job {
@@ -40,6 +46,7 @@ export class PushDispatcher {
   private readonly providers = new Map<PushProviderName, PushProvider>();
   private readonly queue: Job[] = [];
   private readonly retries = new Set<NodeJS.Timeout>();
+  private orphanSweep: NodeJS.Timeout | undefined;
   private running = 0;
   private closed = false;
   private readonly idleWaiters: Array<() => void> = [];
@@ -67,10 +74,25 @@ export class PushDispatcher {
     this.pump();
   }
 
-  /** Re-queues pushes a stopped node had claimed but not sent; returns how many. */
+  /**
+   * Re-queues pushes a stopped node had claimed but not sent; returns how many. With
+   * `orphanAfterMs`, keeps looking for them every `orphanAfterMs` until closed.
+   */
   async resume(): Promise<number> {
+    const orphanAfterMs = this.options.orphanAfterMs;
+    if (orphanAfterMs !== undefined && !this.orphanSweep && !this.closed) {
+      this.orphanSweep = setInterval(() => {
+        this.resume().catch((error: unknown) =>
+          this.options.log?.error({ err: error }, "could not take over queued pushes"),
+        );
+      }, orphanAfterMs);
+      this.orphanSweep.unref();
+    }
+    const now = this.clock();
+    // One node: whatever is queued was left by an earlier run of this node.
+    const claimedBefore = orphanAfterMs === undefined ? now + 1 : now - orphanAfterMs;
     let count = 0;
-    for (const send of await this.options.registrations.queuedSends()) {
+    for (const send of await this.options.registrations.reclaimQueued(claimedBefore, now)) {
       const registration = await this.options.registrations.get(send.registrationID);
       if (!registration) {
         await this.options.registrations.finishSend(
@@ -97,6 +119,7 @@ export class PushDispatcher {
   /** Stops taking work and waits for what is in flight; pending retries are dropped. */
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.orphanSweep);
     this.queue.length = 0;
     for (const timer of this.retries) clearTimeout(timer);
     this.retries.clear();

@@ -59,8 +59,12 @@ export interface PushRegistrationStore {
   invitesPushed(callID: string, userID?: string): Promise<PushSend[]>;
   /** Every push of a call, oldest first (the call's timeline). */
   sendsOf(callID: string): Promise<PushSend[]>;
-  /** Pushes still queued (a restart resumes them). */
-  queuedSends(): Promise<PushSend[]>;
+  /**
+   * Takes over the pushes still queued whose claim is older than `claimedBefore` (their node
+   * stopped or died before sending), marking them claimed at `now`; oldest first. Each goes to
+   * one caller, however many nodes ask at once.
+   */
+  reclaimQueued(claimedBefore: number, now: number): Promise<PushSend[]>;
   /** Forgets finished pushes queued before `time` (the calls' retention); returns how many. */
   purgeSendsBefore(time: number): Promise<number>;
 }
@@ -96,10 +100,12 @@ const migrations = [
    );
    CREATE INDEX push_sends_call ON push_sends(call_id);
    CREATE INDEX push_sends_queued ON push_sends(id) WHERE status = 'queued';`,
+  // Sends queued before this have claimed_at 0: whoever starts next takes them over.
+  "ALTER TABLE push_sends ADD COLUMN claimed_at INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /** What makes two registrations the same device to the provider. */
-function addressOf(target: PushTarget): string {
+export function addressOf(target: PushTarget): string {
   return target.provider === "webpush" ? target.endpoint : target.token;
 }
 
@@ -181,12 +187,12 @@ export class SqlitePushRegistrationStore implements PushRegistrationStore {
       ),
       removeAllOf: db.prepare<[string]>("DELETE FROM push_registrations WHERE user_id = ?"),
       claim: db.prepare<
-        [string, string, string, string, string, string, string, number, string],
+        [string, string, string, string, string, string, string, number, number, string],
         SendRow
       >(
         `INSERT INTO push_sends (dedupe_key, call_id, user_id, device_id, registration_id,
-           provider, kind, status, queued_at, message)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)
+           provider, kind, status, queued_at, claimed_at, message)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)
          ON CONFLICT (dedupe_key, registration_id) DO NOTHING
          RETURNING *`,
       ),
@@ -199,8 +205,9 @@ export class SqlitePushRegistrationStore implements PushRegistrationStore {
       sendsOf: db.prepare<[string], SendRow>(
         "SELECT * FROM push_sends WHERE call_id = ? ORDER BY id",
       ),
-      queued: db.prepare<[], SendRow>(
-        "SELECT * FROM push_sends WHERE status = 'queued' ORDER BY id",
+      reclaim: db.prepare<[number, number], SendRow>(
+        `UPDATE push_sends SET claimed_at = ? WHERE status = 'queued' AND claimed_at < ?
+         RETURNING *`,
       ),
       purge: db.prepare<[number]>(
         "DELETE FROM push_sends WHERE queued_at < ? AND status != 'queued'",
@@ -278,6 +285,7 @@ export class SqlitePushRegistrationStore implements PushRegistrationStore {
       registration.target.provider,
       message.kind,
       now,
+      now,
       JSON.stringify(message),
     );
     return row && sendOf(row);
@@ -304,8 +312,11 @@ export class SqlitePushRegistrationStore implements PushRegistrationStore {
     return this.statements.sendsOf.all(callID).map(sendOf);
   }
 
-  async queuedSends(): Promise<PushSend[]> {
-    return this.statements.queued.all().map(sendOf);
+  async reclaimQueued(claimedBefore: number, now: number): Promise<PushSend[]> {
+    return this.statements.reclaim
+      .all(now, claimedBefore)
+      .map(sendOf)
+      .sort((a, b) => a.id - b.id);
   }
 
   async purgeSendsBefore(time: number): Promise<number> {

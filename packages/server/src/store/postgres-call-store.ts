@@ -153,7 +153,11 @@ export class PostgresCallStore implements CallStore {
   private closed = false;
 
   private constructor(
-    private readonly pool: pg.Pool,
+    /**
+     * The node's connections, on the schema's search path; the integrations' stores share it
+     * (their tables come with the same migrations). Closed with the store.
+     */
+    readonly pool: pg.Pool,
     private readonly options: Required<PostgresStoreOptions>,
   ) {}
 

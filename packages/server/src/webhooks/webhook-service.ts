@@ -25,6 +25,13 @@ export interface WebhookServiceOptions {
   timeoutMs?: number;
   /** Deliveries in flight at once (default 8). */
   concurrency?: number;
+  /** Names this node as the holder of the attempts it makes (default "local"). */
+  nodeID?: string;
+  /**
+   * With a store shared by several nodes: how often to look for deliveries this node did not
+   * queue or schedule itself (retries of a node that stopped, leases of one that died).
+   */
+  pollMs?: number;
 }
 
 export class WebhookService implements Hook {
@@ -134,14 +141,14 @@ export class WebhookService implements Hook {
       const room = this.concurrency - this.running;
       if (room <= 0 || this.stopped) return;
       const now = this.clock();
-      const due = await store.due(now, room);
+      // The lease: if this node dies mid-attempt, the delivery is due again after it.
+      const due = await store.claimDue(
+        now,
+        room,
+        now + this.timeoutMs + 5_000,
+        this.options.nodeID ?? "local",
+      );
       for (const delivery of due) {
-        // The lease: if this node dies mid-attempt, the delivery is due again after it.
-        if (
-          !(await store.claim(delivery.id, delivery.nextAttemptAt, now + this.timeoutMs + 5_000))
-        ) {
-          continue;
-        }
         this.running++;
         const attempt = this.attempt(delivery).finally(() => {
           this.running--;
@@ -155,9 +162,17 @@ export class WebhookService implements Hook {
     await this.armTimer();
   }
 
-  /** One timer for the earliest due delivery: no polling over the queue. */
+  /**
+   * One timer for the earliest due delivery: no polling over the queue on one node. With a
+   * shared store the timer fires at least every `pollMs`, for work other nodes left.
+   */
   private async armTimer(): Promise<void> {
-    const next = await this.options.store.nextDueAt();
+    const pollMs = this.options.pollMs;
+    const queued = await this.options.store.nextDueAt();
+    const next =
+      pollMs === undefined
+        ? queued
+        : Math.min(queued ?? Number.POSITIVE_INFINITY, this.clock() + pollMs);
     if (next === undefined || this.stopped) return;
     if (this.timer && this.timerAt <= next) return;
     if (this.timer) clearTimeout(this.timer);

@@ -68,15 +68,19 @@ export interface WebhookStore {
    * endpoint; returns the deliveries created now.
    */
   enqueue(dedupeKey: string, payload: WebhookPayload, now: number): Promise<WebhookDelivery[]>;
-  /** Pending deliveries due at `now`, oldest due first. */
-  due(now: number, limit: number): Promise<WebhookDelivery[]>;
   /** When the earliest pending delivery is due; undefined when none is pending. */
   nextDueAt(): Promise<number | undefined>;
   /**
-   * Takes a due delivery for one attempt by pushing its due time to `leaseUntil` (so another
-   * node, or this one after a crash, tries again only after the lease); false if taken already.
+   * Takes up to `limit` pending deliveries due at `now`, oldest due first, for one attempt each
+   * by `owner`: their due time moves to `leaseUntil`, so no other node (nor this one) takes them
+   * again before the lease runs out, and a node that dies mid-attempt leaves them due after it.
    */
-  claim(id: string, dueAt: number, leaseUntil: number): Promise<boolean>;
+  claimDue(
+    now: number,
+    limit: number,
+    leaseUntil: number,
+    owner: string,
+  ): Promise<WebhookDelivery[]>;
   /** Records one attempt and what follows it. */
   recordAttempt(
     attempt: WebhookAttempt,
@@ -129,6 +133,8 @@ const migrations = [
      duration_ms INTEGER NOT NULL
    );
    CREATE INDEX webhook_attempts_delivery ON webhook_attempts(delivery_id);`,
+  // Which node holds a delivery's current attempt (for operators; the lease is next_attempt_at).
+  "ALTER TABLE webhook_deliveries ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';",
 ];
 
 interface EndpointRow {
@@ -140,7 +146,7 @@ interface EndpointRow {
   created_at: number;
 }
 
-interface DeliveryRow {
+export interface DeliveryRow {
   id: string;
   endpoint_id: string;
   type: string;
@@ -165,7 +171,7 @@ function endpointOf(row: EndpointRow): WebhookEndpoint {
   };
 }
 
-function deliveryOf(row: DeliveryRow): WebhookDelivery {
+export function deliveryOf(row: DeliveryRow): WebhookDelivery {
   return {
     id: row.id,
     endpointID: row.endpoint_id,
@@ -207,16 +213,16 @@ export class SqliteWebhookStore implements WebhookStore {
          ON CONFLICT (endpoint_id, dedupe_key) DO NOTHING
          RETURNING *`,
       ),
-      due: db.prepare<[number, number], DeliveryRow>(
-        `SELECT * FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ?
-         ORDER BY next_attempt_at LIMIT ?`,
+      claimDue: db.prepare<[number, string, number, number], DeliveryRow>(
+        `UPDATE webhook_deliveries SET next_attempt_at = ?, lease_owner = ?
+         WHERE id IN (
+           SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ?
+           ORDER BY next_attempt_at LIMIT ?
+         )
+         RETURNING *`,
       ),
       nextDue: db.prepare<[], { at: number | null }>(
         "SELECT MIN(next_attempt_at) AS at FROM webhook_deliveries WHERE status = 'pending'",
-      ),
-      claim: db.prepare<[number, string, number]>(
-        `UPDATE webhook_deliveries SET next_attempt_at = ?
-         WHERE id = ? AND status = 'pending' AND next_attempt_at = ?`,
       ),
       insertAttempt: db.prepare<[string, number, number, number, string, number]>(
         `INSERT INTO webhook_attempts (delivery_id, attempt, at, http_status, error, duration_ms)
@@ -323,16 +329,21 @@ export class SqliteWebhookStore implements WebhookStore {
     })();
   }
 
-  async due(now: number, limit: number): Promise<WebhookDelivery[]> {
-    return this.statements.due.all(now, limit).map(deliveryOf);
+  async claimDue(
+    now: number,
+    limit: number,
+    leaseUntil: number,
+    owner: string,
+  ): Promise<WebhookDelivery[]> {
+    // The statement returns rows after the update; the order they were due in is their creation.
+    return this.statements.claimDue
+      .all(leaseUntil, owner, now, limit)
+      .map(deliveryOf)
+      .sort((a, b) => a.createdAt - b.createdAt);
   }
 
   async nextDueAt(): Promise<number | undefined> {
     return this.statements.nextDue.get()?.at ?? undefined;
-  }
-
-  async claim(id: string, dueAt: number, leaseUntil: number): Promise<boolean> {
-    return this.statements.claim.run(leaseUntil, id, dueAt).changes > 0;
   }
 
   async recordAttempt(

@@ -1,0 +1,60 @@
+// The integrations' storage as one set: API keys, push registrations and sends, webhook
+// endpoints and deliveries, timelines. SQLite on one node (the call store's file, or memory);
+// PostgreSQL beside the call tables in a cluster, so every node sees the same keys,
+// registrations and queues.
+import type pg from "pg";
+import { type ApiKeyStore, SqliteApiKeyStore } from "../api/api-key-store.js";
+import { PostgresApiKeyStore } from "../api/postgres-api-key-store.js";
+import { PostgresPushRegistrationStore } from "../push/postgres-push-registration-store.js";
+import {
+  type PushRegistrationStore,
+  SqlitePushRegistrationStore,
+} from "../push/push-registration-store.js";
+import { openSqlite } from "../sqlite/module-schema.js";
+import { PostgresTimelineStore } from "../timeline/postgres-timeline-store.js";
+import { SqliteTimelineStore, type TimelineStore } from "../timeline/timeline-store.js";
+import { PostgresWebhookStore } from "../webhooks/postgres-webhook-store.js";
+import { SqliteWebhookStore, type WebhookStore } from "../webhooks/webhook-store.js";
+
+export interface IntegrationStores {
+  keys: ApiKeyStore;
+  pushRegistrations: PushRegistrationStore;
+  webhooks: WebhookStore;
+  timeline: TimelineStore;
+  /**
+   * Other nodes use the same stores: queued work is then looked for now and then (not only
+   * when this node queued it), and a push queued long ago is a dead node's to take over.
+   */
+  shared: boolean;
+  close(): Promise<void>;
+}
+
+/** The stores in a SQLite file (or ':memory:'); the call store's file is fine. */
+export function sqliteIntegrationStores(path: string): IntegrationStores {
+  const db = openSqlite(path);
+  return {
+    keys: new SqliteApiKeyStore(db),
+    pushRegistrations: new SqlitePushRegistrationStore(db),
+    webhooks: new SqliteWebhookStore(db),
+    timeline: new SqliteTimelineStore(db),
+    shared: false,
+    async close() {
+      db.close();
+    },
+  };
+}
+
+/**
+ * The stores in PostgreSQL, through `pool`, whose search path is the schema the call store's
+ * migrations made the tables in. The pool stays its owner's to close.
+ */
+export function postgresIntegrationStores(pool: pg.Pool): IntegrationStores {
+  return {
+    keys: new PostgresApiKeyStore(pool),
+    pushRegistrations: new PostgresPushRegistrationStore(pool),
+    webhooks: new PostgresWebhookStore(pool),
+    timeline: new PostgresTimelineStore(pool),
+    shared: true,
+    async close() {},
+  };
+}
