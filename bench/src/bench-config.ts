@@ -49,6 +49,22 @@ export interface BenchConfig {
   };
   /** Scenarios 4 and 5: restarts on a store of pending invitations, one run per entry. */
   timers: TimerRun[];
+  /** Scenario 7: scenario 0's load beside a dead webhook endpoint and a slow push provider. */
+  integrations: {
+    /** Caller/callee pairs, two devices per user, all online. */
+    pairs: number;
+    /** Users never online, each with one push registration. */
+    offlineUsers: number;
+    rate: number;
+    /** Every this-many-th call also invites an offline user and ends with the caller's cancel. */
+    offlineEvery: number;
+    /** How long such a call rings after the callee's receipt before the caller cancels. */
+    cancelAfterMs: number;
+    /** The slow push receiver's answer time. */
+    pushDelayMs: number;
+    warmupMs: number;
+    durationMs: number;
+  };
 }
 
 export const fullConfig: BenchConfig = {
@@ -102,6 +118,16 @@ export const fullConfig: BenchConfig = {
       spreadMs: 0,
     },
   ],
+  integrations: {
+    pairs: 500,
+    offlineUsers: 200,
+    rate: 200,
+    offlineEvery: 2,
+    cancelAfterMs: 500,
+    pushDelayMs: 2_000,
+    warmupMs: 2_000,
+    durationMs: 10_000,
+  },
 };
 
 export const quickConfig: BenchConfig = {
@@ -142,4 +168,14 @@ export const quickConfig: BenchConfig = {
       spreadMs: 0,
     },
   ],
+  integrations: {
+    pairs: 40,
+    offlineUsers: 10,
+    rate: 100,
+    offlineEvery: 2,
+    cancelAfterMs: 100,
+    pushDelayMs: 2_000,
+    warmupMs: 300,
+    durationMs: 1_000,
+  },
 };

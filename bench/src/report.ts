@@ -1,6 +1,7 @@
 // The printed table of a run: each scenario with Beckon beside its baselines.
 import type { CallScenarioResults } from "./scenarios/call-scenarios.js";
 import type { ConnectionRow } from "./scenarios/connections.js";
+import type { IntegrationsRow } from "./scenarios/integrations.js";
 import type { TimerRecoveryResults } from "./scenarios/timers-recovery.js";
 import type { SoakResult, WorkloadRow } from "./scenarios/workload.js";
 
@@ -10,6 +11,7 @@ export interface RunResults {
   calls?: CallScenarioResults;
   connections?: ConnectionRow[];
   timers?: TimerRecoveryResults;
+  integrations?: IntegrationsRow[];
 }
 
 /** A Markdown table; the first `left` columns are text, the rest numbers (right-aligned). */
@@ -287,6 +289,59 @@ export function formatReport(results: RunResults): string {
           whole(sample.atSeconds),
           whole(sample.rssMiB),
           whole(sample.heapMiB),
+        ]),
+        1,
+      ),
+    );
+  }
+  if (results.integrations) {
+    const rows = results.integrations;
+    const first = rows[0];
+    const count = (value: number | null) => (value === null ? "" : whole(value));
+    parts.push(
+      "",
+      `### 7. Integrations off the ring path: ring = invite sent -> the online callee's first device rings (ms), ${first ? whole(first.offeredPerSecond) : "–"} offered calls/s`,
+      "",
+      table(
+        [
+          "setup",
+          "sent",
+          "to offline",
+          "complete",
+          "ring p50",
+          "ring p95",
+          "ring p99",
+          "ring max",
+          "call p50",
+          "errors",
+          "server CPU",
+          "loop delay ms",
+          "hook deliveries",
+          "hook attempts",
+          "conns held",
+          "pushes",
+          "push queued",
+          "push received",
+        ],
+        rows.map((row) => [
+          row.label,
+          whole(row.sent),
+          whole(row.offlineCalls),
+          whole(row.completed),
+          ms(row.ringMs.p50),
+          ms(row.ringMs.p95),
+          ms(row.ringMs.p99),
+          ms(row.ringMs.max),
+          ms(row.callMs.p50),
+          whole(row.errors),
+          pct(row.serverCpuPercent),
+          whole(row.serverLoopDelayMaxMs),
+          whole(row.webhookDeliveries),
+          whole(row.webhookAttempts),
+          count(row.endpointConnections),
+          whole(row.pushSends),
+          whole(row.pushQueued),
+          count(row.pushRequests),
         ]),
         1,
       ),

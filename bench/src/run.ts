@@ -11,10 +11,11 @@ import { type BenchConfig, fullConfig, quickConfig } from "./bench-config.js";
 import { formatReport, type RunResults } from "./report.js";
 import { runCallScenarios } from "./scenarios/call-scenarios.js";
 import { runConnections } from "./scenarios/connections.js";
+import { runIntegrations } from "./scenarios/integrations.js";
 import { runTimersAndRecovery } from "./scenarios/timers-recovery.js";
 import { runSoak, runWorkload } from "./scenarios/workload.js";
 
-const SCENARIOS = ["workload", "calls", "connections", "timers", "soak"] as const;
+const SCENARIOS = ["workload", "calls", "connections", "timers", "soak", "integrations"] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 /** The code under test: BENCH_COMMIT if set (a copy outside git), else the work tree's HEAD. */
@@ -83,6 +84,10 @@ async function main(): Promise<void> {
     if (only.includes("soak")) {
       log("6. soak");
       results.soak = await runSoak(config, workDir, log);
+    }
+    if (only.includes("integrations")) {
+      log("7. integrations off the ring path");
+      results.integrations = await runIntegrations(config, workDir, log, selected);
     }
   } finally {
     rmSync(workDir, { recursive: true, force: true });

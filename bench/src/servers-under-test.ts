@@ -1,6 +1,7 @@
 // Starting the three systems under test as child processes, each the way it would run for real.
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
+import type { CreateServerOptions } from "@beckon/server";
 import { BenchChild } from "./bench-child.js";
 import type { PeerTarget, SystemName } from "./load/call-peers.js";
 
@@ -24,12 +25,16 @@ export interface RunningServer {
   listeningMs: number;
   /** Beckon only: its SQLite file. */
   store?: string;
+  /** Beckon only: where its HTTP API (`/api`) answers. */
+  httpUrl?: string;
 }
 
 export interface StartServerOptions {
   /** Beckon only: an existing SQLite file to open instead of a fresh one. */
   store?: string;
   callerGraceMs?: number;
+  /** Beckon only: offline push providers. */
+  push?: CreateServerOptions["push"];
 }
 
 let serial = 0;
@@ -49,7 +54,9 @@ export async function startServer(
   const secret = randomBytes(24).toString("base64url");
   const store = options.store ?? join(workDir, `beckon-${serial}.db`);
   const settings =
-    system === "beckon" ? { store, secret, callerGraceMs: options.callerGraceMs } : {};
+    system === "beckon"
+      ? { store, secret, callerGraceMs: options.callerGraceMs, push: options.push }
+      : {};
   const { child, info } = await BenchChild.start(`${system} server`, scripts[system], {
     env: { BENCH_SERVER: JSON.stringify(settings) },
     execArgv: ["--expose-gc", ...profileArgs()],
@@ -60,7 +67,7 @@ export async function startServer(
     child,
     target: system === "beckon" ? { system, url, secret } : { system, url },
     listeningMs: Number(info.listeningMs),
-    ...(system === "beckon" ? { store } : {}),
+    ...(system === "beckon" ? { store, httpUrl: String(info.httpUrl) } : {}),
   };
 }
 
