@@ -64,6 +64,8 @@ export interface BenchConfig {
     pushDelayMs: number;
     warmupMs: number;
     durationMs: number;
+    /** Times the setups are run in turn (a, b, c, a, b, c, …): drift on a shared machine shows. */
+    rounds: number;
   };
 }
 
@@ -119,14 +121,15 @@ export const fullConfig: BenchConfig = {
     },
   ],
   integrations: {
-    pairs: 500,
-    offlineUsers: 200,
+    pairs: 300,
+    offlineUsers: 100,
     rate: 200,
     offlineEvery: 2,
     cancelAfterMs: 500,
     pushDelayMs: 2_000,
     warmupMs: 2_000,
     durationMs: 10_000,
+    rounds: 2,
   },
 };
 
@@ -177,5 +180,6 @@ export const quickConfig: BenchConfig = {
     pushDelayMs: 2_000,
     warmupMs: 300,
     durationMs: 1_000,
+    rounds: 1,
   },
 };

@@ -305,6 +305,7 @@ export function formatReport(results: RunResults): string {
       table(
         [
           "setup",
+          "round",
           "sent",
           "to offline",
           "complete",
@@ -325,6 +326,7 @@ export function formatReport(results: RunResults): string {
         ],
         rows.map((row) => [
           row.label,
+          whole(row.round),
           whole(row.sent),
           whole(row.offlineCalls),
           whole(row.completed),

@@ -6,7 +6,7 @@
 // whether it does, and the integration's own counts show it really was exercised.
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -49,6 +49,8 @@ export interface IntegrationCounts {
 
 export interface IntegrationsRow extends IntegrationCounts {
   setup: IntegrationSetup;
+  /** 1 for the first pass over the setups. */
+  round: number;
   label: string;
   offeredPerSecond: number;
   sent: number;
@@ -161,19 +163,23 @@ export async function runIntegrations(
   const settings = config.integrations;
   const rows: IntegrationsRow[] = [];
   const setups = (Object.keys(integrationSetups) as IntegrationSetup[]).filter(selected);
-  const dataDirOf = (setup: IntegrationSetup) => join(workDir, `integrations-${setup}`);
-  // Each setup gets its own store; their keys are made up front, the CLI processes side by side.
-  const keys = await Promise.all(
-    setups.map((setup) => {
-      mkdirSync(dataDirOf(setup));
-      return createApiKey(dataDirOf(setup));
-    }),
-  );
+  const runs = Array.from({ length: settings.rounds }, (_, r) =>
+    setups.map((setup) => ({ setup, round: r + 1, dataDir: join(workDir, `${setup}-${r + 1}`) })),
+  ).flat();
+  // Each run gets a fresh store: a copy of one that holds nothing but the API key (one CLI run;
+  // the CLI closes its database, so the file is complete without its WAL).
+  const templateDir = join(workDir, "integrations-template");
+  mkdirSync(templateDir);
+  const key = await createApiKey(templateDir);
+  const template = join(templateDir, "beckon.db");
+  if (existsSync(`${template}-wal`)) throw new Error("the API key's database was left open");
+  for (const { dataDir } of runs) {
+    mkdirSync(dataDir);
+    copyFileSync(template, join(dataDir, "beckon.db"));
+  }
   const { child: load } = await BenchChild.start("integrations load", workloadScript);
   try {
-    for (const [index, setup] of setups.entries()) {
-      rows.push(await runSetup(setup, dataDirOf(setup), keys[index] as string));
-    }
+    for (const run of runs) rows.push(await runSetup(run.setup, run.round, run.dataDir, key));
   } finally {
     await stopAll([load]);
   }
@@ -181,10 +187,12 @@ export async function runIntegrations(
 
   async function runSetup(
     setup: IntegrationSetup,
+    round: number,
     dataDir: string,
     key: string,
   ): Promise<IntegrationsRow> {
     const label = integrationSetups[setup];
+    const tag = settings.rounds > 1 ? `${label} (round ${round})` : label;
     let endpoint: DeadEndpoint | undefined;
     let pushReceiver: SlowReceiver | undefined;
     let server: RunningServer | undefined;
@@ -226,7 +234,7 @@ export async function runIntegrations(
         600_000,
       );
       log(
-        `  ${label}: ${connected.users} users (${connected.devices} devices) online, ${offlineIDs.length} offline with a push registration`,
+        `  ${tag}: ${connected.users} users (${connected.devices} devices) online, ${offlineIDs.length} offline with a push registration`,
       );
       await server.child.call<LoopDelayReport>("loopDelay");
       const phase = load.call<WorkloadResult>(
@@ -251,6 +259,7 @@ export async function runIntegrations(
       const delay = await server.child.call<LoopDelayReport>("loopDelay");
       const row: IntegrationsRow = {
         setup,
+        round,
         label,
         offeredPerSecond: settings.rate,
         sent: result.sent,
@@ -269,7 +278,7 @@ export async function runIntegrations(
         ...countIntegrations(server.store as string),
       };
       log(
-        `  ${label} @ ${settings.rate}/s: ${row.completed} calls, ring p50 ${row.ringMs.p50.toFixed(2)} p99 ${row.ringMs.p99.toFixed(2)} max ${row.ringMs.max.toFixed(1)} ms; webhook deliveries ${row.webhookDeliveries} (attempts ${row.webhookAttempts}${row.endpointConnections === null ? "" : `, ${row.endpointConnections} connections held`}), pushes ${row.pushSends} (${row.pushQueued} queued${row.pushRequests === null ? "" : `, ${row.pushRequests} received`})`,
+        `  ${tag} @ ${settings.rate}/s: ${row.completed} calls, ring p50 ${row.ringMs.p50.toFixed(2)} p99 ${row.ringMs.p99.toFixed(2)} max ${row.ringMs.max.toFixed(1)} ms; webhook deliveries ${row.webhookDeliveries} (attempts ${row.webhookAttempts}${row.endpointConnections === null ? "" : `, ${row.endpointConnections} connections held`}), pushes ${row.pushSends} (${row.pushQueued} queued${row.pushRequests === null ? "" : `, ${row.pushRequests} received`})`,
       );
       checkExercised(row);
       return row;
