@@ -56,6 +56,24 @@ export interface BenchConfig {
   };
   /** Scenarios 4 and 5: restarts on a store of pending invitations, one run per entry. */
   timers: TimerRun[];
+  /** Scenario 7: scenario 0's load beside a dead webhook endpoint and a slow push provider. */
+  integrations: {
+    /** Caller/callee pairs, two devices per user, all online. */
+    pairs: number;
+    /** Users never online, each with one push registration. */
+    offlineUsers: number;
+    rate: number;
+    /** Every this-many-th call also invites an offline user and ends with the caller's cancel. */
+    offlineEvery: number;
+    /** How long such a call rings after the callee's receipt before the caller cancels. */
+    cancelAfterMs: number;
+    /** The slow push receiver's answer time. */
+    pushDelayMs: number;
+    warmupMs: number;
+    durationMs: number;
+    /** Times the setups are run in turn (a, b, c, a, b, c, …): drift on a shared machine shows. */
+    rounds: number;
+  };
 }
 
 export const fullConfig: BenchConfig = {
@@ -110,6 +128,17 @@ export const fullConfig: BenchConfig = {
       spreadMs: 0,
     },
   ],
+  integrations: {
+    pairs: 300,
+    offlineUsers: 100,
+    rate: 200,
+    offlineEvery: 2,
+    cancelAfterMs: 500,
+    pushDelayMs: 2_000,
+    warmupMs: 2_000,
+    durationMs: 10_000,
+    rounds: 2,
+  },
 };
 
 export const quickConfig: BenchConfig = {
@@ -151,4 +180,15 @@ export const quickConfig: BenchConfig = {
       spreadMs: 0,
     },
   ],
+  integrations: {
+    pairs: 40,
+    offlineUsers: 10,
+    rate: 100,
+    offlineEvery: 2,
+    cancelAfterMs: 100,
+    pushDelayMs: 2_000,
+    warmupMs: 300,
+    durationMs: 1_000,
+    rounds: 1,
+  },
 };

@@ -2,6 +2,7 @@
 import type { CallScenarioResults } from "./scenarios/call-scenarios.js";
 import type { ClusterResults } from "./scenarios/cluster.js";
 import type { ConnectionRow } from "./scenarios/connections.js";
+import type { IntegrationsRow } from "./scenarios/integrations.js";
 import type { TimerRecoveryResults } from "./scenarios/timers-recovery.js";
 import type { SoakResult, WorkloadRow } from "./scenarios/workload.js";
 
@@ -12,6 +13,7 @@ export interface RunResults {
   connections?: ConnectionRow[];
   timers?: TimerRecoveryResults;
   cluster?: ClusterResults;
+  integrations?: IntegrationsRow[];
 }
 
 /** A Markdown table; the first `left` columns are text, the rest numbers (right-aligned). */
@@ -298,7 +300,7 @@ export function formatReport(results: RunResults): string {
     const { cluster } = results;
     parts.push(
       "",
-      "### 7. Cluster: the workload with each user's 2 devices on different nodes; CPU in % of one core (ms)",
+      "### 8. Cluster: the workload with each user's 2 devices on different nodes; CPU in % of one core (ms)",
       "",
       cluster.skipped ? `Cluster setups skipped: ${cluster.skipped}\n` : "",
       table(
@@ -336,6 +338,61 @@ export function formatReport(results: RunResults): string {
           pct(row.loadCpuPercent),
           whole(row.loopDelayMaxMs),
         ]),
+      ),
+    );
+  }
+  if (results.integrations) {
+    const rows = results.integrations;
+    const first = rows[0];
+    const count = (value: number | null) => (value === null ? "" : whole(value));
+    parts.push(
+      "",
+      `### 7. Integrations off the ring path: ring = invite sent -> the online callee's first device rings (ms), ${first ? whole(first.offeredPerSecond) : "–"} offered calls/s`,
+      "",
+      table(
+        [
+          "setup",
+          "round",
+          "sent",
+          "to offline",
+          "complete",
+          "ring p50",
+          "ring p95",
+          "ring p99",
+          "ring max",
+          "call p50",
+          "errors",
+          "server CPU",
+          "loop delay ms",
+          "hook deliveries",
+          "hook attempts",
+          "conns held",
+          "pushes",
+          "push queued",
+          "push received",
+        ],
+        rows.map((row) => [
+          row.label,
+          whole(row.round),
+          whole(row.sent),
+          whole(row.offlineCalls),
+          whole(row.completed),
+          ms(row.ringMs.p50),
+          ms(row.ringMs.p95),
+          ms(row.ringMs.p99),
+          ms(row.ringMs.max),
+          ms(row.callMs.p50),
+          whole(row.errors),
+          pct(row.serverCpuPercent),
+          whole(row.serverLoopDelayMaxMs),
+          whole(row.webhookDeliveries),
+          whole(row.webhookAttempts),
+          count(row.endpointConnections),
+          whole(row.pushSends),
+          whole(row.pushQueued),
+          count(row.pushRequests),
+        ]),
+        1,
       ),
     );
   }

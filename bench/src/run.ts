@@ -12,10 +12,19 @@ import { formatReport, type RunResults } from "./report.js";
 import { runCallScenarios } from "./scenarios/call-scenarios.js";
 import { runCluster } from "./scenarios/cluster.js";
 import { runConnections } from "./scenarios/connections.js";
+import { runIntegrations } from "./scenarios/integrations.js";
 import { runTimersAndRecovery } from "./scenarios/timers-recovery.js";
 import { runSoak, runWorkload } from "./scenarios/workload.js";
 
-const SCENARIOS = ["workload", "calls", "connections", "timers", "soak", "cluster"] as const;
+const SCENARIOS = [
+  "workload",
+  "calls",
+  "connections",
+  "timers",
+  "soak",
+  "integrations",
+  "cluster",
+] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 /** The code under test: BENCH_COMMIT if set (a copy outside git), else the work tree's HEAD. */
@@ -85,8 +94,12 @@ async function main(): Promise<void> {
       log("6. soak");
       results.soak = await runSoak(config, workDir, log);
     }
+    if (only.includes("integrations")) {
+      log("7. integrations off the ring path");
+      results.integrations = await runIntegrations(config, workDir, log, selected);
+    }
     if (only.includes("cluster")) {
-      log("7. cluster");
+      log("8. cluster");
       results.cluster = await runCluster(config, workDir, log);
     }
   } finally {

@@ -1,6 +1,7 @@
 // Starting the three systems under test as child processes, each the way it would run for real.
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
+import type { CreateServerOptions } from "@beckon/server";
 import { BenchChild } from "./bench-child.js";
 import type { PeerTarget, SystemName } from "./load/call-peers.js";
 
@@ -24,6 +25,8 @@ export interface RunningServer {
   listeningMs: number;
   /** Beckon only: its SQLite file. */
   store?: string;
+  /** Beckon only: where its HTTP API (`/api`) answers. */
+  httpUrl?: string;
 }
 
 export interface StartServerOptions {
@@ -33,6 +36,8 @@ export interface StartServerOptions {
   redis?: string;
   secret?: string;
   callerGraceMs?: number;
+  /** Beckon only: offline push providers. */
+  push?: CreateServerOptions["push"];
 }
 
 let serial = 0;
@@ -53,7 +58,13 @@ export async function startServer(
   const store = options.store ?? join(workDir, `beckon-${serial}.db`);
   const settings =
     system === "beckon"
-      ? { store, secret, redis: options.redis, callerGraceMs: options.callerGraceMs }
+      ? {
+          store,
+          secret,
+          redis: options.redis,
+          callerGraceMs: options.callerGraceMs,
+          push: options.push,
+        }
       : {};
   const { child, info } = await BenchChild.start(`${system} server`, scripts[system], {
     env: { BENCH_SERVER: JSON.stringify(settings) },
@@ -65,7 +76,7 @@ export async function startServer(
     child,
     target: system === "beckon" ? { system, url, secret } : { system, url },
     listeningMs: Number(info.listeningMs),
-    ...(system === "beckon" ? { store } : {}),
+    ...(system === "beckon" ? { store, httpUrl: String(info.httpUrl) } : {}),
   };
 }
 

@@ -5,6 +5,7 @@ export interface Summary {
   min: number;
   p50: number;
   p90: number;
+  p95: number;
   p99: number;
   p999: number;
   max: number;
@@ -26,6 +27,7 @@ export function summarize(samples: readonly number[]): Summary {
     min: sorted.length > 0 ? (sorted[0] as number) : Number.NaN,
     p50: nearestRank(sorted, 0.5),
     p90: nearestRank(sorted, 0.9),
+    p95: nearestRank(sorted, 0.95),
     p99: nearestRank(sorted, 0.99),
     p999: nearestRank(sorted, 0.999),
     max: sorted.length > 0 ? (sorted[sorted.length - 1] as number) : Number.NaN,

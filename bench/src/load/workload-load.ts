@@ -2,6 +2,9 @@
 // logged in and heartbeating, ringing each other at a fixed offered rate. One call is what an app
 // does: invite -> both callee devices ring and acknowledge (receipt) -> one device accepts -> the
 // other stops ringing -> the caller sees the accept. Both systems are driven the same way.
+// Optionally (Beckon only) some calls also invite a user with no device online, with a
+// pushConfig, and end instead with the caller's cancel a while after the callee's receipt: the
+// offline invitee is pushed the invitation and then the cancel.
 import { BeckonClient, ZIMCallInvitationMode, ZIMCallUserState } from "@beckon/sdk";
 import { signToken } from "@beckon/server";
 import type { WebSocket } from "ws";
@@ -11,8 +14,13 @@ import { mapLimited, openRelaySocket, type PeerTarget } from "./call-peers.js";
 /** One user of either system: its devices, seen through a common shape. */
 interface User {
   userID: string;
-  /** Rings `callee` from device 0; resolves once the server took the invitation. */
-  invite(callee: User): Promise<void>;
+  /**
+   * Rings `callee` (and `offlineID`, if given) from device 0; resolves with the callID once the
+   * server took the invitation.
+   */
+  invite(callee: User, offlineID?: string): Promise<string>;
+  /** Cancels a call this user made; resolves once the server confirmed. */
+  cancel(callID: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -21,6 +29,10 @@ interface Pending {
   sentAt: number;
   rangAt: number;
   measured: boolean;
+  /** The caller cancels this call (after the callee's receipt) instead of the callee accepting. */
+  cancels: boolean;
+  /** The caller saw the callee's receipt. */
+  receipt: () => void;
   done: () => void;
 }
 
@@ -28,6 +40,11 @@ export interface WorkloadArgs {
   rate: number;
   warmupMs: number;
   durationMs: number;
+  /**
+   * Every `every`-th call also invites one of `userIDs` (no device online), with a pushConfig,
+   * and the caller cancels it `cancelAfterMs` after the callee's receipt.
+   */
+  offline?: { userIDs: string[]; every: number; cancelAfterMs: number };
 }
 
 export interface WorkloadResult {
@@ -36,12 +53,18 @@ export interface WorkloadResult {
   skipped: number;
   errors: number;
   unfinished: number;
+  /** Calls sent in the measured window that also invited an offline user (cancelled). */
+  offlineCalls: number;
   firstError: string | null;
   /** Invite sent -> first callee device rings. */
   ringMs: number[];
-  /** Invite sent -> the caller learns of the accept. */
+  /** Invite sent -> the caller learns of the accept (or its cancel is confirmed). */
   callMs: number[];
 }
+
+/** What an offline invitee's registered devices are pushed (ZIM's pushConfig). */
+const PUSH_CONFIG = { title: "Incoming call", content: "Tap to answer", payload: '{"bench":1}' };
+const CANCEL_PUSH_CONFIG = { title: "Missed call", content: "", payload: '{"bench":1}' };
 
 const DEVICES = 2;
 const callers: User[] = [];
@@ -82,6 +105,7 @@ async function beckonUser(target: PeerTarget, userID: string, answers: boolean):
     main.on("callInvitationReceived", (_c, data) => {
       const pending = ringing.get(userID);
       if (pending && pending.rangAt === 0) pending.rangAt = performance.now();
+      if (pending?.cancels) return;
       main.callAccept(data.callID, { extendedData: "" }).catch(() => undefined);
     });
     other.on("callInvitationReceived", () => {
@@ -91,21 +115,30 @@ async function beckonUser(target: PeerTarget, userID: string, answers: boolean):
   } else {
     main.on("callUserStateChanged", (_c, data) => {
       for (const user of data.callUserList) {
-        if (user.state !== ZIMCallUserState.Accepted || user.userID === userID) continue;
+        if (user.userID === userID) continue;
         const pending = ringing.get(user.userID);
-        if (pending) pending.done();
+        if (user.state === ZIMCallUserState.Accepted) pending?.done();
+        else if (user.state === ZIMCallUserState.Received) pending?.receipt();
       }
     });
   }
   await Promise.all(devices.map((device) => device.login(userID, { token })));
   return {
     userID,
-    invite: async (callee) => {
-      await main.callInvite([callee.userID], {
-        timeout: 60,
-        mode: ZIMCallInvitationMode.General,
-        extendedData: "",
-      });
+    invite: async (callee, offlineID) => {
+      const { callID } = await main.callInvite(
+        offlineID ? [callee.userID, offlineID] : [callee.userID],
+        {
+          timeout: 60,
+          mode: ZIMCallInvitationMode.General,
+          extendedData: "",
+          ...(offlineID ? { pushConfig: PUSH_CONFIG } : {}),
+        },
+      );
+      return callID;
+    },
+    cancel: async (callID) => {
+      await main.callCancel([], callID, { extendedData: "", pushConfig: CANCEL_PUSH_CONFIG });
     },
     close: async () => {
       await Promise.all(devices.map((device) => device.destroy()));
@@ -137,7 +170,8 @@ async function relayUser(target: PeerTarget, userID: string, answers: boolean): 
   });
   return {
     userID,
-    invite: async (callee) => {
+    invite: async (callee, offlineID) => {
+      if (offlineID) throw new Error("the relay baseline has no offline invitees");
       for (let d = 0; d < DEVICES; d++) {
         send(sockets[0] as WebSocket, {
           to: `${callee.userID}.d${d}`,
@@ -145,6 +179,10 @@ async function relayUser(target: PeerTarget, userID: string, answers: boolean): 
           from: `${userID}.d0`,
         });
       }
+      return "";
+    },
+    cancel: async () => {
+      throw new Error("the relay baseline has no cancel");
     },
     close: async () => {
       for (const socket of sockets) socket.terminate();
@@ -184,7 +222,7 @@ async function connect(args: {
   };
 }
 
-function run({ rate, warmupMs, durationMs }: WorkloadArgs): Promise<WorkloadResult> {
+function run({ rate, warmupMs, durationMs, offline }: WorkloadArgs): Promise<WorkloadResult> {
   const free = callers.map((_, i) => i);
   const result: WorkloadResult = {
     sent: 0,
@@ -192,6 +230,7 @@ function run({ rate, warmupMs, durationMs }: WorkloadArgs): Promise<WorkloadResu
     skipped: 0,
     errors: 0,
     unfinished: 0,
+    offlineCalls: 0,
     firstError: null,
     ringMs: [],
     callMs: [],
@@ -200,20 +239,50 @@ function run({ rate, warmupMs, durationMs }: WorkloadArgs): Promise<WorkloadResu
   const measureFrom = start + warmupMs;
   const end = measureFrom + durationMs;
   let scheduled = 0;
-  const launch = (pair: number, measured: boolean) => {
+  let offlineNext = 0;
+  const fail = (error: unknown) => {
+    result.errors += 1;
+    result.firstError ??= errorText(error);
+  };
+  const launch = (pair: number, measured: boolean, offlineID: string | undefined) => {
     const caller = callers[pair] as User;
     const callee = callees[pair] as User;
     let settled = false;
+    let callID: string | null = null;
+    let receipted = false;
+    let cancelTimer: NodeJS.Timeout | undefined;
     const release = () => {
       if (settled) return;
       settled = true;
+      clearTimeout(cancelTimer);
       ringing.delete(callee.userID);
       free.push(pair);
+    };
+    // The caller lets the call ring a while (so the offline invitee's push is queued, as when a
+    // real callee takes seconds to answer) and then hangs up.
+    const cancelLater = () => {
+      if (!offline || callID === null || !receipted || cancelTimer || settled) return;
+      const id = callID;
+      cancelTimer = setTimeout(() => {
+        caller.cancel(id).then(
+          () => pending.done(),
+          (error: unknown) => {
+            fail(error);
+            release();
+          },
+        );
+      }, offline.cancelAfterMs);
     };
     const pending: Pending = {
       sentAt: performance.now(),
       rangAt: 0,
       measured,
+      cancels: offlineID !== undefined,
+      receipt: () => {
+        if (!pending.cancels) return;
+        receipted = true;
+        cancelLater();
+      },
       done: () => {
         if (settled) return;
         const now = performance.now();
@@ -226,11 +295,16 @@ function run({ rate, warmupMs, durationMs }: WorkloadArgs): Promise<WorkloadResu
       },
     };
     ringing.set(callee.userID, pending);
-    caller.invite(callee).catch((error: unknown) => {
-      result.errors += 1;
-      result.firstError ??= errorText(error);
-      release();
-    });
+    caller.invite(callee, offlineID).then(
+      (id) => {
+        callID = id;
+        cancelLater();
+      },
+      (error: unknown) => {
+        fail(error);
+        release();
+      },
+    );
   };
   return new Promise<WorkloadResult>((resolve) => {
     const timer = setInterval(() => {
@@ -255,8 +329,13 @@ function run({ rate, warmupMs, durationMs }: WorkloadArgs): Promise<WorkloadResu
           if (measured) result.skipped += 1;
           continue;
         }
+        let offlineID: string | undefined;
+        if (offline && scheduled % offline.every === 0) {
+          offlineID = offline.userIDs[offlineNext++ % offline.userIDs.length];
+          if (measured) result.offlineCalls += 1;
+        }
         if (measured) result.sent += 1;
-        launch(pair, measured);
+        launch(pair, measured, offlineID);
       }
     }, 1);
   });

@@ -1,7 +1,7 @@
 // The server under test, as production runs it: the built @beckon/server on a SQLite file (WAL),
 // or as one cluster node on PostgreSQL and Redis, in its own process. Only the rate limit is raised, so the load is not refused; the rest of its
 // settings are the defaults unless the scenario says otherwise (BENCH_SERVER, JSON).
-import { createServer } from "@beckon/server";
+import { type CreateServerOptions, createServer } from "@beckon/server";
 import { serveCommands } from "../bench-child.js";
 import { serverProbes } from "./server-probes.js";
 
@@ -12,6 +12,8 @@ interface BeckonServerSettings {
   redis?: string;
   secret: string;
   callerGraceMs?: number;
+  /** Offline push providers, as `createServer` takes them. */
+  push?: CreateServerOptions["push"];
 }
 
 const settings = JSON.parse(process.env.BENCH_SERVER ?? "{}") as BeckonServerSettings;
@@ -24,6 +26,7 @@ const server = await createServer({
   rateLimit: { burst: 1_000_000, perSecond: 1_000_000 },
   ...(settings.redis === undefined ? {} : { redis: settings.redis }),
   ...(settings.callerGraceMs === undefined ? {} : { callerGraceMs: settings.callerGraceMs }),
+  ...(settings.push ? { push: settings.push } : {}),
 });
 
 const stop = () => {
@@ -41,5 +44,5 @@ serveCommands(
   },
   // performance.now() counts from this process's start: Node's boot, module loading,
   // opening the store and re-arming its timers are all in it.
-  { url: server.url, port: server.port, listeningMs: performance.now() },
+  { url: server.url, httpUrl: server.httpUrl, port: server.port, listeningMs: performance.now() },
 );
