@@ -86,6 +86,9 @@ export class OutboxRelay {
       })),
     );
     for (const hook of this.hooks) {
+      // A turn of the event loop between hooks: hooks that work synchronously (SQLite) must not
+      // hold rings and replies back for a whole round.
+      await new Promise((resolve) => setImmediate(resolve));
       if (hook.onFacts) await hook.onFacts(batch);
       else if (hook.onFact) for (const { fact, meta } of batch) await hook.onFact(fact, meta);
     }

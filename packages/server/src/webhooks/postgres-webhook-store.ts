@@ -77,6 +77,21 @@ const sql = {
            ON CONFLICT (endpoint_id, dedupe_key) DO NOTHING
            RETURNING *`,
   },
+  enqueueMany: {
+    name: "beckon_webhooks_enqueue_many",
+    text: `INSERT INTO webhook_deliveries
+             (id, endpoint_id, dedupe_key, type, body, status, next_attempt_at, created_at)
+           SELECT 'msg_' || rtrim(translate(encode(uuid_send(gen_random_uuid()), 'base64'),
+                    '+/', '-_'), '='),
+                  e.id, ev.dedupe_key, ev.type, ev.body, 'pending', $4, $4
+           FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY
+                  AS ev(dedupe_key, type, body, n)
+           JOIN webhook_endpoints e
+             ON e.events IS NULL OR e.events @> jsonb_build_array(ev.type)
+           ORDER BY ev.n, e.created_at, e.id
+           ON CONFLICT (endpoint_id, dedupe_key) DO NOTHING
+           RETURNING *`,
+  },
   nextDue: {
     name: "beckon_webhooks_next_due",
     text: `SELECT next_attempt_at AS at FROM webhook_deliveries WHERE status = 'pending'
@@ -186,6 +201,23 @@ export class PostgresWebhookStore implements WebhookStore {
     const result = await this.pool.query<DeliveryRow>({
       ...sql.enqueue,
       values: [dedupeKey, payload.type, JSON.stringify(payload), now],
+    });
+    return result.rows.map(deliveryOf);
+  }
+
+  async enqueueMany(
+    events: ReadonlyArray<{ dedupeKey: string; payload: WebhookPayload }>,
+    now: number,
+  ): Promise<WebhookDelivery[]> {
+    if (events.length === 0) return [];
+    const result = await this.pool.query<DeliveryRow>({
+      ...sql.enqueueMany,
+      values: [
+        events.map((event) => event.dedupeKey),
+        events.map((event) => event.payload.type),
+        events.map((event) => JSON.stringify(event.payload)),
+        now,
+      ],
     });
     return result.rows.map(deliveryOf);
   }

@@ -66,6 +66,19 @@ export class WebhookService implements Hook {
     await this.publish(meta.id, type, data, fact.at);
   }
 
+  /** A relay round in one transaction: a busy endpoint list costs one write per round. */
+  async onFacts(batch: ReadonlyArray<{ fact: Fact; meta: FactMeta }>): Promise<void> {
+    const events = batch.map(({ fact, meta }) => {
+      const { type, data } = payloadOfFact(fact);
+      return {
+        dedupeKey: meta.id,
+        payload: { type, timestamp: new Date(fact.at).toISOString(), data },
+      };
+    });
+    const created = await this.options.store.enqueueMany(events, this.clock());
+    if (created.length > 0) this.kick();
+  }
+
   /**
    * Queues an event that is not a call fact (`push_failed`); `dedupeKey` makes a repeated
    * publish of the same event a no-op.

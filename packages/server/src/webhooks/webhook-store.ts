@@ -68,6 +68,11 @@ export interface WebhookStore {
    * endpoint; returns the deliveries created now.
    */
   enqueue(dedupeKey: string, payload: WebhookPayload, now: number): Promise<WebhookDelivery[]>;
+  /** `enqueue` for many events in one transaction (a relay round's facts). */
+  enqueueMany(
+    events: ReadonlyArray<{ dedupeKey: string; payload: WebhookPayload }>,
+    now: number,
+  ): Promise<WebhookDelivery[]>;
   /** When the earliest pending delivery is due; undefined when none is pending. */
   nextDueAt(): Promise<number | undefined>;
   /**
@@ -304,26 +309,34 @@ export class SqliteWebhookStore implements WebhookStore {
     payload: WebhookPayload,
     now: number,
   ): Promise<WebhookDelivery[]> {
+    return this.enqueueMany([{ dedupeKey, payload }], now);
+  }
+
+  async enqueueMany(
+    events: ReadonlyArray<{ dedupeKey: string; payload: WebhookPayload }>,
+    now: number,
+  ): Promise<WebhookDelivery[]> {
     this.endpoints ??= this.statements.listEndpoints.all().map(endpointOf);
-    const endpoints = this.endpoints.filter(
-      (endpoint) => endpoint.events === null || endpoint.events.includes(payload.type),
-    );
-    if (endpoints.length === 0) return [];
-    const body = JSON.stringify(payload);
+    const all = this.endpoints;
+    if (all.length === 0) return [];
     return this.db.transaction(() => {
       const created: WebhookDelivery[] = [];
-      for (const endpoint of endpoints) {
-        if (endpoint.events !== null && !endpoint.events.includes(payload.type)) continue;
-        const inserted = this.statements.insertDelivery.get(
-          `msg_${randomBytes(16).toString("base64url")}`,
-          endpoint.id,
-          dedupeKey,
-          payload.type,
-          body,
-          now,
-          now,
-        );
-        if (inserted) created.push(deliveryOf(inserted));
+      for (const { dedupeKey, payload } of events) {
+        let body: string | undefined;
+        for (const endpoint of all) {
+          if (endpoint.events !== null && !endpoint.events.includes(payload.type)) continue;
+          body ??= JSON.stringify(payload);
+          const inserted = this.statements.insertDelivery.get(
+            `msg_${randomBytes(16).toString("base64url")}`,
+            endpoint.id,
+            dedupeKey,
+            payload.type,
+            body,
+            now,
+            now,
+          );
+          if (inserted) created.push(deliveryOf(inserted));
+        }
       }
       return created;
     })();

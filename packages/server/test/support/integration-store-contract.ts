@@ -288,6 +288,32 @@ export function describeIntegrationStores(
         expect(left.map((d) => d.endpointID)).toEqual([ends.id]);
       });
 
+      it("queues a relay round's events in one call, each once per endpoint that takes it", async () => {
+        const all = await stores.webhooks.addEndpoint(
+          { url: "https://a.example/hook", events: null, description: "all" },
+          NOW,
+        );
+        const ends = await stores.webhooks.addEndpoint(
+          { url: "https://b.example/hook", events: ["call_end"], description: "" },
+          NOW + 1,
+        );
+        const round = [
+          { dedupeKey: "r1", payload: payload("call_invite") },
+          { dedupeKey: "r2", payload: payload("call_end") },
+        ];
+        const created = await stores.webhooks.enqueueMany(round, NOW);
+        expect(created.map((d) => `${d.type} ${d.endpointID}`).sort()).toEqual(
+          [`call_invite ${all.id}`, `call_end ${all.id}`, `call_end ${ends.id}`].sort(),
+        );
+        expect(created.find((d) => d.type === "call_end")?.body).toBe(
+          JSON.stringify(payload("call_end")),
+        );
+        // The round again (the relay repeating itself): nothing new; an empty round is fine.
+        expect(await stores.webhooks.enqueueMany(round, NOW + 5)).toEqual([]);
+        expect(await stores.webhooks.enqueueMany([], NOW + 5)).toEqual([]);
+        expect(await stores.webhooks.listDeliveries({ limit: 10 })).toHaveLength(3);
+      });
+
       // A SQLite store keeps its endpoints in memory: it is the only writer of its file's table.
       it.runIf(options.sharedEndpoints)(
         "an endpoint added through one node gets the events queued through another",
