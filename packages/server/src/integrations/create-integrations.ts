@@ -20,6 +20,9 @@ import { loadOrCreateVapidKeys } from "../push/vapid-keys.js";
 import { WebPushProvider } from "../push/web-push-provider.js";
 import { openSqlite } from "../sqlite/module-schema.js";
 import type { CallStore } from "../store/call-store.js";
+import { DeliveryLog } from "../timeline/delivery-log.js";
+import { SqliteDeliveryLogStore } from "../timeline/delivery-log-store.js";
+import type { CallRecords } from "../timeline/device-timelines.js";
 import { TimelineHook } from "../timeline/timeline-hook.js";
 import { WebhookService } from "../webhooks/webhook-service.js";
 import { SqliteWebhookStore, type WebhookStore } from "../webhooks/webhook-store.js";
@@ -53,11 +56,15 @@ export interface Integrations {
   pushRegistrations: PushRegistrationStore;
   webhooks: { store: WebhookStore; service: WebhookService };
   timeline: TimelineHook;
+  /** Invitations sent to devices and their receipts (the call service records into it). */
+  deliveries: DeliveryLog;
   dispatcher: PushDispatcher;
   /** The VAPID public key pages subscribe with; undefined without Web Push. */
   vapidPublicKey: string | undefined;
   /** The server API's dependencies, less the call service and the secret. */
   api: Omit<ApiDependencies, "calls" | "secret" | "store">;
+  /** A call's facts, deliveries and pushes as stored now, for its timeline. */
+  records(callID: string): Promise<CallRecords>;
   /** Starts the webhook worker and resumes pushes a stopped node left queued. */
   start(): Promise<void>;
   /**
@@ -75,6 +82,7 @@ export function createIntegrations(options: IntegrationOptions): Integrations {
   const pushRegistrations = new SqlitePushRegistrationStore(db);
   const webhookStore = new SqliteWebhookStore(db);
   const timeline = new TimelineHook(db);
+  const deliveries = new DeliveryLog(new SqliteDeliveryLogStore(db), options.log);
   const webhookService = new WebhookService({
     store: webhookStore,
     clock,
@@ -139,6 +147,7 @@ export function createIntegrations(options: IntegrationOptions): Integrations {
     pushRegistrations,
     webhooks: { store: webhookStore, service: webhookService },
     timeline,
+    deliveries,
     dispatcher,
     vapidPublicKey,
     api: {
@@ -146,9 +155,18 @@ export function createIntegrations(options: IntegrationOptions): Integrations {
       keys,
       pushRegistrations,
       timeline: (callID) => timeline.of(callID),
+      deliveries: (callID) => deliveries.of(callID),
       webhooks: { store: webhookStore, service: webhookService },
       ...(vapidPublicKey ? { vapidPublicKey } : {}),
       clock,
+    },
+    async records(callID) {
+      const [facts, delivered, pushes] = await Promise.all([
+        timeline.of(callID),
+        deliveries.of(callID),
+        pushRegistrations.sendsOf(callID),
+      ]);
+      return { facts, deliveries: delivered, pushes };
     },
     async start() {
       webhookService.start();
@@ -157,6 +175,7 @@ export function createIntegrations(options: IntegrationOptions): Integrations {
     async purgeBefore(time) {
       const counts = await Promise.all([
         timeline.purgeBefore(time),
+        deliveries.purgeBefore(time),
         pushRegistrations.purgeSendsBefore(time),
         webhookStore.purgeBefore(time),
       ]);
@@ -165,6 +184,7 @@ export function createIntegrations(options: IntegrationOptions): Integrations {
     async close() {
       await webhookService.stop();
       await dispatcher.close();
+      await deliveries.close();
       db.close();
     },
   };
