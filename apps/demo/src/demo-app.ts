@@ -21,6 +21,7 @@ import { Ringer } from "./ringer.js";
 import { savedSession, saveSession, tabDeviceID } from "./tab-session.js";
 import type { CallActions } from "./views/call-actions.js";
 import { callCard } from "./views/call-card.js";
+import type { TimelineState } from "./views/call-timeline-view.js";
 import { startCountdownTicker } from "./views/countdown.js";
 import { createDialerView, type DialerValues } from "./views/dialer-view.js";
 import { eventLogEntries, type LoggedEvent } from "./views/event-log.js";
@@ -95,6 +96,8 @@ export class DemoApp {
     pageSize: pageSizeFromURL(),
   };
   private historyRefreshTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Call timelines opened under the history's rows, by callID. */
+  private readonly timelines = new Map<string, TimelineState>();
   private historyReloadWanted = false;
   private shownCalls = new Set<string>();
   /** Finished calls whose card is due to clear itself. */
@@ -267,6 +270,7 @@ export class DemoApp {
       this.recent.remember([userID]);
       if (this.tokenMode === "development") this.online.start();
       this.history = { ...this.history, items: [], nextFlag: 0, loaded: false };
+      this.timelines.clear();
       void this.loadHistory(true);
     } catch (error) {
       this.session = null;
@@ -575,6 +579,30 @@ export class DemoApp {
     }
   }
 
+  /** Opens a call's timeline (loading it afresh each time) or closes it. */
+  private async toggleTimeline(callID: string): Promise<void> {
+    const session = this.session;
+    if (!session) return;
+    if (this.timelines.get(callID)?.open) {
+      this.timelines.delete(callID);
+      this.renderHistory();
+      return;
+    }
+    const state: TimelineState = { open: true, loading: true, result: null, error: null };
+    this.timelines.set(callID, state);
+    this.renderHistory();
+    try {
+      const result = await session.client.callTimeline(callID);
+      if (this.timelines.get(callID) !== state) return;
+      this.timelines.set(callID, { ...state, loading: false, result });
+    } catch (error) {
+      if (this.timelines.get(callID) !== state) return;
+      const text = describeError("Could not load the timeline", error);
+      this.timelines.set(callID, { ...state, loading: false, error: text });
+    }
+    if (this.session === session) this.renderHistory();
+  }
+
   // ── Notices and the event log ─────────────────────────────────────────────────────────────
 
   private notify(kind: NoticeKind, text: string): void {
@@ -754,6 +782,9 @@ export class DemoApp {
           return shown !== undefined && session.book.phase(shown) !== "over";
         },
         isBusy: (action, callID) => this.busy.has(`${action}:${callID}`),
+        toggleTimeline: (callID) => void this.toggleTimeline(callID),
+        timelineOf: (callID) => this.timelines.get(callID),
+        viewer: { userID: session.userID, deviceID: session.client.deviceID },
       }),
     );
   }

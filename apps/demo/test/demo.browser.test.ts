@@ -294,10 +294,50 @@ describe.skipIf(!hasChromium && !inCI)("the demo page in Chromium", () => {
     await history.scrollIntoViewIfNeeded();
     await shot(alice, "history");
 
+    // The accepted call's timeline: bob's device was sent the ring, acknowledged it, accepted.
+    const accepted = items.nth(3);
+    await accepted.getByTestId("history-timeline-toggle").click();
+    const bobDevice = accepted.locator('[data-testid="timeline-device"][data-user-id="bob"]');
+    await bobDevice.waitFor();
+    expect(await bobDevice.count()).toBe(1);
+    const clock = /^\d{2}:\d{2}:\d{2}\.\d{3}/;
+    expect(await bobDevice.getByTestId("timeline-sent").textContent()).toMatch(
+      new RegExp(`^sent${clock.source.slice(1)}`),
+    );
+    expect(await bobDevice.getByTestId("timeline-delivered").textContent()).toMatch(
+      /^delivered\d{2}:\d{2}:\d{2}\.\d{3} \(\+[\d.]+ m?s\)$/,
+    );
+    expect(await bobDevice.getByTestId("timeline-pushed").textContent()).toBe("pushed—");
+    expect(await bobDevice.getByTestId("timeline-answered").textContent()).toMatch(
+      /^answeredaccepted \d{2}:\d{2}:\d{2}\.\d{3}/,
+    );
+    await accepted.getByTestId("call-timeline").scrollIntoViewIfNeeded();
+    await shot(alice, "history-timeline");
+    await accepted.getByTestId("history-timeline-toggle").click();
+    await accepted.getByTestId("call-timeline").waitFor({ state: "detached" });
+
     const bob = await openAs("bob", phone);
     const bobItems = bob.getByTestId("history").getByTestId("history-item");
     await bobItems.first().waitFor();
     expect(await bobItems.first().getByTestId("history-title").textContent()).toBe("From alice");
+    // The invitee sees the same for the call that timed out. The ring went to each of bob's
+    // devices the server still counted (the pages of earlier tests, closed but within the resume
+    // window); only the page open then acknowledged it, and none answered.
+    await bobItems.first().getByTestId("history-timeline-toggle").click();
+    const ringing = bobItems.first().locator('[data-testid="timeline-device"][data-user-id="bob"]');
+    await ringing.first().waitFor();
+    const rung = await ringing.count();
+    expect(rung).toBeGreaterThan(1);
+    expect(await ringing.getByTestId("timeline-sent").allTextContents()).toEqual(
+      Array(rung).fill(expect.stringMatching(/^sent\d/)),
+    );
+    const delivered = await ringing.getByTestId("timeline-delivered").allTextContents();
+    expect(delivered.filter((text) => /^delivered\d/.test(text))).toHaveLength(1);
+    expect(delivered.filter((text) => text === "delivered—")).toHaveLength(rung - 1);
+    expect(new Set(await ringing.getByTestId("timeline-answered").allTextContents())).toEqual(
+      new Set(["answered—"]),
+    );
+    await shot(bob, "history-timeline-phone");
     await noErrorNotices(alice);
     await noErrorNotices(bob);
   });

@@ -1,4 +1,6 @@
 // Wire frames of protocol version 1: JSON text frames over one WebSocket (see docs/protocol.md).
+
+import type { CallTimelineRequest, CallTimelineResult } from "./call-timeline.js";
 import type {
   CallAcceptanceSentResult,
   CallCancelSentResult,
@@ -105,6 +107,8 @@ export interface OperationMap {
     request: QueryCallListRequest;
     result: CallInvitationListQueriedResult;
   };
+  /** A Beckon addition: the call's per-device delivery timeline, for a member of the call. */
+  callTimeline: { request: CallTimelineRequest; result: CallTimelineResult };
 }
 
 export type OperationName = keyof OperationMap;

@@ -71,6 +71,7 @@ export const requestSchemas = {
       .transform((count) => (Number.isInteger(count) ? Math.min(count, MAX_QUERY_COUNT) : count)),
     nextFlag: z.number().optional(),
   }),
+  callTimeline: z.object({ callID: shortString.min(1) }),
 } satisfies { [K in OperationName]: z.ZodType<OperationMap[K]["request"]> };
 
 export const requestEnvelopeSchema = z.object({

@@ -25,6 +25,7 @@ import {
   type CallInviteConfig,
   type CallRejectConfig,
   type CallRejectionSentResult,
+  type CallTimelineResult,
   CloseCode,
   ConnectionEvent,
   ConnectionState,
@@ -411,6 +412,14 @@ export class BeckonClient {
       if (typeof query.count !== "number") throw invalidParams("config.count must be a number");
       return { count: query.count, nextFlag: query.nextFlag ?? 0 };
     });
+  }
+
+  /**
+   * A Beckon addition: the call's delivery timeline (per device: sent, received, pushed,
+   * answered, in server time). For any member of the call; others get CallDoesNotExist.
+   */
+  callTimeline(callID: string): Promise<CallTimelineResult> {
+    return this.request("callTimeline", () => ({ callID: requireString(callID, "callID") }));
   }
 
   // ── Requests ───────────────────────────────────────────────────────────────────────────────

@@ -23,6 +23,7 @@ import {
   type CallQuitSentResult,
   type CallRejectConfig,
   type CallRejectionSentResult,
+  type CallTimelineResult,
   type CallUserInfo,
   callEventNames,
   ErrorCode,
@@ -306,6 +307,11 @@ export class ZIM {
     return this.loggedInClient().queryCallInvitationList(config);
   }
 
+  /** A Beckon addition (ZIM has no such method): the call's per-device delivery timeline. */
+  callTimeline(callID: string): Promise<CallTimelineResult> {
+    return this.loggedInClient().callTimeline(callID);
+  }
+
   /** Before the first login there is no client yet: a stand-in that refuses like one. */
   private loggedInClient(): Pick<
     BeckonClient,
@@ -318,6 +324,7 @@ export class ZIM {
     | "callQuit"
     | "callEnd"
     | "queryCallInvitationList"
+    | "callTimeline"
   > {
     return this.client ?? notLoggedInClient;
   }
@@ -374,4 +381,5 @@ const notLoggedInClient = {
   callQuit: refuse,
   callEnd: refuse,
   queryCallInvitationList: refuse,
+  callTimeline: refuse,
 };

@@ -1,7 +1,7 @@
 // Applies commands to calls: load -> engine -> one commit (call, timers, facts) -> streams. The
 // only place where engine decisions become durable and visible.
 import { randomBytes } from "node:crypto";
-import type { Call } from "@beckon/engine";
+import type { Actor, Call } from "@beckon/engine";
 import {
   applyCommand,
   type CallCommand,
@@ -29,6 +29,8 @@ import type { BeckonMetrics } from "./metrics.js";
 import type { DeviceState, Presence } from "./presence/presence.js";
 import type { CallStore, CommitResult, StoredTimer } from "./store/call-store.js";
 import { type Publication, type StreamBroker, streamOf } from "./streams/stream-broker.js";
+import type { DeliveryRecorder } from "./timeline/delivery-log.js";
+import type { DeliveryRecord } from "./timeline/delivery-log-store.js";
 import type { TimerSource } from "./timers/timer-source.js";
 
 const MAX_VERSION_RETRIES = 5;
@@ -58,6 +60,8 @@ export interface CallServiceDeps {
   log: Logger;
   clock: () => number;
   metrics?: BeckonMetrics;
+  /** Told which devices were sent which invitation, and their receipts; in memory only. */
+  deliveries?: DeliveryRecorder;
 }
 
 export class CallService {
@@ -120,7 +124,8 @@ export class CallService {
         const call =
           (attempt === 0 && this.cache.get(callID)) || (await this.store.getCall(callID));
         if (!call) throw new BeckonError(ErrorCode.CallDoesNotExist, "no such call");
-        const decision = applyCommand<C>(call, command, this.clock(), this.deps.settings);
+        const now = this.clock();
+        const decision = applyCommand<C>(call, command, now, this.deps.settings);
         // A refusal or a no-op must not rest on a stale copy: decide once more on what the
         // store holds (a change is safe, the compare-and-set checks it).
         if ((!decision.ok || !decision.changed) && attempt === 0 && this.cache.has(callID)) {
@@ -128,6 +133,9 @@ export class CallService {
           continue;
         }
         if (!decision.ok) throw decision.error;
+        // Every device's receipt, not only the first that changed the member (in the call's
+        // turn, so a read queued after it sees it).
+        if (command.type === "receipt") this.recordReceipt(callID, command.actor, now);
         if (!decision.changed) return decision.reply;
         if ((await this.commit(call, decision)).ok) return decision.reply;
         this.cache.delete(callID);
@@ -150,6 +158,14 @@ export class CallService {
   /** Publishes events to one device's stream (a login picture). */
   async tell(device: { userID: string; deviceID: string }, events: readonly CallEvent[]) {
     const stream = streamOf(device.userID, device.deviceID);
+    const at = this.clock();
+    const sent: DeliveryRecord[] = [];
+    for (const event of events) {
+      if (event.name !== "callInvitationReceived") continue;
+      const { callID, deadline } = event.data;
+      sent.push({ callID, ...actorOf(device), step: "sent", deadline, at });
+    }
+    if (sent.length > 0) this.deps.deliveries?.record(sent);
     await this.deps.broker.publish(
       events.map((event) => ({ stream, payload: payloadOf(event), once: invitationOnce(event) })),
     );
@@ -204,6 +220,12 @@ export class CallService {
     return result;
   }
 
+  private recordReceipt(callID: string, actor: Actor, at: number): void {
+    this.deps.deliveries?.record([
+      { callID, ...actorOf(actor), step: "received", deadline: 0, at },
+    ]);
+  }
+
   private remember(call: Call): void {
     this.cache.delete(call.callID);
     if (call.state === CallState.Ended) return;
@@ -238,10 +260,11 @@ export class CallService {
     const made = new Map<CallEvent, Pick<Publication, "payload" | "once">>();
     const sessions = new Map<string, DeviceState[]>();
     const now = this.clock();
+    /** Invitations among them: recorded before they are published, so any reader after sees them. */
+    const sent: DeliveryRecord[] = [];
     for (const { to, event } of deliveries) {
-      if (event.name === "callInvitationReceived") {
-        this.deps.metrics?.observeRing(now - event.data.createTime);
-      }
+      const invitation = event.name === "callInvitationReceived" ? event.data : null;
+      if (invitation) this.deps.metrics?.observeRing(now - invitation.createTime);
       let devices = sessions.get(to.userID);
       if (!devices) {
         devices = await this.deps.presence.devicesOf(to.userID);
@@ -256,7 +279,17 @@ export class CallService {
           made.set(event, shared);
         }
         batch.push({ stream: streamOf(device.userID, device.deviceID), ...shared });
+        if (invitation) {
+          const { callID, deadline } = invitation;
+          sent.push({ callID, ...actorOf(device), step: "sent", deadline, at: 0 });
+        }
       }
+    }
+    if (sent.length > 0 && this.deps.deliveries) {
+      // The time it leaves, after the presence look-ups above.
+      const at = this.clock();
+      for (const send of sent) send.at = at;
+      this.deps.deliveries.record(sent);
     }
     if (batch.length > 0) await this.deps.broker.publish(batch);
   }
@@ -273,4 +306,8 @@ export class CallService {
       retry.unref();
     }
   };
+}
+
+function actorOf(device: { userID: string; deviceID: string }) {
+  return { userID: device.userID, deviceID: device.deviceID };
 }

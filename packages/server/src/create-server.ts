@@ -146,7 +146,13 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
     log,
     clock,
     metrics,
+    deliveries: integrations.deliveries,
   });
+  /** A call's records once what was committed before the read has reached the hooks. */
+  const callRecords = async (callID: string) => {
+    await relay.flush();
+    return integrations.records(callID);
+  };
   const sessions = new SessionService({
     nodeID,
     store,
@@ -164,7 +170,7 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
     clock,
     metrics,
   });
-  const gateway = new Gateway(config, sessions, calls, store, broker, log, clock);
+  const gateway = new Gateway(config, sessions, calls, store, broker, log, clock, callRecords);
   gauges = {
     devicesOnline: () => gateway.deviceCount,
     pendingDeadlines: () => timers.pending,
@@ -201,6 +207,7 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
     calls,
     store,
     ...integrations.api,
+    settled: () => relay.flush(),
   });
   http.all("/metrics", async (request, reply) => {
     if (request.method !== "GET" && request.method !== "HEAD") {

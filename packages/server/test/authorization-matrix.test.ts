@@ -122,6 +122,7 @@ it("every operation a role may not perform is refused with its code, changing no
     ["callQuit", onX()],
     ["callEnd", onX()],
     ["queryCallInvitationList", { count: 10 }],
+    ["callTimeline", onX()],
   ];
   for (const [op, data] of allOps) {
     cells.push(["before login", stranger, op, data, ErrorCode.UserIsNotLogged]);
@@ -138,6 +139,7 @@ it("every operation a role may not perform is refused with its code, changing no
       [role, link, "callingInvite", onX({ invitees: ["grace"] }), ErrorCode.CallCommonError],
       [role, link, "callQuit", onX(), ErrorCode.CallCommonError],
       [role, link, "callEnd", onX(), ErrorCode.CallCommonError],
+      [role, link, "callTimeline", onX(), ErrorCode.CallDoesNotExist],
     );
   }
   cells.push(

@@ -115,3 +115,36 @@ it("a commit that lost its compare-and-set leaves no facts behind", async () => 
   expect(result).toEqual({ ok: false, conflict: "version" });
   expect(await store.readOutbox(10)).toEqual([]);
 });
+
+it("flush resolves once what was committed before it reached the hooks, even mid-round", async () => {
+  const store = new SqliteCallStore(":memory:");
+  const record = recorder();
+  const relay = new OutboxRelay(store, [record.hook], log);
+  stops.push(
+    () => relay.stop(),
+    () => store.close(),
+  );
+  const first = invite("c4");
+  await insert(store, first.call, first.facts);
+  await relay.flush();
+  expect(record.seen.map((s) => s.id)).toEqual(["c4:1:0", "c4:1:1"]);
+
+  // A round under way read the outbox before the second commit: flush waits for one more.
+  const second = invite("c5");
+  const third = invite("c6");
+  await insert(store, second.call, second.facts);
+  relay.kick();
+  const midRound = record.until(3);
+  await midRound;
+  await insert(store, third.call, third.facts);
+  await relay.flush();
+  expect(record.seen.map((s) => s.id)).toEqual([
+    "c4:1:0",
+    "c4:1:1",
+    "c5:1:0",
+    "c5:1:1",
+    "c6:1:0",
+    "c6:1:1",
+  ]);
+  expect(await store.readOutbox(10)).toEqual([]);
+});

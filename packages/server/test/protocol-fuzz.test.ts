@@ -47,12 +47,20 @@ const brokenData: Record<string, fc.Arbitrary<unknown>> = {
   callQuit: fc.record({ callID: fc.oneof(fc.integer(), fc.constant(null)) }),
   callEnd: fc.record({ callID: fc.oneof(fc.double(), fc.array(fc.integer())) }),
   queryCallInvitationList: fc.record({ count: fc.oneof(fc.string(), fc.constant(null)) }),
+  callTimeline: fc.record({ callID: fc.oneof(fc.integer(), fc.constant(""), fc.boolean()) }),
 };
 
 /** Well-formed requests that must still be refused for a stranger (no such call, bad values). */
 const refusedRequest = fc.oneof(
   fc.record({
-    op: fc.constantFrom("callAccept", "callReject", "callJoin", "callQuit", "callEnd"),
+    op: fc.constantFrom(
+      "callAccept",
+      "callReject",
+      "callJoin",
+      "callQuit",
+      "callEnd",
+      "callTimeline",
+    ),
     data: fc.record({ callID: fc.string({ minLength: 1, maxLength: 40 }) }),
   }),
   fc.record({

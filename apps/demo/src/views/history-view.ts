@@ -2,6 +2,7 @@
 import { type CallInfo, CallInvitationMode, CallState, CallUserState } from "@beckon/sdk";
 import { mediaLabel, memberLook, modeLabel, userStateName } from "../call-labels.js";
 import { h } from "../element-builder.js";
+import { callTimelineView, type TimelineState, type Viewer } from "./call-timeline-view.js";
 
 export interface HistoryState {
   items: CallInfo[];
@@ -23,6 +24,11 @@ export interface HistoryActions {
   /** This tab shows the call already (its card has the controls). */
   isShownHere(callID: string): boolean;
   isBusy(action: string, callID: string): boolean;
+  /** Shows or hides the call's per-device delivery timeline. */
+  toggleTimeline(callID: string): void;
+  timelineOf(callID: string): TimelineState | undefined;
+  /** This page's user and device, named as such in timelines. */
+  viewer: Viewer;
 }
 
 const timeFormat = new Intl.DateTimeFormat(undefined, {
@@ -43,6 +49,8 @@ function item(call: CallInfo, me: string, actions: HistoryActions): HTMLElement 
   // Still a member, but this tab has no card for it (reloaded, or joined elsewhere).
   const canRejoin =
     advancedRunning && mine === CallUserState.Accepted && !actions.isShownHere(call.callID);
+  const timeline = actions.timelineOf(call.callID);
+  const timelineOpen = timeline?.open === true;
   return h(
     "li",
     {
@@ -133,6 +141,17 @@ function item(call: CallInfo, me: string, actions: HistoryActions): HTMLElement 
           ),
         )
       : null,
+    h(
+      "button",
+      {
+        class: "button button-quiet button-small",
+        testid: "history-timeline-toggle",
+        attrs: { type: "button", "aria-expanded": timelineOpen },
+        on: { click: () => actions.toggleTimeline(call.callID) },
+      },
+      timelineOpen ? "Hide timeline" : "Timeline",
+    ),
+    timeline?.open ? callTimelineView(timeline, actions.viewer) : null,
   );
 }
 

@@ -26,9 +26,11 @@ import {
 import { decodeJwt } from "jose";
 import { signToken, verifyToken } from "../auth-tokens.js";
 import type { Presence } from "../presence/presence.js";
-import type { PushRegistrationStore, PushSend } from "../push/push-registration-store.js";
+import type { PushRegistrationStore } from "../push/push-registration-store.js";
 import type { PushTarget } from "../push/push-types.js";
 import type { CallStore } from "../store/call-store.js";
+import type { DeliveryRecord } from "../timeline/delivery-log-store.js";
+import { deviceTimelines, timelineItems } from "../timeline/device-timelines.js";
 import type { TimelineEntry } from "../timeline/timeline-hook.js";
 import type { WebhookService } from "../webhooks/webhook-service.js";
 import type { WebhookDelivery, WebhookStore } from "../webhooks/webhook-store.js";
@@ -56,6 +58,10 @@ export interface ApiDependencies {
   forgetUser?: (userID: string) => Promise<void>;
   /** The facts of a call, for its timeline. */
   timeline?: (callID: string) => Promise<TimelineEntry[]>;
+  /** When the server sent each device the call's invitation and when it was acknowledged. */
+  deliveries?: (callID: string) => Promise<DeliveryRecord[]>;
+  /** Resolves once the facts committed so far reached the hooks, so a read shows them. */
+  settled?: () => Promise<void>;
   webhooks?: { store: WebhookStore; service: Pick<WebhookService, "replay"> };
   /** The VAPID public key pages subscribe with, when Web Push is configured. */
   vapidPublicKey?: string;
@@ -106,59 +112,6 @@ function memberView(call: Call) {
     quitTime: member.quitTime,
     mainDevice: member.mainDevice,
   }));
-}
-
-const answerKinds = new Set(["member.accepted", "member.rejected", "member.joined", "member.quit"]);
-
-/** Each device's path through the call: received, pushed, answered (a Beckon addition). */
-function deviceTimelines(facts: readonly TimelineEntry[], pushes: readonly PushSend[]) {
-  const devices = new Map<
-    string,
-    {
-      userID: string;
-      deviceID: string;
-      receivedAt?: number;
-      pushes: Array<{
-        kind: string;
-        status: string;
-        provider: string;
-        queuedAt: number;
-        doneAt: number;
-        httpStatus: number;
-        reason: string;
-      }>;
-      answers: Array<{ kind: string; at: number }>;
-    }
-  >();
-  const deviceOf = (userID: string, deviceID: string) => {
-    const key = `${userID}\u0000${deviceID}`;
-    let device = devices.get(key);
-    if (!device) {
-      device = { userID, deviceID, pushes: [], answers: [] };
-      devices.set(key, device);
-    }
-    return device;
-  };
-  for (const entry of facts) {
-    if (!entry.userID || !entry.deviceID || entry.fact.by?.userID !== entry.userID) continue;
-    if (entry.kind === "member.received") {
-      deviceOf(entry.userID, entry.deviceID).receivedAt ??= entry.at;
-    } else if (answerKinds.has(entry.kind)) {
-      deviceOf(entry.userID, entry.deviceID).answers.push({ kind: entry.kind, at: entry.at });
-    }
-  }
-  for (const send of pushes) {
-    deviceOf(send.userID, send.deviceID).pushes.push({
-      kind: send.kind,
-      status: send.status,
-      provider: send.provider,
-      queuedAt: send.queuedAt,
-      doneAt: send.doneAt,
-      httpStatus: send.httpStatus,
-      reason: send.reason,
-    });
-  }
-  return [...devices.values()];
 }
 
 function deliveryView(delivery: WebhookDelivery) {
@@ -462,31 +415,15 @@ export async function beckonApi(app: FastifyInstance, deps: ApiDependencies): Pr
     },
     async (request) => {
       const call = await existingCall(request.params.callID);
-      const [facts, pushes] = await Promise.all([
+      await deps.settled?.();
+      const [facts, deliveries, pushes] = await Promise.all([
         deps.timeline?.(call.callID) ?? [],
+        deps.deliveries?.(call.callID) ?? [],
         deps.pushRegistrations.sendsOf(call.callID),
       ]);
-      const timeline = [
-        ...facts.map(({ fact, ...entry }) => {
-          const { kind: _kind, callID: _callID, at: _at, ...detail } = fact;
-          return { ...entry, detail: detail as Record<string, unknown> };
-        }),
-        ...pushes.map((send) => ({
-          at: send.doneAt || send.queuedAt,
-          kind: `push.${send.status}`,
-          userID: send.userID,
-          deviceID: send.deviceID,
-          detail: {
-            push: send.kind,
-            provider: send.provider,
-            httpStatus: send.httpStatus,
-            reason: send.reason,
-            queuedAt: send.queuedAt,
-          },
-        })),
-      ].sort((a, b) => a.at - b.at);
+      const records = { facts, deliveries, pushes };
       return {
-        devices: deviceTimelines(facts, pushes),
+        devices: deviceTimelines(records),
         callID: call.callID,
         caller: call.caller,
         mode: call.mode,
@@ -496,7 +433,7 @@ export async function beckonApi(app: FastifyInstance, deps: ApiDependencies): Pr
         timeout: call.timeout,
         extendedData: call.extendedData,
         members: memberView(call),
-        timeline,
+        timeline: timelineItems(records),
       };
     },
   );

@@ -123,6 +123,8 @@ const timelineEntry = z.object({
 const deviceTimeline = z.object({
   userID: z.string(),
   deviceID: z.string(),
+  /** When the server first put the invitation on this device's event stream. */
+  sentAt: z.number().optional(),
   /** The receipt (the SDK acknowledged the invitation on this device). */
   receivedAt: z.number().optional(),
   pushes: z.array(
@@ -153,7 +155,8 @@ export const callView = z
     members: z.array(member),
     timeline: z.array(timelineEntry),
     devices: z.array(deviceTimeline).meta({
-      description: "Per member and device: when the invitation was received, pushed, answered",
+      description:
+        "Per member and device: when the invitation was sent, received, pushed, answered",
     }),
   })
   .meta({ id: "Call" });

@@ -3,7 +3,7 @@
 // node. It keeps transport state only; sessions live in the session service and presence.
 import { randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
-import { callInfoFor, checkCallListQuery } from "@beckon/engine";
+import { callInfoFor, checkCallListQuery, findMember } from "@beckon/engine";
 import {
   BeckonError,
   CloseCode,
@@ -26,6 +26,7 @@ import type { SessionService, Signal } from "../session-service.js";
 import type { CallStore } from "../store/call-store.js";
 import { StoreHealth } from "../store-health.js";
 import { type StreamBroker, type StreamEntry, streamOf } from "../streams/stream-broker.js";
+import { type CallRecords, memberTimeline } from "../timeline/device-timelines.js";
 import { ConnectionGuard } from "./connection-guard.js";
 import { FrameBudget, TOO_MANY_FRAMES_CLOSE_CODE, UserBudgets } from "./frame-budget.js";
 import { TokenBucket } from "./rate-limiter.js";
@@ -108,6 +109,12 @@ export class Gateway {
     private readonly broker: StreamBroker,
     private readonly log: Logger,
     private readonly clock: () => number = Date.now,
+    /** A call's facts, invitation sends and pushes (for `callTimeline`); none without it. */
+    private readonly callRecords: (callID: string) => Promise<CallRecords> = async () => ({
+      facts: [],
+      deliveries: [],
+      pushes: [],
+    }),
   ) {
     this.sweepTimer = setInterval(() => this.sweep(), clampDelay(settings.heartbeatIntervalMs));
     this.sweepTimer.unref();
@@ -622,6 +629,16 @@ export class Gateway {
         callList: page.calls.map((call) => callInfoFor(call, device.userID)),
         nextFlag: page.next,
       };
+    },
+    callTimeline: async (device, { callID }) => {
+      // In the call's turn: what this device sent before (its receipt) and the events decided
+      // before are recorded by then.
+      const call = await this.calls.inCallOrder(callID, () => this.store.getCall(callID));
+      // A call the user is no member of is answered like one that does not exist.
+      if (!call || !findMember(call, device.userID)) {
+        throw new BeckonError(ErrorCode.CallDoesNotExist, "no such call");
+      }
+      return memberTimeline(call.callID, await this.callRecords(call.callID));
     },
   };
 }

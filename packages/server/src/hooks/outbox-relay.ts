@@ -41,6 +41,24 @@ export class OutboxRelay {
     }, GATHER_MS);
   }
 
+  /**
+   * Runs a round now and resolves once the outbox is drained as far as the hooks allow: what was
+   * committed before the call has reached them (unless a hook fails), so a read after it sees it.
+   */
+  async flush(): Promise<void> {
+    if (this.stopped) return;
+    if (this.gathering) {
+      clearTimeout(this.gathering);
+      this.gathering = null;
+    }
+    // A round under way may have read the outbox before the latest commit: one more after it,
+    // and no further (under load, rounds follow each other without end).
+    const before = this.running;
+    this.run();
+    if (before) await before.catch(() => undefined);
+    await this.running;
+  }
+
   private run(): void {
     if (this.stopped) return;
     if (this.running) {

@@ -16,6 +16,8 @@ import type { PushProvider } from "../push/push-types.js";
 import { loadOrCreateVapidKeys } from "../push/vapid-keys.js";
 import { WebPushProvider } from "../push/web-push-provider.js";
 import type { CallStore } from "../store/call-store.js";
+import { DeliveryLog } from "../timeline/delivery-log.js";
+import type { CallRecords } from "../timeline/device-timelines.js";
 import { TimelineHook } from "../timeline/timeline-hook.js";
 import { WebhookService } from "../webhooks/webhook-service.js";
 import type { WebhookStore } from "../webhooks/webhook-store.js";
@@ -60,11 +62,15 @@ export interface Integrations {
   pushRegistrations: PushRegistrationStore;
   webhooks: { store: WebhookStore; service: WebhookService };
   timeline: TimelineHook;
+  /** Invitations sent to devices and their receipts (the call service records into it). */
+  deliveries: DeliveryLog;
   dispatcher: PushDispatcher;
   /** The VAPID public key pages subscribe with; undefined without Web Push. */
   vapidPublicKey: string | undefined;
   /** The server API's dependencies, less the call service and the secret. */
   api: Omit<ApiDependencies, "calls" | "secret" | "store">;
+  /** A call's facts, deliveries and pushes as stored now, for its timeline. */
+  records(callID: string): Promise<CallRecords>;
   /** Starts the webhook worker and resumes pushes a stopped node left queued. */
   start(): Promise<void>;
   /**
@@ -83,6 +89,7 @@ export function createIntegrations(options: IntegrationOptions): Integrations {
       : options.database;
   const { keys, pushRegistrations, webhooks: webhookStore } = stores;
   const timeline = new TimelineHook(stores.timeline);
+  const deliveries = new DeliveryLog(stores.deliveries, options.log);
   const webhookService = new WebhookService({
     store: webhookStore,
     clock,
@@ -150,6 +157,7 @@ export function createIntegrations(options: IntegrationOptions): Integrations {
     pushRegistrations,
     webhooks: { store: webhookStore, service: webhookService },
     timeline,
+    deliveries,
     dispatcher,
     vapidPublicKey,
     api: {
@@ -157,9 +165,18 @@ export function createIntegrations(options: IntegrationOptions): Integrations {
       keys,
       pushRegistrations,
       timeline: (callID) => timeline.of(callID),
+      deliveries: (callID) => deliveries.of(callID),
       webhooks: { store: webhookStore, service: webhookService },
       ...(vapidPublicKey ? { vapidPublicKey } : {}),
       clock,
+    },
+    async records(callID) {
+      const [facts, delivered, pushes] = await Promise.all([
+        timeline.of(callID),
+        deliveries.of(callID),
+        pushRegistrations.sendsOf(callID),
+      ]);
+      return { facts, deliveries: delivered, pushes };
     },
     async start() {
       webhookService.start();
@@ -168,6 +185,7 @@ export function createIntegrations(options: IntegrationOptions): Integrations {
     async purgeBefore(time) {
       const counts = await Promise.all([
         timeline.purgeBefore(time),
+        deliveries.purgeBefore(time),
         pushRegistrations.purgeSendsBefore(time),
         webhookStore.purgeBefore(time),
       ]);
@@ -176,6 +194,7 @@ export function createIntegrations(options: IntegrationOptions): Integrations {
     async close() {
       await webhookService.stop();
       await dispatcher.close();
+      await deliveries.close();
       await stores.close();
     },
   };

@@ -1,5 +1,5 @@
 // The integrations' storage as one set: API keys, push registrations and sends, webhook
-// endpoints and deliveries, timelines. SQLite on one node (the call store's file, or memory);
+// endpoints and deliveries, timelines and device deliveries. SQLite on one node (the call store's file, or memory);
 // PostgreSQL beside the call tables in a cluster, so every node sees the same keys,
 // registrations and queues.
 import type pg from "pg";
@@ -11,6 +11,8 @@ import {
   SqlitePushRegistrationStore,
 } from "../push/push-registration-store.js";
 import { openSqlite } from "../sqlite/module-schema.js";
+import { type DeliveryLogStore, SqliteDeliveryLogStore } from "../timeline/delivery-log-store.js";
+import { PostgresDeliveryLogStore } from "../timeline/postgres-delivery-log-store.js";
 import { PostgresTimelineStore } from "../timeline/postgres-timeline-store.js";
 import { SqliteTimelineStore, type TimelineStore } from "../timeline/timeline-store.js";
 import { PostgresWebhookStore } from "../webhooks/postgres-webhook-store.js";
@@ -21,6 +23,8 @@ export interface IntegrationStores {
   pushRegistrations: PushRegistrationStore;
   webhooks: WebhookStore;
   timeline: TimelineStore;
+  /** When each device was sent a call's invitation and acknowledged it. */
+  deliveries: DeliveryLogStore;
   /**
    * Other nodes use the same stores: queued work is then looked for now and then (not only
    * when this node queued it), and a push queued long ago is a dead node's to take over.
@@ -37,6 +41,7 @@ export function sqliteIntegrationStores(path: string): IntegrationStores {
     pushRegistrations: new SqlitePushRegistrationStore(db),
     webhooks: new SqliteWebhookStore(db),
     timeline: new SqliteTimelineStore(db),
+    deliveries: new SqliteDeliveryLogStore(db),
     shared: false,
     async close() {
       db.close();
@@ -54,6 +59,7 @@ export function postgresIntegrationStores(pool: pg.Pool): IntegrationStores {
     pushRegistrations: new PostgresPushRegistrationStore(pool),
     webhooks: new PostgresWebhookStore(pool),
     timeline: new PostgresTimelineStore(pool),
+    deliveries: new PostgresDeliveryLogStore(pool),
     shared: true,
     async close() {},
   };

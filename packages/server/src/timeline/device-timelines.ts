@@ -1,0 +1,151 @@
+// A call's records (committed facts, deliveries to devices, offline pushes) turned into what the
+// server API and the `callTimeline` operation show: each device's sent → received → pushed →
+// answered path, and one list of everything in time order.
+import type {
+  CallTimelineAnswer,
+  CallTimelineAnswerKind,
+  CallTimelineDevice,
+  CallTimelineResult,
+} from "@beckon/protocol";
+import type { PushSend } from "../push/push-registration-store.js";
+import type { DeliveryRecord } from "./delivery-log-store.js";
+import type { TimelineEntry } from "./timeline-hook.js";
+
+export interface CallRecords {
+  facts: readonly TimelineEntry[];
+  deliveries: readonly DeliveryRecord[];
+  pushes: readonly PushSend[];
+}
+
+/** The API's view of a push: the member-facing one plus the provider's answer. */
+export type DevicePush = Pick<
+  PushSend,
+  "kind" | "status" | "provider" | "queuedAt" | "doneAt" | "httpStatus" | "reason"
+>;
+
+export interface DeviceTimeline extends Omit<CallTimelineDevice, "pushes"> {
+  pushes: DevicePush[];
+}
+
+export interface TimelineItem {
+  at: number;
+  kind: string;
+  userID?: string;
+  deviceID?: string;
+  detail: Record<string, unknown>;
+}
+
+const answerKinds: ReadonlySet<string> = new Set<CallTimelineAnswerKind>([
+  "member.accepted",
+  "member.rejected",
+  "member.joined",
+  "member.quit",
+]);
+
+function isAnswer(kind: string): kind is CallTimelineAnswerKind {
+  return answerKinds.has(kind);
+}
+
+/** Each device that was sent, acknowledged, pushed or answered, in the order it first shows. */
+export function deviceTimelines({ facts, deliveries, pushes }: CallRecords): DeviceTimeline[] {
+  const devices = new Map<string, DeviceTimeline>();
+  const deviceOf = (userID: string, deviceID: string) => {
+    const key = `${userID}\u0000${deviceID}`;
+    let device = devices.get(key);
+    if (!device) {
+      device = { userID, deviceID, pushes: [], answers: [] };
+      devices.set(key, device);
+    }
+    return device;
+  };
+  for (const record of deliveries) {
+    const device = deviceOf(record.userID, record.deviceID);
+    // Oldest first: the first send is when the device began ringing.
+    if (record.step === "sent") device.sentAt ??= record.at;
+    else device.receivedAt ??= record.at;
+  }
+  for (const entry of facts) {
+    // Only what a member did from their own device (not an API action or a timer).
+    if (!entry.userID || !entry.deviceID || entry.fact.by?.userID !== entry.userID) continue;
+    if (entry.kind === "member.received") {
+      // The member's first receipt (also in the deliveries, unless those were not kept).
+      const device = deviceOf(entry.userID, entry.deviceID);
+      device.receivedAt = Math.min(device.receivedAt ?? entry.at, entry.at);
+    } else if (isAnswer(entry.kind)) {
+      const answer: CallTimelineAnswer = { kind: entry.kind, at: entry.at };
+      deviceOf(entry.userID, entry.deviceID).answers.push(answer);
+    }
+  }
+  for (const send of pushes) {
+    deviceOf(send.userID, send.deviceID).pushes.push({
+      kind: send.kind,
+      status: send.status,
+      provider: send.provider,
+      queuedAt: send.queuedAt,
+      doneAt: send.doneAt,
+      httpStatus: send.httpStatus,
+      reason: send.reason,
+    });
+  }
+  return [...devices.values()];
+}
+
+/** Facts, sends and pushes in time order, each with its details (the server API's form). */
+export function timelineItems({ facts, deliveries, pushes }: CallRecords): TimelineItem[] {
+  return [
+    ...facts.map(({ fact, ...entry }): TimelineItem => {
+      const { kind: _kind, callID: _callID, at: _at, ...detail } = fact;
+      return { ...entry, detail };
+    }),
+    ...deliveries.map(
+      (record): TimelineItem => ({
+        at: record.at,
+        kind: `invitation.${record.step}`,
+        userID: record.userID,
+        deviceID: record.deviceID,
+        detail: record.step === "sent" ? { deadline: record.deadline } : {},
+      }),
+    ),
+    ...pushes.map(
+      (send): TimelineItem => ({
+        at: send.doneAt || send.queuedAt,
+        kind: `push.${send.status}`,
+        userID: send.userID,
+        deviceID: send.deviceID,
+        detail: {
+          push: send.kind,
+          provider: send.provider,
+          httpStatus: send.httpStatus,
+          reason: send.reason,
+          queuedAt: send.queuedAt,
+        },
+      }),
+    ),
+  ].sort((a, b) => a.at - b.at);
+}
+
+/**
+ * What a member of the call is shown: the same paths and list without the provider's answers
+ * (status codes and reasons are for the operator) or the facts' details.
+ */
+export function memberTimeline(callID: string, records: CallRecords): CallTimelineResult {
+  return {
+    callID,
+    devices: deviceTimelines(records).map((device) => ({
+      ...device,
+      pushes: device.pushes.map(({ kind, status, provider, queuedAt, doneAt }) => ({
+        kind,
+        status,
+        provider,
+        queuedAt,
+        doneAt,
+      })),
+    })),
+    entries: timelineItems(records).map(({ at, kind, userID, deviceID }) => ({
+      at,
+      kind,
+      ...(userID !== undefined ? { userID } : {}),
+      ...(deviceID !== undefined ? { deviceID } : {}),
+    })),
+  };
+}
