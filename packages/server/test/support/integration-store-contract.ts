@@ -314,10 +314,10 @@ export function describeIntegrationStores(
         expect(await stores.webhooks.listDeliveries({ limit: 10 })).toHaveLength(3);
       });
 
-      // A SQLite store keeps its endpoints in memory: it is the only writer of its file's table.
-      it.runIf(options.sharedEndpoints)(
-        "an endpoint added through one node gets the events queued through another",
-        async () => {
+      // A SQLite store keeps its endpoints in memory: it is the only writer of its file's table,
+      // so this case is only part of the contract of stores other nodes share.
+      if (options.sharedEndpoints)
+        it("an endpoint added through one node gets the events queued through another", async () => {
           const other = await opened.another();
           // The other node queues something first, so anything it keeps of the endpoints is warm.
           expect(await other.webhooks.enqueue("f0", payload("call_invite"), NOW)).toEqual([]);
@@ -327,8 +327,7 @@ export function describeIntegrationStores(
           );
           const queued = await other.webhooks.enqueue("f1", payload("call_invite"), NOW);
           expect(queued.map((d) => d.endpointID)).toEqual([endpoint.id]);
-        },
-      );
+        });
 
       it("gives each due delivery to one of two claiming nodes, and again after a lease runs out", async () => {
         const other = await opened.another();
@@ -456,6 +455,36 @@ export function describeIntegrationStores(
         expect(await stores.webhooks.getDelivery(id1)).toBeUndefined();
         expect(await stores.webhooks.attemptsOf(id1)).toEqual([]);
         expect(await stores.webhooks.getDelivery(id2)).toBeDefined();
+      });
+    });
+
+    describe("device deliveries", () => {
+      const record = (deviceID: string, at: number, step: "sent" | "received" = "sent") => ({
+        callID: "c1",
+        userID: "bob",
+        deviceID,
+        step,
+        deadline: step === "sent" ? 9_000 : 0,
+        at,
+      });
+
+      it("keeps each device's first send and receipt, read back in time order", async () => {
+        await stores.deliveries.add([record("phone", 20), record("laptop", 10)]);
+        // Written again, from another node or a retried batch: the first time stays.
+        await stores.deliveries.add([
+          record("phone", 50),
+          record("phone", 15),
+          record("phone", 30, "received"),
+          { ...record("tablet", 5), callID: "c2" },
+        ]);
+        expect(await stores.deliveries.of("c1")).toEqual([
+          record("laptop", 10),
+          record("phone", 15),
+          record("phone", 30, "received"),
+        ]);
+        expect(await stores.deliveries.purgeBefore(12)).toBe(2);
+        expect((await stores.deliveries.of("c1")).map((r) => r.at)).toEqual([15, 30]);
+        expect(await stores.deliveries.of("c2")).toEqual([]);
       });
     });
 
