@@ -116,8 +116,15 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
       given.rateLimits ??
       own(
         redis
-          ? await openRedisRateLimits(redis, limits, (error) =>
-              log.warn({ err: error }, "Redis rate limits unavailable: using this node's own"),
+          ? await openRedisRateLimits(
+              redis,
+              limits,
+              config.rateLimitTimeoutMs,
+              (healthy, error) => {
+                if (healthy) log.info("Redis rate limits are back: budgets are cluster-wide again");
+                else
+                  log.warn({ err: error }, "Redis rate limits unavailable: using this node's own");
+              },
             )
           : new MemoryRateLimits(limits, clock),
       );

@@ -70,13 +70,15 @@ export async function openRedisPresence(redis: RedisSettings): Promise<Presence>
 export async function openRedisRateLimits(
   redis: RedisSettings,
   limits: RateLimitSettings,
-  onFallback: (error: Error) => void,
+  timeoutMs: number,
+  onHealth: (healthy: boolean, error?: Error) => void,
 ): Promise<RedisRateLimits> {
   return RedisRateLimits.open({
     ...redisTarget(redis.url),
     limits,
+    timeoutMs,
     clock: redis.clock,
-    onFallback,
+    onHealth,
   });
 }
 

@@ -214,6 +214,16 @@ export const serverOptionsSchema = z
             "per API key, or per user on login-token routes (across the cluster with redis); over it 429",
         }),
       ),
+    rateLimitTimeoutMs: int()
+      .min(1)
+      .max(10_000)
+      .default(200)
+      .meta(
+        meta({
+          description:
+            "with redis: how long a request waits for the shared budgets before this node's own answer",
+        }),
+      ),
     devTokens: z
       .boolean()
       .default(false)

@@ -35,6 +35,13 @@ export class MemoryRateLimits implements RateLimits {
     return bucket.take(now);
   }
 
+  /** Buckets held (keys that spent some of their budget lately). */
+  get size(): number {
+    let count = 0;
+    for (const buckets of this.buckets.values()) count += buckets.size;
+    return count;
+  }
+
   /** Forgets buckets that are full again by now. */
   prune(): void {
     const now = this.clock();

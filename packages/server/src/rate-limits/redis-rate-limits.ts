@@ -25,11 +25,11 @@ export interface RedisRateLimitsOptions {
   retryAfterMs?: number;
   /** The clock of the local budgets. */
   clock?: () => number;
-  /** Told once per outage when the node's own budgets take over. */
-  onFallback?: (error: Error) => void;
+  /** Told once per outage when the node's own budgets take over (false), and when Redis is back. */
+  onHealth?: (healthy: boolean, error?: Error) => void;
 }
 
-const DEFAULT_TIMEOUT_MS = 100;
+const DEFAULT_TIMEOUT_MS = 200;
 const DEFAULT_RETRY_AFTER_MS = 1_000;
 
 /**
@@ -87,13 +87,17 @@ export class RedisRateLimits implements RateLimits {
       // waiting in a queue; a connected but silent Redis is cut short by the timeout.
       enableOfflineQueue: false,
       commandTimeout: timeoutMs,
+      // The ready check's INFO would run under the same short timeout, and a busy moment would
+      // fail the connection; a Redis still loading answers errors, and local budgets step in.
+      enableReadyCheck: false,
     });
     redis.on("error", () => {});
     await redis.connect();
     const limits = new RedisRateLimits(redis, options);
+    // Back from a lost connection: Redis answers again at once, not after `retryAfterMs`.
     redis.on("ready", () => {
-      limits.degraded = false;
       limits.localUntil = 0;
+      limits.recovered();
     });
     return limits;
   }
@@ -106,7 +110,7 @@ export class RedisRateLimits implements RateLimits {
     if (this.clock() < this.localUntil) return this.local.take(name, key);
     return this.limiters[name].consume(key).then(
       () => {
-        this.degraded = false;
+        this.recovered();
         return true;
       },
       (error: unknown) => {
@@ -121,7 +125,13 @@ export class RedisRateLimits implements RateLimits {
     if (pause) this.localUntil = this.clock() + this.retryAfterMs;
     if (this.degraded) return;
     this.degraded = true;
-    this.options.onFallback?.(error);
+    this.options.onHealth?.(false, error);
+  }
+
+  private recovered(): void {
+    if (!this.degraded) return;
+    this.degraded = false;
+    this.options.onHealth?.(true);
   }
 
   async close(): Promise<void> {
