@@ -158,12 +158,22 @@ export const serverOptionsSchema = z
         burst: int()
           .min(1)
           .default(200)
-          .meta(meta({ description: "requests a connection may send at once" })),
+          .meta(
+            meta({
+              description:
+                "requests a connection may send at once (a user's devices together: twice it)",
+            }),
+          ),
         perSecond: z
           .number()
           .positive()
           .default(100)
-          .meta(meta({ description: "requests per second a connection may keep sending" })),
+          .meta(
+            meta({
+              description:
+                "requests per second a connection may keep sending (a user's devices: twice it)",
+            }),
+          ),
       })
       .strict()
       // prefault: a partial object (one field set) still gets the other field's default.
