@@ -188,12 +188,12 @@ export const serverOptionsSchema = z
       .object({
         burst: int()
           .min(1)
-          .default(60)
+          .default(200)
           .meta(meta({ description: "logins one user may make at once" })),
         perSecond: z
           .number()
           .positive()
-          .default(1)
+          .default(20)
           .meta(meta({ description: "logins per second one user may keep making" })),
       })
       .strict()
