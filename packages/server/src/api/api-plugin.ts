@@ -251,7 +251,15 @@ export async function beckonApi(app: FastifyInstance, deps: ApiDependencies): Pr
 
   /** Spends one of the caller's requests; over the budget the request is refused with 429. */
   async function charge(key: string): Promise<void> {
-    if (!deps.rateLimits || (await deps.rateLimits.take("api", key))) return;
+    if (!deps.rateLimits) return;
+    // A budget that cannot be checked lets the request through: never refuse all.
+    const allowed = await Promise.resolve(deps.rateLimits.take("api", key)).catch(
+      (error: unknown) => {
+        app.log.warn({ err: error }, "rate limit check failed");
+        return true;
+      },
+    );
+    if (allowed) return;
     throw new ApiProblem(
       429,
       ErrorCode.ServerFrequencyLimit,

@@ -335,7 +335,11 @@ export class Gateway {
     else {
       allowed.then(
         (ok) => (ok ? this.request(connection, id, op, data) : this.tooMany(connection, id)),
-        (error: unknown) => this.log.error({ err: error }, "rate limit check failed"),
+        (error: unknown) => {
+          // A budget that cannot be checked lets the request through: never refuse all.
+          this.log.warn({ err: error }, "rate limit check failed");
+          this.request(connection, id, op, data);
+        },
       );
     }
   }
@@ -430,7 +434,13 @@ export class Gateway {
     try {
       const expiresAt = await this.sessions.authenticate(request);
       // Charged once the token holds, so nobody without one can spend a user's logins.
-      if (!(await this.limits.take("logins", request.userID))) {
+      const allowed = await Promise.resolve(this.limits.take("logins", request.userID)).catch(
+        (error: unknown) => {
+          this.log.warn({ err: error }, "rate limit check failed");
+          return true;
+        },
+      );
+      if (!allowed) {
         throw new BeckonError(
           ErrorCode.ServerFrequencyLimit,
           "too many logins for this user; try again later",

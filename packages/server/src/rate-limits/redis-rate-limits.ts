@@ -92,7 +92,13 @@ export class RedisRateLimits implements RateLimits {
       enableReadyCheck: false,
     });
     redis.on("error", () => {});
-    await redis.connect();
+    try {
+      await redis.connect();
+    } catch (error) {
+      // Or the client would go on trying to connect for nobody.
+      redis.disconnect();
+      throw error;
+    }
     const limits = new RedisRateLimits(redis, options);
     // Back from a lost connection: Redis answers again at once, not after `retryAfterMs`.
     redis.on("ready", () => {
