@@ -1,7 +1,7 @@
 // Builds a Beckon node from its services and starts listening; `close()` stops all of it.
-// Services (store, stream broker, presence, timers, hooks, clock, logger) may be passed in as
-// instances: several nodes in one process can then share them, as separate processes share
-// PostgreSQL and Redis. What is not passed is made for the single-node setup.
+// Services (store, stream broker, presence, rate limits, timers, hooks, clock, logger) may be
+// passed in as instances: several nodes in one process can then share them, as separate
+// processes share PostgreSQL and Redis. What is not passed is made for the single-node setup.
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
@@ -21,12 +21,15 @@ import {
   isPostgresUrl,
   openRedisBroker,
   openRedisPresence,
+  openRedisRateLimits,
   openStore,
   redactUrl,
   timerSourceFor,
 } from "./node-services.js";
 import { MemoryPresence } from "./presence/memory-presence.js";
 import type { Presence } from "./presence/presence.js";
+import { MemoryRateLimits } from "./rate-limits/memory-rate-limits.js";
+import { type RateLimits, rateLimitSettings } from "./rate-limits/rate-limits.js";
 import { type ResolvedOptions, resolveOptions, type ServerOptions } from "./server-options.js";
 import { SessionService } from "./session-service.js";
 import type { CallStore } from "./store/call-store.js";
@@ -40,6 +43,8 @@ export interface NodeServices {
   store: CallStore;
   broker: StreamBroker;
   presence: Presence;
+  /** Per-user request and login budgets and per-key API budgets. */
+  rateLimits: RateLimits;
   timers: TimerSource;
   hooks: readonly Hook[];
   clock: () => number;
@@ -96,6 +101,8 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
   let store: CallStore;
   let broker: StreamBroker;
   let presence: Presence;
+  let rateLimits: RateLimits;
+  const limits = rateLimitSettings(config);
   try {
     store = given.store ?? own(await openStore(config.store));
     broker =
@@ -106,6 +113,22 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
           : new MemoryStreamBroker({ maxAgeMs: config.resumeWindowMs, maxBytes: 1 << 20 }, clock),
       );
     presence = given.presence ?? own(redis ? await openRedisPresence(redis) : new MemoryPresence());
+    rateLimits =
+      given.rateLimits ??
+      own(
+        redis
+          ? await openRedisRateLimits(
+              redis,
+              limits,
+              config.rateLimitTimeoutMs,
+              (healthy, error) => {
+                if (healthy) log.info("Redis rate limits are back: budgets are cluster-wide again");
+                else
+                  log.warn({ err: error }, "Redis rate limits unavailable: using this node's own");
+              },
+            )
+          : new MemoryRateLimits(limits, clock),
+      );
   } catch (error) {
     for (const made of owned.reverse()) await made.close().catch(() => {});
     throw error;
@@ -170,7 +193,17 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
     clock,
     metrics,
   });
-  const gateway = new Gateway(config, sessions, calls, store, broker, log, clock, callRecords);
+  const gateway = new Gateway(
+    config,
+    sessions,
+    calls,
+    store,
+    broker,
+    rateLimits,
+    log,
+    clock,
+    callRecords,
+  );
   gauges = {
     devicesOnline: () => gateway.deviceCount,
     pendingDeadlines: () => timers.pending,
@@ -206,6 +239,7 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
     secret: config.secret,
     calls,
     store,
+    rateLimits,
     ...integrations.api,
     settled: () => relay.flush(),
   });

@@ -12,6 +12,14 @@ export type { FactMeta, Hook } from "./hooks/hook.js";
 export { MemoryPresence } from "./presence/memory-presence.js";
 export type { DeviceRef, DeviceState, Presence } from "./presence/presence.js";
 export { RedisPresence, type RedisPresenceOptions } from "./presence/redis-presence.js";
+export { MemoryRateLimits } from "./rate-limits/memory-rate-limits.js";
+export type {
+  LimitName,
+  RateLimit,
+  RateLimitSettings,
+  RateLimits,
+} from "./rate-limits/rate-limits.js";
+export { RedisRateLimits, type RedisRateLimitsOptions } from "./rate-limits/redis-rate-limits.js";
 export type { ServerOptions } from "./server-options.js";
 export type {
   CallCommit,

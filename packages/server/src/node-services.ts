@@ -1,6 +1,6 @@
-// Which store, stream broker, presence and timer source a node builds from its options: SQLite
-// and in-process services for one node; PostgreSQL (`store: postgres://…`) and Redis
-// (`redis: redis://…`) for a cluster.
+// Which store, stream broker, presence, rate limits and timer source a node builds from its
+// options: SQLite and in-process services for one node; PostgreSQL (`store: postgres://…`) and
+// Redis (`redis: redis://…`) for a cluster.
 import type { Logger } from "pino";
 import {
   type IntegrationStores,
@@ -9,6 +9,8 @@ import {
 } from "./integrations/integration-stores.js";
 import type { Presence } from "./presence/presence.js";
 import { RedisPresence } from "./presence/redis-presence.js";
+import type { RateLimitSettings } from "./rate-limits/rate-limits.js";
+import { RedisRateLimits } from "./rate-limits/redis-rate-limits.js";
 import type { CallStore } from "./store/call-store.js";
 import { PostgresCallStore } from "./store/postgres-call-store.js";
 import { SqliteCallStore } from "./store/sqlite-call-store.js";
@@ -67,6 +69,21 @@ export async function openRedisPresence(redis: RedisSettings): Promise<Presence>
     // A session outlives a few missed renewals, not a dead node by much.
     leaseMs: Math.max(3 * redis.heartbeatIntervalMs, 3_000),
     nodeID: redis.nodeID,
+  });
+}
+
+export async function openRedisRateLimits(
+  redis: RedisSettings,
+  limits: RateLimitSettings,
+  timeoutMs: number,
+  onHealth: (healthy: boolean, error?: Error) => void,
+): Promise<RedisRateLimits> {
+  return RedisRateLimits.open({
+    ...redisTarget(redis.url),
+    limits,
+    timeoutMs,
+    clock: redis.clock,
+    onHealth,
   });
 }
 

@@ -158,17 +158,82 @@ export const serverOptionsSchema = z
         burst: int()
           .min(1)
           .default(200)
-          .meta(meta({ description: "requests a connection may send at once" })),
+          .meta(
+            meta({
+              description:
+                "requests a connection may send at once (a user's devices together: twice it)",
+            }),
+          ),
         perSecond: z
           .number()
           .positive()
           .default(100)
-          .meta(meta({ description: "requests per second a connection may keep sending" })),
+          .meta(
+            meta({
+              description:
+                "requests per second a connection may keep sending (a user's devices: twice it)",
+            }),
+          ),
       })
       .strict()
       // prefault: a partial object (one field set) still gets the other field's default.
       .prefault({})
-      .meta(meta({ description: "per connection; over it a request gets 6000005" })),
+      .meta(
+        meta({
+          description:
+            "per connection; a user's devices together get twice it (across the cluster with redis); over it a request gets 6000005",
+        }),
+      ),
+    loginRateLimit: z
+      .object({
+        burst: int()
+          .min(1)
+          .default(200)
+          .meta(meta({ description: "logins one user may make at once" })),
+        perSecond: z
+          .number()
+          .positive()
+          .default(20)
+          .meta(meta({ description: "logins per second one user may keep making" })),
+      })
+      .strict()
+      .prefault({})
+      .meta(
+        meta({
+          description:
+            "per user, counted once the token is verified (across the cluster with redis); over it a login gets 6000005",
+        }),
+      ),
+    apiRateLimit: z
+      .object({
+        burst: int()
+          .min(1)
+          .default(500)
+          .meta(meta({ description: "server API requests one key may send at once" })),
+        perSecond: z
+          .number()
+          .positive()
+          .default(250)
+          .meta(meta({ description: "server API requests per second one key may keep sending" })),
+      })
+      .strict()
+      .prefault({})
+      .meta(
+        meta({
+          description:
+            "per API key, or per user on login-token routes (across the cluster with redis); over it 429",
+        }),
+      ),
+    rateLimitTimeoutMs: int()
+      .min(1)
+      .max(10_000)
+      .default(200)
+      .meta(
+        meta({
+          description:
+            "with redis: how long a request waits for the shared budgets before this node's own answer",
+        }),
+      ),
     devTokens: z
       .boolean()
       .default(false)

@@ -189,3 +189,17 @@ it("a flood of invites from one caller starts exactly one call (the busy rule)",
   expect(codes.filter((code) => code === 0)).toHaveLength(1);
   expect(codes.filter((code) => code === ErrorCode.CallCommonError)).toHaveLength(7);
 });
+
+it("a rate limit service that fails lets requests through rather than refusing them all", async () => {
+  const server = await world.server({
+    services: {
+      rateLimits: {
+        take: () => Promise.reject(new Error("the budgets cannot be read")),
+        close: async () => {},
+      },
+    },
+  });
+  const device = await world.device(server, "unlimited");
+  const { callList } = await device.client.queryCallInvitationList({ count: 1 });
+  expect(callList).toEqual([]);
+});

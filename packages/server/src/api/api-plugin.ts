@@ -28,6 +28,7 @@ import { signToken, verifyToken } from "../auth-tokens.js";
 import type { Presence } from "../presence/presence.js";
 import type { PushRegistrationStore } from "../push/push-registration-store.js";
 import type { PushTarget } from "../push/push-types.js";
+import type { RateLimits } from "../rate-limits/rate-limits.js";
 import type { CallStore } from "../store/call-store.js";
 import type { DeliveryRecord } from "../timeline/delivery-log-store.js";
 import { deviceTimelines, timelineItems } from "../timeline/device-timelines.js";
@@ -63,6 +64,8 @@ export interface ApiDependencies {
   /** Resolves once the facts committed so far reached the hooks, so a read shows them. */
   settled?: () => Promise<void>;
   webhooks?: { store: WebhookStore; service: Pick<WebhookService, "replay"> };
+  /** Requests per API key (or per user on login-token routes); absent: no limit. */
+  rateLimits?: Pick<RateLimits, "take">;
   /** The VAPID public key pages subscribe with, when Web Push is configured. */
   vapidPublicKey?: string;
   clock?: () => number;
@@ -139,6 +142,7 @@ const problemReplies = {
   404: s.problemSchema,
   409: s.problemSchema,
   422: s.problemSchema,
+  429: s.problemSchema,
 };
 
 export async function beckonApi(app: FastifyInstance, deps: ApiDependencies): Promise<void> {
@@ -198,10 +202,29 @@ export async function beckonApi(app: FastifyInstance, deps: ApiDependencies): Pr
     sendProblem(reply, 404, ErrorCode.ParamsInvalid, `no route ${request.method} ${request.url}`),
   );
 
+  /** Spends one of the caller's requests; over the budget the request is refused with 429. */
+  async function charge(key: string): Promise<void> {
+    if (!deps.rateLimits) return;
+    // A budget that cannot be checked lets the request through: never refuse all.
+    const allowed = await Promise.resolve(deps.rateLimits.take("api", key)).catch(
+      (error: unknown) => {
+        app.log.warn({ err: error }, "rate limit check failed");
+        return true;
+      },
+    );
+    if (allowed) return;
+    throw new ApiProblem(
+      429,
+      ErrorCode.ServerFrequencyLimit,
+      "too many requests for this API key or user; slow down",
+    );
+  }
+
   app.addHook("onRequest", async (request) => {
     const { scope, user } = request.routeOptions.config;
     if (user) {
       request.userID = await loginTokenUser(bearer(request));
+      await charge(`user:${request.userID}`);
       return;
     }
     if (!scope) return;
@@ -224,6 +247,7 @@ export async function beckonApi(app: FastifyInstance, deps: ApiDependencies): Pr
       );
     }
     request.apiKey = key;
+    await charge(`key:${key.id}`);
   });
 
   /** The user a login token (the one the SDK logs in with) was issued to. */

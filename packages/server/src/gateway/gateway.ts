@@ -1,4 +1,4 @@
-// The WebSocket front door: validates frames, charges them to a rate, hands requests to the
+// The WebSocket front door: validates frames, charges them to budgets, hands requests to the
 // session and call services, and writes each device's stream entries to its socket on this
 // node. It keeps transport state only; sessions live in the session service and presence.
 import { randomBytes } from "node:crypto";
@@ -22,13 +22,14 @@ import type { RawData, WebSocket } from "ws";
 import type { CallService } from "../call-service.js";
 import { KeyedQueue } from "../keyed-queue.js";
 import { clampDelay, LongTimeout } from "../long-timeout.js";
+import type { RateLimits } from "../rate-limits/rate-limits.js";
 import type { SessionService, Signal } from "../session-service.js";
 import type { CallStore } from "../store/call-store.js";
 import { StoreHealth } from "../store-health.js";
 import { type StreamBroker, type StreamEntry, streamOf } from "../streams/stream-broker.js";
 import { type CallRecords, memberTimeline } from "../timeline/device-timelines.js";
 import { ConnectionGuard } from "./connection-guard.js";
-import { FrameBudget, TOO_MANY_FRAMES_CLOSE_CODE, UserBudgets } from "./frame-budget.js";
+import { FrameBudget, TOO_MANY_FRAMES_CLOSE_CODE } from "./frame-budget.js";
 import { TokenBucket } from "./rate-limiter.js";
 import {
   closeSocket,
@@ -95,7 +96,6 @@ export class Gateway {
   private readonly logins = new KeyedQueue();
   private readonly unsubscribe: () => void;
   private readonly guard: ConnectionGuard;
-  private readonly userBudgets: UserBudgets;
   /** Named store failures (a full disk), for replies and /readyz. */
   readonly storeHealth = new StoreHealth();
   /** Set by close(): sockets dropping now are the server going away, not devices getting lost. */
@@ -107,6 +107,7 @@ export class Gateway {
     private readonly calls: CallService,
     private readonly store: CallStore,
     private readonly broker: StreamBroker,
+    private readonly limits: RateLimits,
     private readonly log: Logger,
     private readonly clock: () => number = Date.now,
     /** A call's facts, invitation sends and pushes (for `callTimeline`); none without it. */
@@ -123,7 +124,6 @@ export class Gateway {
       (count) => log.info({ count }, "closed sockets that did not log in in time"),
       clock,
     );
-    this.userBudgets = new UserBudgets(settings.rateLimit);
     this.unsubscribe = broker.subscribe(
       (stream, entry, epoch) => this.onEntry(stream, entry, epoch),
       (stream, signal) => this.onSignal(stream, signal),
@@ -254,9 +254,6 @@ export class Gateway {
     }
     // Sockets that never logged in are the connection guard's: each has its own deadline.
     terminateInSlices(silent);
-    const present = new Set<string>();
-    for (const device of this.local.values()) present.add(device.userID);
-    this.userBudgets.prune((userID) => present.has(userID));
   }
 
   /** Drops the socket at once, after handing over what this turn already wrote to it. */
@@ -343,10 +340,27 @@ export class Gateway {
       return;
     }
     const { id, op, data } = envelope.data;
-    if (!this.mayRequest(connection, op)) {
-      this.fail(connection, id, ErrorCode.ServerFrequencyLimit, "too many requests");
-      return;
+    const allowed = this.mayRequest(connection, op);
+    if (allowed === true) this.request(connection, id, op, data);
+    else if (allowed === false) this.tooMany(connection, id);
+    else {
+      allowed.then(
+        (ok) => (ok ? this.request(connection, id, op, data) : this.tooMany(connection, id)),
+        (error: unknown) => {
+          // A budget that cannot be checked lets the request through: never refuse all.
+          this.log.warn({ err: error }, "rate limit check failed");
+          this.request(connection, id, op, data);
+        },
+      );
     }
+  }
+
+  private tooMany(connection: Connection, id: number): void {
+    this.fail(connection, id, ErrorCode.ServerFrequencyLimit, "too many requests");
+  }
+
+  /** A request within its budgets: checked against its operation's schema, then run. */
+  private request(connection: Connection, id: number, op: string, data: unknown): void {
     if (!isOperationName(op)) {
       this.fail(connection, id, ErrorCode.ParamsInvalid, `unknown operation "${op}"`);
       return;
@@ -368,14 +382,15 @@ export class Gateway {
 
   /**
    * Receipts are never refused here: a lost receipt leaves an invitee ringing as not received.
-   * The frame budget, charged before parsing, still bounds them.
+   * The frame budget, charged before parsing, still bounds them. Heartbeats and logins spend
+   * only the socket's budget here (logins have their own per user), so neither waits on Redis.
    */
-  private mayRequest(connection: Connection, op: string): boolean {
+  private mayRequest(connection: Connection, op: string): boolean | Promise<boolean> {
     if (op === "callAck") return true;
-    const now = this.clock();
-    if (!connection.bucket.take(now)) return false;
+    if (!connection.bucket.take(this.clock())) return false;
     const userID = connection.device?.userID;
-    return userID === undefined || this.userBudgets.take(userID, now);
+    if (userID === undefined || op === "ping" || op === "login") return true;
+    return this.limits.take("requests", userID);
   }
 
   /** A heartbeat: acknowledges the stream and answers with a fixed frame, no JSON built. */
@@ -429,6 +444,19 @@ export class Gateway {
     connection.loggingIn = true;
     try {
       const expiresAt = await this.sessions.authenticate(request);
+      // Charged once the token holds, so nobody without one can spend a user's logins.
+      const allowed = await Promise.resolve(this.limits.take("logins", request.userID)).catch(
+        (error: unknown) => {
+          this.log.warn({ err: error }, "rate limit check failed");
+          return true;
+        },
+      );
+      if (!allowed) {
+        throw new BeckonError(
+          ErrorCode.ServerFrequencyLimit,
+          "too many logins for this user; try again later",
+        );
+      }
       const stream = streamOf(request.userID, request.deviceID);
       await this.logins.run(stream, async () => {
         const { socket } = connection;
