@@ -190,6 +190,18 @@ describe.skipIf(!hasChromium && !inCI)("the demo rings a closed tab through Web 
     return card.locator(`[data-testid="member"][data-user-id="${userID}"][data-state="${state}"]`);
   }
 
+  /** Resolves once no device of `userID` has a socket (the server then pushes to it). */
+  async function offline(userID: string): Promise<void> {
+    await expect
+      .poll(async () => {
+        const user = (await api("GET", `/users/${userID}`)) as {
+          devices: Array<{ online: boolean }>;
+        };
+        return user.devices.some((device) => device.online);
+      })
+      .toBe(false);
+  }
+
   function pushPanel(page: Page, state: string): Locator {
     return page.locator(`[data-testid="push-panel"][data-state="${state}"]`);
   }
@@ -242,9 +254,10 @@ describe.skipIf(!hasChromium && !inCI)("the demo rings a closed tab through Web 
   /** The demo's service worker of `context`, and a way to hand it pushes (DevTools protocol). */
   async function serviceWorkerOf(context: BrowserContext, page: Page) {
     const origin = new URL(server.httpUrl).origin;
+    await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
     // A page the worker does not count as a tab of the demo, to talk DevTools through.
-    const console = await context.newPage();
-    const cdp = await context.newCDPSession(console);
+    const devtoolsTab = await context.newPage();
+    const cdp = await context.newCDPSession(devtoolsTab);
     const registrationID = new Promise<string>((resolve) => {
       cdp.on("ServiceWorker.workerRegistrationUpdated", ({ registrations }) => {
         const found = registrations.find((r) => r.scopeURL === `${origin}/` && !r.isDeleted);
@@ -253,18 +266,21 @@ describe.skipIf(!hasChromium && !inCI)("the demo rings a closed tab through Web 
     });
     await cdp.send("ServiceWorker.enable");
     const registrationId = await registrationID;
-    const worker = (): Worker => {
-      const found = context.serviceWorkers().find((w) => w.url() === `${origin}/sw.js`);
-      if (!found) throw new Error("the demo's service worker is not running");
-      return found;
+    /** The running worker; one the browser stopped while idle is started again. */
+    const worker = async (): Promise<Worker> => {
+      const running = () => context.serviceWorkers().find((w) => w.url() === `${origin}/sw.js`);
+      const found = running();
+      if (found) return found;
+      const started = context.waitForEvent("serviceworker");
+      await cdp.send("ServiceWorker.startWorker", { scopeURL: `${origin}/` });
+      return running() ?? (await started);
     };
-    await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
     return {
       deliver: (data: string) =>
         cdp.send("ServiceWorker.deliverPushMessage", { origin, registrationId, data }),
       /** The notifications the worker shows now. */
-      shown: () =>
-        worker().evaluate(async () => {
+      shown: async () =>
+        (await worker()).evaluate(async () => {
           const scope = self as unknown as { registration: ServiceWorkerRegistration };
           const list = await scope.registration.getNotifications();
           return list.map((n) => ({
@@ -277,8 +293,8 @@ describe.skipIf(!hasChromium && !inCI)("the demo rings a closed tab through Web 
           }));
         }) as Promise<Shown[]>,
       /** What a click on the notification's `action` button does. */
-      click: (tag: string, action: string) =>
-        worker().evaluate(
+      click: async (tag: string, action: string) =>
+        (await worker()).evaluate(
           async ({ tag, action }) => {
             const scope = self as unknown as {
               registration: ServiceWorkerRegistration;
@@ -296,8 +312,8 @@ describe.skipIf(!hasChromium && !inCI)("the demo rings a closed tab through Web 
           { tag, action },
         ),
       /** The page the worker opens for a click when no tab of the demo is open. */
-      answerURL: (callID: string, answer: string) =>
-        worker().evaluate(
+      answerURL: async (callID: string, answer: string) =>
+        (await worker()).evaluate(
           ({ callID, answer }) =>
             (self as unknown as { answerURL(c: string, a: string): string }).answerURL(
               callID,
@@ -364,12 +380,7 @@ describe.skipIf(!hasChromium && !inCI)("the demo rings a closed tab through Web 
 
     // Dave closes the tab: no device of his is online, so a call to him is pushed.
     await dave.close();
-    await expect
-      .poll(async () => {
-        const user = (await api("GET", "/users/dave")) as { devices: Array<{ online: boolean }> };
-        return user.devices.some((device) => device.online);
-      })
-      .toBe(false);
+    await offline("dave");
 
     const first = await call(alice, "dave");
     const firstID = (await first.getAttribute("data-call-id")) ?? "";
@@ -409,12 +420,7 @@ describe.skipIf(!hasChromium && !inCI)("the demo rings a closed tab through Web 
     await tab.close();
 
     // With no tab open the worker opens the demo at the answer's address, which declines.
-    await expect
-      .poll(async () => {
-        const user = (await api("GET", "/users/dave")) as { devices: Array<{ online: boolean }> };
-        return user.devices.some((device) => device.online);
-      })
-      .toBe(false);
+    await offline("dave");
     const third = await call(alice, "dave");
     const thirdID = (await third.getAttribute("data-call-id")) ?? "";
     await worker.deliver((await subscription.push(4)).text);
@@ -432,12 +438,7 @@ describe.skipIf(!hasChromium && !inCI)("the demo rings a closed tab through Web 
     await opened.close();
 
     // A push that reaches the browser after the deadline shows a missed call, without buttons.
-    await expect
-      .poll(async () => {
-        const user = (await api("GET", "/users/dave")) as { devices: Array<{ online: boolean }> };
-        return user.devices.some((device) => device.online);
-      })
-      .toBe(false);
+    await offline("dave");
     const fourth = await call(alice, "dave", 1);
     const fourthID = (await fourth.getAttribute("data-call-id")) ?? "";
     const late = await subscription.push(5);
