@@ -1,6 +1,7 @@
 // Builds the demo page into apps/demo/dist, which `beckon start` serves at `/`. The SDK and the
 // protocol come from their TypeScript sources (the SDK's browser entry), so no package build
-// is needed first; `vite` (dev server) proxies the WebSocket, token endpoint and server API to a local node.
+// is needed first; `vite` (dev server) proxies the WebSocket, the token endpoint and the server
+// API to a local node.
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vite";
 

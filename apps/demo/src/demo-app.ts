@@ -87,6 +87,12 @@ interface Session {
   token: string;
 }
 
+/** Web Push is turned on per signed-in user: each sign-in starts here. */
+function initialPushState(): PushPanelState {
+  const why = webPushUnsupported();
+  return why ? { kind: "unsupported", why } : { kind: "off" };
+}
+
 /** What a call's pushes say on a phone or in a browser that is asleep (docs/push.md). */
 function pushConfig(title: string, content = "") {
   return { title, content, payload: "" };
@@ -120,10 +126,7 @@ export class DemoApp {
   /** An Accept or Decline from a call's notification, waiting for the user to sign in. */
   private pendingAnswer: AnswerRequest | null = null;
   private pendingAnswerTimer: ReturnType<typeof setTimeout> | undefined;
-  private pushState: PushPanelState = (() => {
-    const why = webPushUnsupported();
-    return why ? { kind: "unsupported", why } : { kind: "off" };
-  })();
+  private pushState = initialPushState();
   private readonly pushSlot = h("div", { class: "push-slot" });
 
   private readonly recent = new RecentUsers(() => this.renderPeople());
@@ -347,6 +350,7 @@ export class DemoApp {
     this.busy.clear();
     this.drafts.clear();
     this.ownCallIDs.clear();
+    this.pushState = initialPushState();
     saveSession(null);
     this.online.stop();
     if (session) this.login.prefill(session.userID);
@@ -558,15 +562,16 @@ export class DemoApp {
     if (!session || this.pushState.kind === "working") return;
     this.pushState = { kind: "working" };
     this.renderPush();
+    let state: PushPanelState;
     try {
       await enableWebPush(session.token, tabDeviceID());
-      this.pushState = { kind: "on" };
+      state = { kind: "on" };
     } catch (error) {
-      this.pushState = {
-        kind: "failed",
-        why: error instanceof Error ? error.message : String(error),
-      };
+      state = { kind: "failed", why: error instanceof Error ? error.message : String(error) };
     }
+    // Signed out meanwhile: the panel already belongs to the next sign-in.
+    if (this.session !== session) return;
+    this.pushState = state;
     this.renderPush();
   }
 
