@@ -1,6 +1,7 @@
 // Builds the demo page into apps/demo/dist, which `beckon start` serves at `/`. The SDK and the
 // protocol come from their TypeScript sources (the SDK's browser entry), so no package build
-// is needed first; `vite` (dev server) proxies the WebSocket and token endpoint to a local node.
+// is needed first; `vite` (dev server) proxies the WebSocket, the token endpoint and the server
+// API to a local node.
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vite";
 
@@ -26,6 +27,8 @@ export default defineConfig({
     proxy: {
       "/ws": { target: backend, ws: true },
       "/dev": { target: backend },
+      // The Web Push key and the page's own push registration.
+      "/api": { target: backend },
     },
   },
 });

@@ -30,9 +30,20 @@ import { incomingCall } from "./views/incoming-call.js";
 import { createLoginView } from "./views/login-view.js";
 import { type Notice, type NoticeKind, noticeList } from "./views/notice-list.js";
 import { peopleView } from "./views/people-view.js";
+import { type PushPanelState, pushPanel } from "./views/push-panel.js";
 import { topBarContent } from "./views/top-bar.js";
+import {
+  type AnswerRequest,
+  answerFromURL,
+  enableWebPush,
+  listenForAnswers,
+  webPushUnsupported,
+} from "./web-push.js";
 
 const defaultPageSize = 5;
+/** How long after signing in a call answered from a notification may take to show up. */
+const pendingAnswerWaitMs = 5_000;
+const gone = "it was answered on another device, cancelled, or it timed out.";
 const maxLoggedEvents = 100;
 const maxNotices = 3;
 
@@ -73,6 +84,19 @@ interface Session {
   book: CallBook;
   /** A pasted token; null when it came from the development endpoint. */
   pastedToken: string | null;
+  /** The token in use (renewed ones too): the server API takes it for the user's own routes. */
+  token: string;
+}
+
+/** Web Push is turned on per signed-in user: each sign-in starts here. */
+function initialPushState(): PushPanelState {
+  const why = webPushUnsupported();
+  return why ? { kind: "unsupported", why } : { kind: "off" };
+}
+
+/** What a call's pushes say on a phone or in a browser that is asleep (docs/push.md). */
+function pushConfig(title: string, content = "") {
+  return { title, content, payload: "" };
 }
 
 export class DemoApp {
@@ -102,6 +126,11 @@ export class DemoApp {
   private shownCalls = new Set<string>();
   /** Finished calls whose card is due to clear itself. */
   private readonly clearing = new Map<string, ReturnType<typeof setTimeout>>();
+  /** An Accept or Decline from a call's notification, waiting for the user to sign in. */
+  private pendingAnswer: AnswerRequest | null = null;
+  private pendingAnswerTimer: ReturnType<typeof setTimeout> | undefined;
+  private pushState = initialPushState();
+  private readonly pushSlot = h("div", { class: "push-slot" });
 
   private readonly recent = new RecentUsers(() => this.renderPeople());
   private readonly online = new OnlineUsers(() => this.renderPeople());
@@ -138,7 +167,7 @@ export class DemoApp {
     "div",
     { class: "workspace", testid: "workspace", attrs: { hidden: true } },
     this.callsArea,
-    h("div", { class: "dialer-slot" }, this.dialer.element),
+    h("div", { class: "dialer-slot" }, this.dialer.element, this.pushSlot),
     this.historyArea,
     h(
       "details",
@@ -158,17 +187,21 @@ export class DemoApp {
     reject: (callID) => void this.answer(callID, CallUserState.Rejected),
     cancel: (callID) =>
       void this.run("cancel", callID, "Could not cancel the call", async ({ client, book }) => {
-        await client.callCancel([], callID, {});
+        await client.callCancel([], callID, {
+          pushConfig: pushConfig(`Missed call from ${this.session?.userID ?? ""}`),
+        });
         book.cancelledHere(callID);
       }),
     quit: (callID) =>
       void this.run("quit", callID, "Could not leave the call", async ({ client, book }) => {
-        await client.callQuit(callID, {});
+        await client.callQuit(callID, { pushConfig: pushConfig("The call is over") });
         book.quitHere(callID);
       }),
     end: (callID) =>
       void this.run("end", callID, "Could not end the call", async ({ client, book, userID }) => {
-        const result = await client.callEnd(callID, {});
+        const result = await client.callEnd(callID, {
+          pushConfig: pushConfig("The call is over"),
+        });
         const call = book.get(callID);
         if (call) {
           book.ended({
@@ -229,6 +262,7 @@ export class DemoApp {
     window.addEventListener("unhandledrejection", (event) =>
       this.notify("error", describeError("Unexpected failure", event.reason)),
     );
+    listenForAnswers((request) => this.answerWhenSignedIn(request));
   }
 
   async start(): Promise<void> {
@@ -240,6 +274,8 @@ export class DemoApp {
     }
     this.login.setTokenMode(this.tokenMode);
     this.renderBanner();
+    const fromURL = answerFromURL();
+    if (fromURL) this.answerWhenSignedIn(fromURL);
     // A reload of a signed-in tab signs back in as the same user and device.
     const saved = savedSession();
     if (saved && (saved.token !== null || this.tokenMode === "development")) {
@@ -262,7 +298,13 @@ export class DemoApp {
       const token = pastedToken ?? (await this.developmentToken(userID));
       client = new BeckonClient({ url: serverURL(), deviceID: tabDeviceID() });
       // The session exists before login resolves: pending invitations arrive with the login.
-      const session: Session = { userID, client, book: new CallBook(userID), pastedToken };
+      const session: Session = {
+        userID,
+        client,
+        book: new CallBook(userID),
+        pastedToken,
+        token,
+      };
       this.session = session;
       this.attach(session);
       await client.login(userID, { token });
@@ -272,6 +314,8 @@ export class DemoApp {
       this.history = { ...this.history, items: [], nextFlag: 0, loaded: false };
       this.timelines.clear();
       void this.loadHistory(true);
+      this.signingIn = false;
+      this.answerPending();
     } catch (error) {
       this.session = null;
       void client?.destroy();
@@ -310,6 +354,7 @@ export class DemoApp {
     this.busy.clear();
     this.drafts.clear();
     this.ownCallIDs.clear();
+    this.pushState = initialPushState();
     saveSession(null);
     this.online.stop();
     if (session) this.login.prefill(session.userID);
@@ -379,7 +424,9 @@ export class DemoApp {
       return;
     }
     try {
-      await session.client.renewToken(await fetchDevToken(session.userID));
+      const token = await fetchDevToken(session.userID);
+      await session.client.renewToken(token);
+      session.token = token;
     } catch (error) {
       this.notify("error", describeError("Could not renew the token", error));
     }
@@ -408,6 +455,11 @@ export class DemoApp {
         mode: values.mode,
         extendedData,
         enableNotReceivedCheck: values.notReceivedCheck,
+        // Invitees with no tab open get it as a push (their browser's service worker shows it).
+        pushConfig: pushConfig(
+          `${userID} is calling`,
+          values.media === "video" ? "Video call" : "Voice call",
+        ),
       });
       this.ownCallIDs.add(result.callID);
       const refused = new Set(result.errorUserList.map((user) => user.userID));
@@ -461,6 +513,76 @@ export class DemoApp {
         }
         book.answered(callID, state);
       },
+    );
+  }
+
+  /** An answer from a call's notification: now when signed in, else right after signing in. */
+  private answerWhenSignedIn(request: AnswerRequest): void {
+    if (!request.answer) return;
+    this.pendingAnswer = request;
+    if (this.session && !this.signingIn) {
+      this.answerPending();
+      return;
+    }
+    const verb = request.answer === "accept" ? "accept" : "decline";
+    this.notify(
+      "info",
+      `Sign in to ${verb} the call${request.caller ? ` from ${request.caller}` : ""}.`,
+    );
+  }
+
+  private answerPending(): void {
+    const request = this.pendingAnswer;
+    const session = this.session;
+    if (!request || !session || this.signingIn) return;
+    const call = session.book.get(request.callID);
+    if (!call) {
+      // The invitations still ringing for this user arrive right after signing in.
+      this.pendingAnswerTimer ??= setTimeout(() => {
+        this.pendingAnswerTimer = undefined;
+        if (this.pendingAnswer !== request || this.session !== session) return;
+        this.pendingAnswer = null;
+        this.notify("warning", `That call no longer rings for ${session.userID}: ${gone}`);
+      }, pendingAnswerWaitMs);
+      return;
+    }
+    this.pendingAnswer = null;
+    clearTimeout(this.pendingAnswerTimer);
+    this.pendingAnswerTimer = undefined;
+    if (session.book.phase(call) !== "ringing") {
+      this.notify("warning", `That call no longer rings for ${session.userID}: ${gone}`);
+      return;
+    }
+    void this.answer(
+      request.callID,
+      request.answer === "accept" ? CallUserState.Accepted : CallUserState.Rejected,
+    );
+  }
+
+  // ── Ringing with the tab closed ──────────────────────────────────────────────────────────
+
+  private async enablePush(): Promise<void> {
+    const session = this.session;
+    if (!session || this.pushState.kind === "working") return;
+    this.pushState = { kind: "working" };
+    this.renderPush();
+    let state: PushPanelState;
+    try {
+      await enableWebPush(session.token, tabDeviceID());
+      state = { kind: "on" };
+    } catch (error) {
+      state = { kind: "failed", why: error instanceof Error ? error.message : String(error) };
+    }
+    // Signed out meanwhile: the panel already belongs to the next sign-in.
+    if (this.session !== session) return;
+    this.pushState = state;
+    this.renderPush();
+  }
+
+  private renderPush(): void {
+    replaceChildren(
+      this.pushSlot,
+      pushPanel(this.pushState, () => void this.enablePush()),
     );
   }
 
@@ -532,6 +654,7 @@ export class DemoApp {
 
   /** After any change to the calls: redraw, and refresh the history (debounced). */
   private afterCallChange(): void {
+    this.answerPending();
     this.renderCalls();
     if (!this.session) return;
     clearTimeout(this.historyRefreshTimer);
@@ -639,6 +762,7 @@ export class DemoApp {
     this.renderPeople();
     this.renderCalls();
     this.renderHistory();
+    this.renderPush();
   }
 
   private renderTopBar(): void {

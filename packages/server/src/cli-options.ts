@@ -15,7 +15,115 @@ import {
 export const CONFIG_FILE_NAME = "beckon.config.json";
 
 /** Options that name a file or folder: in a config file, relative to that file. */
-const PATH_KEYS = new Set(["data", "secretFile"]);
+const PATH_KEYS = [
+  "data",
+  "secretFile",
+  "push.fcm.serviceAccountFile",
+  "push.apns.keyFile",
+  "push.http.secretFile",
+];
+
+/** Apple's key and team IDs are ten upper-case letters and digits. */
+const appleID = (what: string) =>
+  z
+    .string()
+    .regex(/^[A-Z0-9]{10}$/, `must be the 10-character ${what} (upper-case letters and digits)`);
+
+/**
+ * Offline push providers (docs/push.md). Files are read at start; the HTTP provider's signing
+ * secret, like the token secret, comes from BECKON_PUSH_HTTP_SECRET or a file, never a flag.
+ */
+const pushSchema = z
+  .object({
+    webPush: z
+      .object({
+        enabled: z.boolean().optional().meta({
+          description:
+            "Web Push to browsers (VAPID keys in <data>/vapid.json); unset: on in development mode, and in production when a subject is set",
+        }),
+        subject: z
+          .string()
+          .regex(
+            /^(mailto:[^\s@]+@[^\s@]+|https:\/\/\S+)$/,
+            "must be a mailto: address or an https:// URL",
+          )
+          .optional()
+          .meta({
+            description:
+              "the contact push services may use (mailto: or https:); development mode has a placeholder",
+          }),
+      })
+      .strict()
+      .prefault({}),
+    fcm: z
+      .object({
+        serviceAccountFile: z.string().min(1).optional().meta({
+          description: "a Firebase service-account key file (JSON): turns FCM HTTP v1 on",
+        }),
+      })
+      .strict()
+      .prefault({}),
+    apns: z
+      .object({
+        keyFile: z
+          .string()
+          .min(1)
+          .optional()
+          .meta({ description: "the APNs signing key (.p8): turns APNs on, with the three below" }),
+        keyID: appleID("key ID").optional().meta({ description: "the signing key's ID" }),
+        teamID: appleID("team ID").optional().meta({ description: "the developer team's ID" }),
+        bundleID: z
+          .string()
+          .regex(/^[A-Za-z0-9.-]+$/, "must be a bundle ID such as com.example.app")
+          .optional()
+          .meta({ description: "the app's bundle ID (the topic; VoIP pushes go to <id>.voip)" }),
+        environment: z.enum(["production", "sandbox"]).default("production").meta({
+          description: "sandbox for app builds with the development aps-environment entitlement",
+        }),
+      })
+      .strict()
+      .prefault({})
+      .superRefine((apns, context) => {
+        const required = ["keyFile", "keyID", "teamID", "bundleID"] as const;
+        const given = required.filter((key) => apns[key] !== undefined);
+        if (given.length === 0) return;
+        for (const key of required) {
+          if (apns[key] === undefined) {
+            context.addIssue({
+              code: "custom",
+              path: [key],
+              message: `is needed with push.apns.${given[0]} (APNs needs keyFile, keyID, teamID and bundleID)`,
+            });
+          }
+        }
+      }),
+    http: z
+      .object({
+        url: z
+          .url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" })
+          .optional()
+          .meta({
+            description: "your push gateway: each push is a signed POST here (docs/push.md)",
+          }),
+        secretFile: z.string().min(1).optional().meta({
+          description:
+            "the gateway's signing secret (whsec_…) from this file, instead of BECKON_PUSH_HTTP_SECRET",
+        }),
+      })
+      .strict()
+      .prefault({})
+      .superRefine((http, context) => {
+        if (http.secretFile !== undefined && http.url === undefined) {
+          context.addIssue({
+            code: "custom",
+            path: ["url"],
+            message: "is needed with push.http.secretFile",
+          });
+        }
+      }),
+  })
+  .strict()
+  .prefault({});
 
 /** Options of the CLI itself, beside the ones it hands to `createServer`. */
 export const cliOnlySchema = z.object({
@@ -44,6 +152,7 @@ export const cliOnlySchema = z.object({
     .regex(/^rediss?:\/\//, "must be a redis:// URL")
     .optional()
     .meta({ description: "redis://…[?prefix=name] for cluster mode (needs --store postgres://…)" }),
+  push: pushSchema,
 });
 
 /**
@@ -51,7 +160,14 @@ export const cliOnlySchema = z.object({
  * those the CLI sets itself (they are marked `cli: false` in the schema).
  */
 export const startOptionsSchema = serverOptionsSchema
-  .omit({ secret: true, store: true, redis: true, devTokens: true, staticDir: true })
+  .omit({
+    secret: true,
+    store: true,
+    redis: true,
+    devTokens: true,
+    staticDir: true,
+    push: true,
+  })
   .extend({ port: serverOptionsSchema.shape.port.unwrap().default(4000) })
   .extend(cliOnlySchema.shape)
   .strict();
@@ -154,7 +270,8 @@ function readConfigFile(path: string): Nested {
   }
   // Paths in a config file are relative to the file, as in tsconfig.json.
   for (const key of PATH_KEYS) {
-    if (typeof file[key] === "string") file[key] = resolve(dirname(path), file[key] as string);
+    const value = getPath(file, key);
+    if (typeof value === "string") setPath(file, key, resolve(dirname(path), value));
   }
   return file;
 }
@@ -184,7 +301,14 @@ export function resolveCli(
   }
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: [...argv], options: flagOptions, allowPositionals: true });
+    // allowNegative: a boolean whose unset value depends on the mode can be turned off
+    // (--no-push-web-push-enabled).
+    parsed = parseArgs({
+      args: [...argv],
+      options: flagOptions,
+      allowPositionals: true,
+      allowNegative: true,
+    });
   } catch (error) {
     const message = (error as Error).message.replace(/\. To specify a positional.*$/s, "");
     throw new UsageError(message);
@@ -263,13 +387,17 @@ export function resolveCli(
   };
 }
 
-/** The subset of start options `createServer` takes (the CLI adds secret, store, devTokens). */
+/**
+ * The subset of start options `createServer` takes (the CLI adds secret, store, devTokens and
+ * the push providers it builds from `push`).
+ */
 export function serverOptionsOf(options: StartOptions): Omit<ServerOptions, "secret"> {
   const {
     data: _data,
     production: _production,
     secretFile: _secretFile,
     store: _store,
+    push: _push,
     redis,
     ...server
   } = options;

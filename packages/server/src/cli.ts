@@ -18,6 +18,7 @@ import {
   serverOptionsOf,
   UsageError,
 } from "./cli-options.js";
+import { cliPush } from "./cli-push.js";
 import { createServer } from "./create-server.js";
 import { installProcessGuards } from "./process-guards.js";
 import type { OptionDescription } from "./server-options.js";
@@ -29,7 +30,7 @@ function optionLine(row: OptionDescription): string {
       : row.type === "enum"
         ? ` <${row.choices?.join("|")}>`
         : row.type === "string"
-          ? ` <${row.key === "host" ? "address" : "path"}>`
+          ? ` <${row.key === "host" ? "address" : /(^data|File)$/.test(row.key) ? "path" : "value"}>`
           : " <n>";
   const range =
     row.min !== undefined || row.max !== undefined
@@ -63,6 +64,9 @@ Options (a flag beats its BECKON_* variable, which beats the config file, which 
   --config <path>   [BECKON_CONFIG]   default ./${CONFIG_FILE_NAME} when it exists
       the config file (JSON, the keys of 'beckon genconfig')
 ${cliOptionRows().map(optionLine).join("\n")}
+
+A boolean flag is turned off with --no-<flag> (e.g. --no-push-web-push-enabled).
+The push gateway's signing secret: BECKON_PUSH_HTTP_SECRET, or --push-http-secret-file.
 
 Secret: BECKON_SECRET, or --secret-file. In development mode without either, a random secret is
 kept in <data>/dev-secret. With BECKON_SECRET set in development mode, /dev/token stays off
@@ -129,6 +133,8 @@ function isLoopback(host: string): boolean {
 async function start(cli: ResolvedCli, env: NodeJS.ProcessEnv): Promise<number> {
   installProcessGuards();
   const { options } = cli;
+  // Push files are checked before the secret: a wrong setting writes nothing.
+  const push = cliPush(options, env);
   const secret = loadSecret(options, env);
   const devTokens = !options.production && !secret.real;
   const staticDir = demoDir();
@@ -138,6 +144,7 @@ async function start(cli: ResolvedCli, env: NodeJS.ProcessEnv): Promise<number> 
     store: options.store ?? join(options.data, "beckon.db"),
     devTokens,
     staticDir,
+    ...(push.settings ? { push: push.settings } : {}),
   });
   const wildcard = options.host === "0.0.0.0" || options.host === "::";
   const local = (url: string) => url.replace(/\/\/(0\.0\.0\.0|\[::\])/, "//localhost");
@@ -147,6 +154,7 @@ async function start(cli: ResolvedCli, env: NodeJS.ProcessEnv): Promise<number> 
     `  WebSocket: ${local(server.url)}`,
     staticDir ? `  Demo:      ${httpUrl}/` : "  Demo:      not built (npm run build:demo)",
     `  Health:    ${httpUrl}/healthz   Metrics: ${httpUrl}/metrics`,
+    `  Push:      ${push.summary.length > 0 ? push.summary.join(", ") : "off"} (docs/push.md)`,
   ];
   if (devTokens) {
     lines.push(`  Tokens:    POST ${httpUrl}/dev/token or 'beckon token <userID>'`);
@@ -212,13 +220,15 @@ function genconfig(cli: ResolvedCli): number {
   return 0;
 }
 
-function checkconfig(cli: ResolvedCli): number {
+function checkconfig(cli: ResolvedCli, env: NodeJS.ProcessEnv): number {
+  // The push key files are read as start would read them.
+  const push = cliPush(cli.options, env);
   const shown = Object.entries(cli.options).map(([key, value]) => {
     const source = cli.sources.get(key) ?? (typeof value === "object" ? undefined : "default");
     return `  ${key.padEnd(24)} ${JSON.stringify(value)}${source ? `   (${source})` : ""}`;
   });
   process.stdout.write(
-    `Configuration is valid${cli.configFile ? ` (config file ${cli.configFile})` : ""}:\n${shown.join("\n")}\n`,
+    `Configuration is valid${cli.configFile ? ` (config file ${cli.configFile})` : ""}:\n${shown.join("\n")}\n  push providers: ${push.summary.join(", ") || "none"}\n`,
   );
   return 0;
 }
@@ -295,7 +305,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     case "genconfig":
       return genconfig(cli);
     case "checkconfig":
-      return checkconfig(cli);
+      return checkconfig(cli, env);
     case "backup":
       return backup(cli);
     default:

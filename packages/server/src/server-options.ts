@@ -312,7 +312,10 @@ export function optionIssues(error: z.ZodError): OptionIssue[] {
   return error.issues.map((issue) => {
     const path = issue.path.join(".");
     const got =
-      path === "secret" || issue.input === undefined ? "" : ` (got ${JSON.stringify(issue.input)})`;
+      // An object is the parent of a missing or wrong key: the key's path says enough.
+      path === "secret" || issue.input === undefined || typeof issue.input === "object"
+        ? ""
+        : ` (got ${JSON.stringify(issue.input)})`;
     switch (issue.code) {
       case "unrecognized_keys":
         return { path, message: `unknown option(s) ${issue.keys.join(", ")}` };
@@ -359,8 +362,16 @@ export interface OptionDescription {
   cli: boolean;
 }
 
+/** `rateLimit.perSecond` → `rate-limit-per-second`; an initialism is one word (`keyID` → `key-id`). */
 const kebab = (path: string[]) =>
-  path.map((part) => part.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)).join("-");
+  path
+    .map((part) =>
+      part.replace(
+        /([a-z0-9])([A-Z]+)/g,
+        (_, before: string, upper: string) => `${before}-${upper.toLowerCase()}`,
+      ),
+    )
+    .join("-");
 
 type Schema = z.core.$ZodType;
 
