@@ -299,6 +299,7 @@ describe.runIf(available)("PostgresCallStore", () => {
         "0002_commit_function",
         "0003_timer_leases",
         "0004_integrations",
+        "0005_device_deliveries",
       ]);
     } finally {
       await second.close();

@@ -52,6 +52,7 @@ export function sqliteIntegrationStores(path: string): IntegrationStores {
 /**
  * The stores in PostgreSQL, through `pool`, whose search path is the schema the call store's
  * migrations made the tables in. The pool stays its owner's to close.
+ * @internal
  */
 export function postgresIntegrationStores(pool: pg.Pool): IntegrationStores {
   return {

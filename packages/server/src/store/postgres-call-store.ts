@@ -155,7 +155,9 @@ export class PostgresCallStore implements CallStore {
   private constructor(
     /**
      * The node's connections, on the schema's search path; the integrations' stores share it
-     * (their tables come with the same migrations). Closed with the store.
+     * (their tables come with the same migrations). Closed with the store. Internal: kept out of
+     * the published types, so apps need no `pg` types to use the package.
+     * @internal
      */
     readonly pool: pg.Pool,
     private readonly options: Required<PostgresStoreOptions>,
