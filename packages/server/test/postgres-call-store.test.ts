@@ -300,6 +300,7 @@ describe.runIf(available)("PostgresCallStore", () => {
         "0003_timer_leases",
         "0004_integrations",
         "0005_device_deliveries",
+        "0006_webhook_endpoint_pause",
       ]);
     } finally {
       await second.close();

@@ -188,6 +188,35 @@ describe("webhooks", () => {
     expect(JSON.parse(request?.text as string).type).toBe("call_invite");
   });
 
+  it("pauses a failing endpoint: a queue of 200 costs one round of attempts, and all arrive once it is back", async () => {
+    const app = await receiver();
+    let up = false;
+    app.responder = () => (up ? { status: 204 } : { status: 503, body: "down" });
+    const { store, webhooks } = service(open(), [2_000, 2_000, 2_000]);
+    await store.addEndpoint({ url: app.url, events: null, description: "" }, 1);
+    await webhooks.onFacts(
+      Array.from({ length: 200 }, (_, i) => ({
+        fact: { ...invited, callID: `call-${i}` },
+        meta: { id: `call-${i}:1:0`, version: 1 },
+      })),
+    );
+    // One round (the 8 attempts in flight at once) fails, and the endpoint is left alone.
+    await app.waitFor(8);
+    await webhooks.settled();
+    expect(app.requests).toHaveLength(8);
+    const pending = await store.listDeliveries({ status: "pending", limit: 200 });
+    expect(pending).toHaveLength(200);
+    expect(pending.filter((delivery) => delivery.attempts === 1)).toHaveLength(8);
+    expect(await store.nextDueAt()).toBeGreaterThan(Date.now());
+    // Back: after the pause, every delivery goes out, none of them twice.
+    up = true;
+    await app.waitFor(208);
+    await webhooks.settled();
+    expect(await store.listDeliveries({ status: "pending", limit: 10 })).toEqual([]);
+    const delivered = app.requests.slice(8).map((request) => request.headers["webhook-id"]);
+    expect(new Set(delivered).size).toBe(200);
+  });
+
   it("returns to the relay at once while the endpoint hangs", async () => {
     const app = await receiver();
     let release: () => void = () => undefined;

@@ -94,8 +94,18 @@ const sql = {
   },
   nextDue: {
     name: "beckon_webhooks_next_due",
-    text: `SELECT next_attempt_at AS at FROM webhook_deliveries WHERE status = 'pending'
-           ORDER BY next_attempt_at LIMIT 1`,
+    // Per endpoint (there are few), so a paused endpoint's long queue is not scanned.
+    text: `SELECT min(greatest(e.paused_until, d.due)) AS at
+           FROM webhook_endpoints e
+           CROSS JOIN LATERAL (
+             SELECT next_attempt_at AS due FROM webhook_deliveries
+             WHERE endpoint_id = e.id AND status = 'pending'
+             ORDER BY next_attempt_at LIMIT 1
+           ) d`,
+  },
+  pauseEndpoint: {
+    name: "beckon_webhooks_pause_endpoint",
+    text: "UPDATE webhook_endpoints SET paused_until = greatest(paused_until, $2) WHERE id = $1",
   },
   claimDue: {
     name: "beckon_webhooks_claim_due",
@@ -104,6 +114,7 @@ const sql = {
     text: `WITH due AS (
              SELECT id FROM webhook_deliveries
              WHERE status = 'pending' AND next_attempt_at <= $1
+               AND endpoint_id IN (SELECT id FROM webhook_endpoints WHERE paused_until <= $1)
              ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED
            )
            UPDATE webhook_deliveries d SET next_attempt_at = $3, lease_owner = $4
@@ -222,9 +233,13 @@ export class PostgresWebhookStore implements WebhookStore {
     return result.rows.map(deliveryOf);
   }
 
+  async pauseEndpoint(endpointID: string, until: number): Promise<void> {
+    await this.pool.query({ ...sql.pauseEndpoint, values: [endpointID, until] });
+  }
+
   async nextDueAt(): Promise<number | undefined> {
     const result = await this.pool.query<{ at: number }>(sql.nextDue);
-    return result.rows[0]?.at;
+    return result.rows[0]?.at ?? undefined;
   }
 
   async claimDue(

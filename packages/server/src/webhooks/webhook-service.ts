@@ -17,6 +17,9 @@ export const defaultRetryDelaysMs: readonly number[] = [
   ...Array.from({ length: 5 }, () => 4 * 3_600_000),
 ];
 
+/** The longest a failing endpoint is left alone before it is tried again. */
+const MAX_ENDPOINT_PAUSE_MS = 300_000;
+
 export interface WebhookServiceOptions {
   store: WebhookStore;
   clock?: () => number;
@@ -47,6 +50,8 @@ export class WebhookService implements Hook {
   private again = false;
   private stopped = false;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Endpoints this node saw failing: how many pauses in a row, and until when. */
+  private readonly pauses = new Map<string, { failures: number; until: number }>();
 
   constructor(private readonly options: WebhookServiceOptions) {
     this.clock = options.clock ?? Date.now;
@@ -259,5 +264,26 @@ export class WebhookService implements Hook {
         "webhook dead-lettered",
       );
     }
+    await this.judgeEndpoint(endpoint.id, delivered, now);
+  }
+
+  /**
+   * A failing endpoint is paused, for the first retry delay and twice as long after each pause
+   * that ended in another failure (at most 5 minutes), so a dead endpoint costs a few attempts
+   * per pause, not one per queued delivery. One success lifts it.
+   */
+  private async judgeEndpoint(endpointID: string, delivered: boolean, now: number): Promise<void> {
+    const pause = this.pauses.get(endpointID);
+    if (delivered) {
+      this.pauses.delete(endpointID);
+      return;
+    }
+    // The other attempts in flight when the pause began fail too: one pause, not one each.
+    if (pause && now < pause.until) return;
+    const failures = (pause?.failures ?? 0) + 1;
+    const base = this.retryDelaysMs[0] ?? 1_000;
+    const until = now + Math.min(base * 2 ** (failures - 1), MAX_ENDPOINT_PAUSE_MS);
+    this.pauses.set(endpointID, { failures, until });
+    await this.options.store.pauseEndpoint(endpointID, until);
   }
 }

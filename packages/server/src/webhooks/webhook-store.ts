@@ -73,8 +73,16 @@ export interface WebhookStore {
     events: ReadonlyArray<{ dedupeKey: string; payload: WebhookPayload }>,
     now: number,
   ): Promise<WebhookDelivery[]>;
-  /** When the earliest pending delivery is due; undefined when none is pending. */
+  /**
+   * When the earliest pending delivery is due (not before its endpoint's pause ends); undefined
+   * when none is pending.
+   */
   nextDueAt(): Promise<number | undefined>;
+  /**
+   * The endpoint is failing: none of its deliveries is claimed before `until` (a later pause
+   * already set stays). Its deliveries wait without using up their retries.
+   */
+  pauseEndpoint(endpointID: string, until: number): Promise<void>;
   /**
    * Takes up to `limit` pending deliveries due at `now`, oldest due first, for one attempt each
    * by `owner`: their due time moves to `leaseUntil`, so no other node (nor this one) takes them
@@ -140,6 +148,10 @@ const migrations = [
    CREATE INDEX webhook_attempts_delivery ON webhook_attempts(delivery_id);`,
   // Which node holds a delivery's current attempt (for operators; the lease is next_attempt_at).
   "ALTER TABLE webhook_deliveries ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';",
+  // A failing endpoint is paused: its queue waits instead of costing an attempt per delivery.
+  `ALTER TABLE webhook_endpoints ADD COLUMN paused_until INTEGER NOT NULL DEFAULT 0;
+   CREATE INDEX webhook_deliveries_endpoint_due ON webhook_deliveries(endpoint_id, next_attempt_at)
+     WHERE status = 'pending';`,
 ];
 
 interface EndpointRow {
@@ -218,16 +230,25 @@ export class SqliteWebhookStore implements WebhookStore {
          ON CONFLICT (endpoint_id, dedupe_key) DO NOTHING
          RETURNING *`,
       ),
-      claimDue: db.prepare<[number, string, number, number], DeliveryRow>(
+      claimDue: db.prepare<[number, string, number, number, number], DeliveryRow>(
         `UPDATE webhook_deliveries SET next_attempt_at = ?, lease_owner = ?
          WHERE id IN (
-           SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ?
+           SELECT id FROM webhook_deliveries
+           WHERE status = 'pending' AND next_attempt_at <= ?
+             AND endpoint_id IN (SELECT id FROM webhook_endpoints WHERE paused_until <= ?)
            ORDER BY next_attempt_at LIMIT ?
          )
          RETURNING *`,
       ),
+      // Per endpoint (there are few), so a paused endpoint's long queue is not scanned.
       nextDue: db.prepare<[], { at: number | null }>(
-        "SELECT MIN(next_attempt_at) AS at FROM webhook_deliveries WHERE status = 'pending'",
+        `SELECT MIN(MAX(e.paused_until, (
+           SELECT MIN(d.next_attempt_at) FROM webhook_deliveries d
+           WHERE d.endpoint_id = e.id AND d.status = 'pending'
+         ))) AS at FROM webhook_endpoints e`,
+      ),
+      pauseEndpoint: db.prepare<[number, string]>(
+        "UPDATE webhook_endpoints SET paused_until = MAX(paused_until, ?) WHERE id = ?",
       ),
       insertAttempt: db.prepare<[string, number, number, number, string, number]>(
         `INSERT INTO webhook_attempts (delivery_id, attempt, at, http_status, error, duration_ms)
@@ -350,13 +371,17 @@ export class SqliteWebhookStore implements WebhookStore {
   ): Promise<WebhookDelivery[]> {
     // The statement returns rows after the update; the order they were due in is their creation.
     return this.statements.claimDue
-      .all(leaseUntil, owner, now, limit)
+      .all(leaseUntil, owner, now, now, limit)
       .map(deliveryOf)
       .sort((a, b) => a.createdAt - b.createdAt);
   }
 
   async nextDueAt(): Promise<number | undefined> {
     return this.statements.nextDue.get()?.at ?? undefined;
+  }
+
+  async pauseEndpoint(endpointID: string, until: number): Promise<void> {
+    this.statements.pauseEndpoint.run(until, endpointID);
   }
 
   async recordAttempt(

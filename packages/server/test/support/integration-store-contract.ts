@@ -314,6 +314,45 @@ export function describeIntegrationStores(
         expect(await stores.webhooks.listDeliveries({ limit: 10 })).toHaveLength(3);
       });
 
+      it("claims nothing of a paused endpoint until its pause ends, and says when that is", async () => {
+        const paused = await stores.webhooks.addEndpoint(
+          { url: "https://a.example/hook", events: null, description: "" },
+          NOW,
+        );
+        const healthy = await stores.webhooks.addEndpoint(
+          { url: "https://b.example/hook", events: ["call_end"], description: "" },
+          NOW + 1,
+        );
+        await stores.webhooks.enqueueMany(
+          [
+            { dedupeKey: "p1", payload: payload("call_invite") },
+            { dedupeKey: "p2", payload: payload("call_end") },
+          ],
+          NOW,
+        );
+        await stores.webhooks.pauseEndpoint(paused.id, NOW + 1_000);
+        // An earlier pause does not shorten a later one.
+        await stores.webhooks.pauseEndpoint(paused.id, NOW + 500);
+        const claimed = await stores.webhooks.claimDue(NOW + 10, 10, NOW + 100, "node-a");
+        expect(claimed.map((d) => d.endpointID)).toEqual([healthy.id]);
+        expect(await stores.webhooks.nextDueAt()).toBe(NOW + 100);
+        await stores.webhooks.recordAttempt(
+          {
+            deliveryID: claimed[0]?.id as string,
+            attempt: 1,
+            at: NOW + 10,
+            httpStatus: 204,
+            error: "",
+            durationMs: 1,
+          },
+          { status: "delivered", nextAttemptAt: 0 },
+        );
+        expect(await stores.webhooks.nextDueAt()).toBe(NOW + 1_000);
+        expect(await stores.webhooks.claimDue(NOW + 999, 10, NOW + 2_000, "node-a")).toEqual([]);
+        const after = await stores.webhooks.claimDue(NOW + 1_000, 10, NOW + 2_000, "node-a");
+        expect(after.map((d) => d.endpointID).sort()).toEqual([paused.id, paused.id]);
+      });
+
       // A SQLite store keeps its endpoints in memory: it is the only writer of its file's table,
       // so this case is only part of the contract of stores other nodes share.
       if (options.sharedEndpoints)
