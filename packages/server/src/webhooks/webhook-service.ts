@@ -17,6 +17,9 @@ export const defaultRetryDelaysMs: readonly number[] = [
   ...Array.from({ length: 5 }, () => 4 * 3_600_000),
 ];
 
+/** Facts queued per transaction. */
+const ENQUEUE_SLICE = 128;
+
 /** The longest a failing endpoint is left alone before it is tried again. */
 const MAX_ENDPOINT_PAUSE_MS = 300_000;
 
@@ -71,17 +74,24 @@ export class WebhookService implements Hook {
     await this.publish(meta.id, type, data, fact.at);
   }
 
-  /** A relay round in one transaction: a busy endpoint list costs one write per round. */
+  /**
+   * A relay round in a few transactions, not one per fact; between slices the event loop gets a
+   * turn, so rings are not held back while a long round is queued.
+   */
   async onFacts(batch: ReadonlyArray<{ fact: Fact; meta: FactMeta }>): Promise<void> {
-    const events = batch.map(({ fact, meta }) => {
-      const { type, data } = payloadOfFact(fact);
-      return {
-        dedupeKey: meta.id,
-        payload: { type, timestamp: new Date(fact.at).toISOString(), data },
-      };
-    });
-    const created = await this.options.store.enqueueMany(events, this.clock());
-    if (created.length > 0) this.kick();
+    let created = 0;
+    for (let start = 0; start < batch.length; start += ENQUEUE_SLICE) {
+      if (start > 0) await new Promise((resolve) => setImmediate(resolve));
+      const events = batch.slice(start, start + ENQUEUE_SLICE).map(({ fact, meta }) => {
+        const { type, data } = payloadOfFact(fact);
+        return {
+          dedupeKey: meta.id,
+          payload: { type, timestamp: new Date(fact.at).toISOString(), data },
+        };
+      });
+      created += (await this.options.store.enqueueMany(events, this.clock())).length;
+    }
+    if (created > 0) this.kick();
   }
 
   /**
