@@ -369,7 +369,7 @@ export function formatReport(results: RunResults): string {
           "conns held",
           "pushes",
           "push queued",
-          "push received",
+          "requests received",
         ],
         rows.map((row) => [
           row.label,

@@ -100,7 +100,7 @@ async function main(): Promise<void> {
     }
     if (only.includes("cluster")) {
       log("8. cluster");
-      results.cluster = await runCluster(config, workDir, log);
+      results.cluster = await runCluster(config, workDir, log, selected);
     }
   } finally {
     rmSync(workDir, { recursive: true, force: true });

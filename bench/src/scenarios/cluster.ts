@@ -123,22 +123,25 @@ async function dropCluster(schema: string, prefix: string): Promise<void> {
 }
 
 interface Setup {
+  /** For `--runs`. */
+  key: string;
   label: string;
   nodes: number;
   cluster: boolean;
 }
 
 const setups: Setup[] = [
-  { label: "1 node, SQLite", nodes: 1, cluster: false },
-  { label: "1 node, PostgreSQL + Redis", nodes: 1, cluster: true },
-  { label: "2 nodes, PostgreSQL + Redis", nodes: 2, cluster: true },
-  { label: "3 nodes, PostgreSQL + Redis", nodes: 3, cluster: true },
+  { key: "sqlite-1", label: "1 node, SQLite", nodes: 1, cluster: false },
+  { key: "cluster-1", label: "1 node, PostgreSQL + Redis", nodes: 1, cluster: true },
+  { key: "cluster-2", label: "2 nodes, PostgreSQL + Redis", nodes: 2, cluster: true },
+  { key: "cluster-3", label: "3 nodes, PostgreSQL + Redis", nodes: 3, cluster: true },
 ];
 
 export async function runCluster(
   config: BenchConfig,
   workDir: string,
   log: (line: string) => void,
+  selected: (key: string) => boolean = () => true,
 ): Promise<ClusterResults> {
   const rows: ClusterRow[] = [];
   const absent = await servicesUp();
@@ -146,7 +149,7 @@ export async function runCluster(
   if (absent) log(`  cluster setups skipped: ${absent}`);
   const { cluster } = config;
   for (const setup of setups) {
-    if (setup.cluster && absent) continue;
+    if ((setup.cluster && absent) || !selected(setup.key)) continue;
     const tag = randomBytes(4).toString("hex");
     const schema = `bench_${tag}`;
     const prefix = `bench-${tag}:`;

@@ -26,10 +26,16 @@ import type { LoopDelayReport } from "../servers/server-probes.js";
 import { type RunningServer, sleep, startServer } from "../servers-under-test.js";
 import { type Summary, summarize } from "../stats.js";
 
-export type IntegrationSetup = "baseline" | "webhook-hold" | "webhook-refused" | "push-slow";
+export type IntegrationSetup =
+  | "baseline"
+  | "webhook-ok"
+  | "webhook-hold"
+  | "webhook-refused"
+  | "push-slow";
 
 export const integrationSetups: Record<IntegrationSetup, string> = {
   baseline: "a: no webhook endpoint, no push provider",
+  "webhook-ok": "a2: webhook endpoint that answers at once",
   "webhook-hold": "b: webhook endpoint that never answers",
   "webhook-refused": "b: webhook endpoint that refuses connections",
   "push-slow": "c: HTTP push provider answering late",
@@ -137,7 +143,10 @@ function checkExercised(row: IntegrationsRow): void {
   if (row.offlineCalls === 0 || row.pushSends === 0) {
     problems.push(`${row.offlineCalls} calls to offline users, ${row.pushSends} pushes claimed`);
   }
-  if (row.setup === "webhook-hold" || row.setup === "webhook-refused") {
+  if (row.setup === "webhook-ok" && !row.pushRequests) {
+    problems.push("the live endpoint got no request");
+  }
+  if (row.setup.startsWith("webhook-")) {
     if (row.webhookDeliveries === 0) problems.push("no webhook delivery was queued");
   }
   if (row.setup === "webhook-hold" && !row.endpointConnections) {
@@ -195,9 +204,16 @@ export async function runIntegrations(
     const tag = settings.rounds > 1 ? `${label} (round ${round})` : label;
     let endpoint: DeadEndpoint | undefined;
     let pushReceiver: SlowReceiver | undefined;
+    let liveEndpoint: SlowReceiver | undefined;
     let server: RunningServer | undefined;
     try {
       if (setup === "webhook-hold") endpoint = await holdingEndpoint();
+      // A healthy endpoint: what webhooks cost by themselves, beside which the dead ones are read.
+      if (setup === "webhook-ok") {
+        const live = await slowReceiver(0);
+        endpoint = { url: live.url, connections: () => 0, close: () => live.close() };
+        liveEndpoint = live;
+      }
       if (setup === "webhook-refused") endpoint = await refusedEndpoint();
       if (setup === "push-slow") pushReceiver = await slowReceiver(settings.pushDelayMs);
       server = await startServer("beckon", workDir, {
@@ -226,7 +242,7 @@ export async function runIntegrations(
         });
       }
       if (endpoint) {
-        await api("POST", "/webhooks/endpoints", { url: endpoint.url, description: "dead" });
+        await api("POST", "/webhooks/endpoints", { url: endpoint.url, description: setup });
       }
       const connected = await load.call<{ users: number; devices: number }>(
         "connect",
@@ -274,7 +290,8 @@ export async function runIntegrations(
         serverCpuPercent: serverCpu ?? Number.NaN,
         serverLoopDelayMaxMs: delay.maxMs,
         endpointConnections: setup === "webhook-hold" ? (endpoint?.connections() ?? 0) : null,
-        pushRequests: pushReceiver ? pushReceiver.requests() : null,
+        // For the live webhook endpoint, the requests it got.
+        pushRequests: (pushReceiver ?? liveEndpoint)?.requests() ?? null,
         ...countIntegrations(server.store as string),
       };
       log(
