@@ -103,6 +103,28 @@ describe.runIf(available)("PostgresCallStore", () => {
       expect(await store.readOutbox(10)).toEqual([]);
     });
 
+    it("a lost compare-and-set keeps its connection: conflicts cost no new connections", async () => {
+      const call = makeCall("alice", ["bob"]);
+      await store.commit(creation(call));
+      const accepted = withMember(call, "bob", CallUserState.Accepted);
+      await store.commit(change(call, accepted));
+      // The pool opens at most its size; each new one counted from here.
+      let opened = 0;
+      store.pool.on("connect", () => {
+        opened += 1;
+      });
+      const warm = Array.from({ length: 4 }, () => store.getCall(call.callID));
+      await Promise.all(warm);
+      const before = opened;
+      for (let i = 0; i < 20; i++) {
+        expect(await store.commit(change(call, accepted))).toEqual({
+          ok: false,
+          conflict: "version",
+        });
+      }
+      expect(opened).toBe(before);
+    });
+
     it("refuses a commit whose idle user is Accepted in another started call", async () => {
       const first = makeCall("alice", ["bob"]);
       await store.commit(creation(first));

@@ -200,16 +200,25 @@ export class PostgresCallStore implements CallStore {
   async commit(change: CallCommit): Promise<CommitResult> {
     const values = this.commitArguments(change);
     for (let attempt = 1; ; attempt++) {
+      // A connection of its own, not `pool.query`: the pool closes a connection whose query
+      // failed, and a lost compare-and-set is an expected failure. Closing one per conflict made
+      // every conflict between nodes cost a new connection (and PostgreSQL a new process).
+      const client = await this.pool.connect();
+      let broken: Error | undefined;
       try {
-        await this.pool.query({ ...sql.commit, values });
+        await client.query({ ...sql.commit, values });
         return { ok: true };
       } catch (error) {
+        // Only what PostgreSQL reported leaves the connection fit for the next query.
+        if (!(error instanceof pg.DatabaseError)) broken = error as Error;
         const code = pgCode(error);
         if (code === "BK001") return { ok: false, conflict: "version" };
         if (code === "BK002") return { ok: false, conflict: "busy" };
         // A deadlock rolls the whole commit back, so running it again is safe.
         if (code === deadlock && attempt < 3) continue;
         throw error;
+      } finally {
+        client.release(broken);
       }
     }
   }
