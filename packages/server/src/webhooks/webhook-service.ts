@@ -79,7 +79,7 @@ export class WebhookService implements Hook {
    * turn, so rings are not held back while a long round is queued.
    */
   async onFacts(batch: ReadonlyArray<{ fact: Fact; meta: FactMeta }>): Promise<void> {
-    let created = 0;
+    let sendable = false;
     for (let start = 0; start < batch.length; start += ENQUEUE_SLICE) {
       if (start > 0) await new Promise((resolve) => setImmediate(resolve));
       const events = batch.slice(start, start + ENQUEUE_SLICE).map(({ fact, meta }) => {
@@ -89,9 +89,13 @@ export class WebhookService implements Hook {
           payload: { type, timestamp: new Date(fact.at).toISOString(), data },
         };
       });
-      created += (await this.options.store.enqueueMany(events, this.clock())).length;
+      const created = await this.options.store.enqueueMany(events, this.clock());
+      const now = this.clock();
+      // Deliveries for an endpoint paused here wait for the pause's own timer: looking for work
+      // now would only walk past them.
+      sendable ||= created.some((d) => (this.pauses.get(d.endpointID)?.until ?? 0) <= now);
     }
-    if (created > 0) this.kick();
+    if (sendable) this.kick();
   }
 
   /**
