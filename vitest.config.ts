@@ -18,5 +18,8 @@ export default defineConfig({
     include: ["packages/*/test/**/*.test.ts", "apps/*/test/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    // expect.poll waits for something a browser or server does; 1 s (vitest's default) is too
+    // short for a loaded CI machine, where a service worker may take that long to wake.
+    expect: { poll: { timeout: 10_000 } },
   },
 });
