@@ -1,6 +1,5 @@
 // Applies commands to calls: load -> engine -> one commit (call, timers, facts) -> streams. The
 // only place where engine decisions become durable and visible.
-import { randomBytes } from "node:crypto";
 import type { Actor, Call } from "@beckon/engine";
 import {
   applyCommand,
@@ -32,6 +31,7 @@ import { type Publication, type StreamBroker, streamOf } from "./streams/stream-
 import type { DeliveryRecorder } from "./timeline/delivery-log.js";
 import type { DeliveryRecord } from "./timeline/delivery-log-store.js";
 import type { TimerSource } from "./timers/timer-source.js";
+import { timeOrderedID } from "./ids.js";
 
 const MAX_VERSION_RETRIES = 5;
 /** Recently committed calls kept parsed; a stale one only costs a failed compare-and-set. */
@@ -84,7 +84,7 @@ export class CallService {
   }
 
   async invite(input: InviteInput): Promise<CallInvitationSentResult> {
-    const callID = randomBytes(16).toString("base64url");
+    const callID = timeOrderedID();
     const invitees = [...new Set(input.invitees)];
     const knownUsers = await this.store.knownUsers(invitees);
     // The busy rule is checked inside the commit, atomically, so two invites at once (on any

@@ -62,27 +62,15 @@ const sql = {
     name: "beckon_webhooks_remove_endpoint",
     text: "DELETE FROM webhook_endpoints WHERE id = $1",
   },
-  enqueue: {
-    name: "beckon_webhooks_enqueue",
-    // Endpoints are read in the statement itself, not cached: another node may have added or
-    // removed one a moment ago. The id is 16 random bytes in base64url, like a single node's.
-    text: `INSERT INTO webhook_deliveries
-             (id, endpoint_id, dedupe_key, type, body, status, next_attempt_at, created_at)
-           SELECT 'msg_' || rtrim(translate(encode(uuid_send(gen_random_uuid()), 'base64'),
-                    '+/', '-_'), '='),
-                  e.id, $1, $2, $3, 'pending', $4, $4
-           FROM webhook_endpoints e
-           WHERE e.events IS NULL OR e.events @> jsonb_build_array($2::text)
-           ORDER BY e.created_at, e.id
-           ON CONFLICT (endpoint_id, dedupe_key) DO NOTHING
-           RETURNING *`,
-  },
   enqueueMany: {
     name: "beckon_webhooks_enqueue_many",
+    // Endpoints are read in the statement itself, not cached: another node may have added or
+    // removed one a moment ago. The id is made as a single node's is (see ids.ts): the time
+    // first, so the primary key's index grows at its right edge, then about 90 random bits.
     text: `INSERT INTO webhook_deliveries
              (id, endpoint_id, dedupe_key, type, body, status, next_attempt_at, created_at)
-           SELECT 'msg_' || rtrim(translate(encode(uuid_send(gen_random_uuid()), 'base64'),
-                    '+/', '-_'), '='),
+           SELECT 'msg_' || lpad(to_hex($4::bigint), 12, '0')
+                    || substr(translate(encode(uuid_send(gen_random_uuid()), 'base64'), '+/', '-_'), 1, 16),
                   e.id, ev.dedupe_key, ev.type, ev.body, 'pending', $4, $4
            FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY
                   AS ev(dedupe_key, type, body, n)
@@ -90,7 +78,7 @@ const sql = {
              ON e.events IS NULL OR e.events @> jsonb_build_array(ev.type)
            ORDER BY ev.n, e.created_at, e.id
            ON CONFLICT (endpoint_id, dedupe_key) DO NOTHING
-           RETURNING *`,
+           RETURNING id, endpoint_id, dedupe_key`,
   },
   nextDue: {
     name: "beckon_webhooks_next_due",
@@ -209,11 +197,7 @@ export class PostgresWebhookStore implements WebhookStore {
     payload: WebhookPayload,
     now: number,
   ): Promise<WebhookDelivery[]> {
-    const result = await this.pool.query<DeliveryRow>({
-      ...sql.enqueue,
-      values: [dedupeKey, payload.type, JSON.stringify(payload), now],
-    });
-    return result.rows.map(deliveryOf);
+    return this.enqueueMany([{ dedupeKey, payload }], now);
   }
 
   async enqueueMany(
@@ -221,16 +205,34 @@ export class PostgresWebhookStore implements WebhookStore {
     now: number,
   ): Promise<WebhookDelivery[]> {
     if (events.length === 0) return [];
-    const result = await this.pool.query<DeliveryRow>({
+    const bodies = events.map((event) => JSON.stringify(event.payload));
+    const result = await this.pool.query<{ id: string; endpoint_id: string; dedupe_key: string }>({
       ...sql.enqueueMany,
       values: [
         events.map((event) => event.dedupeKey),
         events.map((event) => event.payload.type),
-        events.map((event) => JSON.stringify(event.payload)),
+        bodies,
         now,
       ],
     });
-    return result.rows.map(deliveryOf);
+    // The rows come back without their bodies, which this node has at hand.
+    const byKey = new Map(events.map((event, index) => [event.dedupeKey, index]));
+    return result.rows.map((row) => {
+      const index = byKey.get(row.dedupe_key) ?? 0;
+      return {
+        id: row.id,
+        endpointID: row.endpoint_id,
+        type: events[index]?.payload.type as WebhookEventType,
+        body: bodies[index] as string,
+        status: "pending",
+        attempts: 0,
+        nextAttemptAt: now,
+        createdAt: now,
+        lastStatus: 0,
+        lastError: "",
+        doneAt: 0,
+      };
+    });
   }
 
   async pauseEndpoint(endpointID: string, until: number): Promise<void> {

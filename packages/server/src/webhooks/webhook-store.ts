@@ -2,6 +2,7 @@
 // survives restarts, every attempt made, and what ended in the dead-letter list.
 import { randomBytes } from "node:crypto";
 import type Database from "better-sqlite3";
+import { timeOrderedID } from "../ids.js";
 import { migrateModule } from "../sqlite/module-schema.js";
 import type { WebhookEventType, WebhookPayload } from "./webhook-events.js";
 
@@ -221,14 +222,10 @@ export class SqliteWebhookStore implements WebhookStore {
         "SELECT * FROM webhook_endpoints WHERE id = ?",
       ),
       removeEndpoint: db.prepare<[string]>("DELETE FROM webhook_endpoints WHERE id = ?"),
-      insertDelivery: db.prepare<
-        [string, string, string, string, string, number, number],
-        DeliveryRow
-      >(
+      insertDelivery: db.prepare<[string, string, string, string, string, number, number]>(
         `INSERT INTO webhook_deliveries (id, endpoint_id, dedupe_key, type, body, status, next_attempt_at, created_at)
          VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)
-         ON CONFLICT (endpoint_id, dedupe_key) DO NOTHING
-         RETURNING *`,
+         ON CONFLICT (endpoint_id, dedupe_key) DO NOTHING`,
       ),
       claimDue: db.prepare<[number, string, number, number, number], DeliveryRow>(
         `UPDATE webhook_deliveries SET next_attempt_at = ?, lease_owner = ?
@@ -347,8 +344,9 @@ export class SqliteWebhookStore implements WebhookStore {
         for (const endpoint of all) {
           if (endpoint.events !== null && !endpoint.events.includes(payload.type)) continue;
           body ??= JSON.stringify(payload);
-          const inserted = this.statements.insertDelivery.get(
-            `msg_${randomBytes(16).toString("base64url")}`,
+          const id = timeOrderedID("msg_", 12, now);
+          const inserted = this.statements.insertDelivery.run(
+            id,
             endpoint.id,
             dedupeKey,
             payload.type,
@@ -356,7 +354,20 @@ export class SqliteWebhookStore implements WebhookStore {
             now,
             now,
           );
-          if (inserted) created.push(deliveryOf(inserted));
+          if (inserted.changes === 0) continue;
+          created.push({
+            id,
+            endpointID: endpoint.id,
+            type: payload.type,
+            body,
+            status: "pending",
+            attempts: 0,
+            nextAttemptAt: now,
+            createdAt: now,
+            lastStatus: 0,
+            lastError: "",
+            doneAt: 0,
+          });
         }
       }
       return created;

@@ -277,7 +277,10 @@ export function describeIntegrationStores(
           nextAttemptAt: NOW,
           createdAt: NOW,
         });
-        expect(end[0]?.id).toMatch(/^msg_[A-Za-z0-9_-]{22}$/);
+        // The time first (12 hex digits), then the random part.
+        expect(end[0]?.id).toMatch(
+          new RegExp(`^msg_${NOW.toString(16).padStart(12, "0")}[A-Za-z0-9_-]{16}$`),
+        );
         // The same fact again (a relay repeating itself, on any node): nothing new.
         expect(await stores.webhooks.enqueue("f2", payload("call_end"), NOW + 5)).toEqual([]);
         expect(await stores.webhooks.nextDueAt()).toBe(NOW);
