@@ -1,6 +1,7 @@
-// `npm run bench [-- --quick] [--only=calls,connections,timers,cluster] [--runs=key,…]`: runs the
-// scenarios of bench/README.md against built code, prints the table and writes
-// bench/results/<time>.json. `--runs` keeps only the call variants / timer runs with those keys.
+// `npm run bench [-- --quick] [--only=calls,connections,timers,cluster] [--runs=key,…]
+// [--rounds=N]`: runs the scenarios of bench/README.md against built code, prints the table and
+// writes bench/results/<time>.json. `--runs` keeps only the call variants / timer runs with those
+// keys; `--rounds` sets how often the integrations scenario runs its setups in turn.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, tmpdir, totalmem } from "node:os";
@@ -51,9 +52,16 @@ async function main(): Promise<void> {
       quick: { type: "boolean", default: false },
       only: { type: "string" },
       runs: { type: "string" },
+      rounds: { type: "string" },
     },
   });
-  const config: BenchConfig = values.quick ? quickConfig : fullConfig;
+  const base: BenchConfig = values.quick ? quickConfig : fullConfig;
+  const rounds = values.rounds === undefined ? undefined : Number(values.rounds);
+  if (rounds !== undefined && !(Number.isInteger(rounds) && rounds > 0)) {
+    throw new Error(`--rounds takes a positive whole number, not "${values.rounds}"`);
+  }
+  const config: BenchConfig =
+    rounds === undefined ? base : { ...base, integrations: { ...base.integrations, rounds } };
   const only = (values.only?.split(",") ?? [...SCENARIOS]) as ScenarioName[];
   for (const name of only) {
     if (!SCENARIOS.includes(name)) throw new Error(`unknown scenario "${name}"`);

@@ -23,6 +23,7 @@ import {
 } from "@beckon/protocol";
 import type { Logger } from "pino";
 import type { OutboxRelay } from "./hooks/outbox-relay.js";
+import { timeOrderedID } from "./ids.js";
 import { KeyedQueue } from "./keyed-queue.js";
 import type { BeckonMetrics } from "./metrics.js";
 import type { DeviceState, Presence } from "./presence/presence.js";
@@ -31,7 +32,6 @@ import { type Publication, type StreamBroker, streamOf } from "./streams/stream-
 import type { DeliveryRecorder } from "./timeline/delivery-log.js";
 import type { DeliveryRecord } from "./timeline/delivery-log-store.js";
 import type { TimerSource } from "./timers/timer-source.js";
-import { timeOrderedID } from "./ids.js";
 
 const MAX_VERSION_RETRIES = 5;
 /** Recently committed calls kept parsed; a stale one only costs a failed compare-and-set. */

@@ -10,6 +10,7 @@ import {
   type PushRegistrationStore,
   SqlitePushRegistrationStore,
 } from "../push/push-registration-store.js";
+import { checkpointInBackground } from "../sqlite/checkpointer.js";
 import { openSqlite } from "../sqlite/module-schema.js";
 import { type DeliveryLogStore, SqliteDeliveryLogStore } from "../timeline/delivery-log-store.js";
 import { PostgresDeliveryLogStore } from "../timeline/postgres-delivery-log-store.js";
@@ -36,6 +37,7 @@ export interface IntegrationStores {
 /** The stores in a SQLite file (or ':memory:'); the call store's file is fine. */
 export function sqliteIntegrationStores(path: string): IntegrationStores {
   const db = openSqlite(path);
+  const releaseCheckpoints = checkpointInBackground(db, path);
   return {
     keys: new SqliteApiKeyStore(db),
     pushRegistrations: new SqlitePushRegistrationStore(db),
@@ -44,6 +46,7 @@ export function sqliteIntegrationStores(path: string): IntegrationStores {
     deliveries: new SqliteDeliveryLogStore(db),
     shared: false,
     async close() {
+      await releaseCheckpoints();
       db.close();
     },
   };

@@ -4,6 +4,7 @@ import { dirname } from "node:path";
 import type { Call, Fact, Member, Timer, TimerKind } from "@beckon/engine";
 import { CallState, CallUserState, isActive } from "@beckon/protocol";
 import Database from "better-sqlite3";
+import { checkpointInBackground } from "../sqlite/checkpointer.js";
 import type {
   CallCommit,
   CallPage,
@@ -95,6 +96,7 @@ export class SqliteCallStore implements CallStore {
   private pruned = 0;
   private readonly commitTx: (change: CallCommit) => void;
   private readonly runBatch: (jobs: SqliteCallStore["pending"]) => unknown[];
+  private readonly releaseCheckpoints: () => Promise<void>;
 
   constructor(path: string) {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
@@ -103,7 +105,14 @@ export class SqliteCallStore implements CallStore {
     // WAL + NORMAL survives a process crash (kill -9) without an fsync per commit.
     this.db.pragma("synchronous = NORMAL");
     this.db.pragma("foreign_keys = ON");
-    this.migrate();
+    this.releaseCheckpoints = checkpointInBackground(this.db, path);
+    try {
+      this.migrate();
+    } catch (error) {
+      void this.releaseCheckpoints();
+      this.db.close();
+      throw error;
+    }
     const db = this.db;
     this.statements = {
       insertCall: db.prepare<[string, number, number, number, string]>(
@@ -372,6 +381,7 @@ export class SqliteCallStore implements CallStore {
       this.statements.pruneOutbox.run(this.acked);
     }
     this.commitPending();
+    await this.releaseCheckpoints();
     if (this.db.open) this.db.close();
   }
 }
