@@ -48,6 +48,7 @@ export class PushDispatcher {
   private readonly retries = new Set<NodeJS.Timeout>();
   private orphanSweep: NodeJS.Timeout | undefined;
   private running = 0;
+  private pumpScheduled = false;
   private closed = false;
   private readonly idleWaiters: Array<() => void> = [];
   private readonly clock: () => number;
@@ -131,14 +132,25 @@ export class PushDispatcher {
     return this.running === 0 && this.queue.length === 0 && this.retries.size === 0;
   }
 
+  /**
+   * Starts one send per event-loop turn: starting a request costs a few hundred microseconds,
+   * and a burst of them (a slow provider answering a full window at once) would otherwise hold
+   * rings back for milliseconds.
+   */
   private pump(): void {
-    while (this.running < this.concurrency && this.queue.length > 0) {
-      const job = this.queue.shift() as Job;
-      this.running++;
-      void this.run(job).finally(() => {
-        this.running--;
+    if (this.pumpScheduled || this.running >= this.concurrency || this.queue.length === 0) return;
+    const job = this.queue.shift() as Job;
+    this.running++;
+    void this.run(job).finally(() => {
+      this.running--;
+      this.pump();
+      if (this.isIdle()) for (const wake of this.idleWaiters.splice(0)) wake();
+    });
+    if (this.running < this.concurrency && this.queue.length > 0) {
+      this.pumpScheduled = true;
+      setImmediate(() => {
+        this.pumpScheduled = false;
         this.pump();
-        if (this.isIdle()) for (const wake of this.idleWaiters.splice(0)) wake();
       });
     }
   }

@@ -6,7 +6,7 @@ import type { Logger } from "pino";
 import { Webhook } from "standardwebhooks";
 import type { FactMeta, Hook } from "../hooks/hook.js";
 import { payloadOfFact, type WebhookEventType } from "./webhook-events.js";
-import type { WebhookDelivery, WebhookStore } from "./webhook-store.js";
+import type { WebhookDelivery, WebhookEndpoint, WebhookStore } from "./webhook-store.js";
 
 /**
  * Delays before each retry: SPEC §8's 2, 4, 8, 16, 32 s, doubling on to about two hours, then
@@ -19,6 +19,9 @@ export const defaultRetryDelaysMs: readonly number[] = [
 
 /** Facts queued per transaction. */
 const ENQUEUE_SLICE = 128;
+
+/** How long an endpoint read for an attempt is used for the next ones. */
+const ENDPOINT_CACHE_MS = 1_000;
 
 /** The longest a failing endpoint is left alone before it is tried again. */
 const MAX_ENDPOINT_PAUSE_MS = 300_000;
@@ -53,6 +56,11 @@ export class WebhookService implements Hook {
   private again = false;
   private stopped = false;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Endpoints read for recent attempts, with their signers (endpoints change rarely). */
+  private readonly endpoints = new Map<
+    string,
+    { endpoint: WebhookEndpoint; signer: Webhook; readAt: number }
+  >();
   /** Endpoints this node saw failing: how many pauses in a row, and until when. */
   private readonly pauses = new Map<string, { failures: number; until: number }>();
 
@@ -180,7 +188,11 @@ export class WebhookService implements Hook {
         now + this.timeoutMs + 5_000,
         this.options.nodeID ?? "local",
       );
-      for (const delivery of due) {
+      for (const [index, delivery] of due.entries()) {
+        // One attempt started per event-loop turn: a burst of requests must not hold rings back.
+        if (index > 0) await new Promise((resolve) => setImmediate(resolve));
+        // Stopping now leaves the rest claimed: their leases run out and they are due again.
+        if (this.stopped) return;
         this.running++;
         const attempt = this.attempt(delivery).finally(() => {
           this.running--;
@@ -219,10 +231,32 @@ export class WebhookService implements Hook {
     this.timer.unref();
   }
 
+  /**
+   * The endpoint and its signer, read again after a second: a busy endpoint costs one read a
+   * second, not one per attempt. A removed endpoint's deliveries are gone with it, so a stale
+   * entry can only serve attempts claimed before the removal.
+   */
+  private async endpointOf(
+    id: string,
+  ): Promise<{ endpoint: WebhookEndpoint; signer: Webhook } | undefined> {
+    const now = this.clock();
+    const cached = this.endpoints.get(id);
+    if (cached && now - cached.readAt < ENDPOINT_CACHE_MS) return cached;
+    const endpoint = await this.options.store.getEndpoint(id);
+    if (!endpoint) {
+      this.endpoints.delete(id);
+      return undefined;
+    }
+    const entry = { endpoint, signer: new Webhook(endpoint.secret), readAt: now };
+    this.endpoints.set(id, entry);
+    return entry;
+  }
+
   private async attempt(delivery: WebhookDelivery): Promise<void> {
     const store = this.options.store;
-    const endpoint = await store.getEndpoint(delivery.endpointID);
-    if (!endpoint) return;
+    const known = await this.endpointOf(delivery.endpointID);
+    if (!known) return;
+    const { endpoint, signer } = known;
     const started = this.clock();
     const attempt = delivery.attempts + 1;
     let httpStatus = 0;
@@ -236,7 +270,7 @@ export class WebhookService implements Hook {
           "user-agent": "Beckon-Webhooks/1",
           "webhook-id": delivery.id,
           "webhook-timestamp": String(Math.floor(started / 1000)),
-          "webhook-signature": new Webhook(endpoint.secret).sign(
+          "webhook-signature": signer.sign(
             delivery.id,
             timestamp,
             delivery.body,
