@@ -99,11 +99,17 @@ const sql = {
     name: "beckon_webhooks_claim_due",
     // SKIP LOCKED: nodes looking at the same moment split the due deliveries instead of
     // queueing on them; the moved due time is the lease.
+    // Endpoint by endpoint through their own index, so a paused endpoint's long queue is not
+    // walked past on every claim.
     text: `WITH due AS (
-             SELECT id FROM webhook_deliveries
-             WHERE status = 'pending' AND next_attempt_at <= $1
-               AND endpoint_id IN (SELECT id FROM webhook_endpoints WHERE paused_until <= $1)
-             ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED
+             SELECT d.id FROM webhook_endpoints e
+             CROSS JOIN LATERAL (
+               SELECT id, next_attempt_at FROM webhook_deliveries
+               WHERE endpoint_id = e.id AND status = 'pending' AND next_attempt_at <= $1
+               ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED
+             ) d
+             WHERE e.paused_until <= $1
+             ORDER BY d.next_attempt_at LIMIT $2
            )
            UPDATE webhook_deliveries d SET next_attempt_at = $3, lease_owner = $4
            FROM due WHERE d.id = due.id

@@ -5,7 +5,7 @@ import type { Fact } from "@beckon/engine";
 import type { Logger } from "pino";
 import { Webhook } from "standardwebhooks";
 import type { FactMeta, Hook } from "../hooks/hook.js";
-import { payloadOfFact, type WebhookEventType } from "./webhook-events.js";
+import { payloadOfFact, type WebhookEventType, type WebhookPayload } from "./webhook-events.js";
 import type { WebhookDelivery, WebhookEndpoint, WebhookStore } from "./webhook-store.js";
 
 /**
@@ -56,6 +56,9 @@ export class WebhookService implements Hook {
   private again = false;
   private stopped = false;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Events published in this event-loop turn, queued together at its end. */
+  private published: Array<{ dedupeKey: string; payload: WebhookPayload }> = [];
+  private publishing: Promise<void> | undefined;
   /** Endpoints read for recent attempts, with their signers (endpoints change rarely). */
   private readonly endpoints = new Map<
     string,
@@ -87,7 +90,6 @@ export class WebhookService implements Hook {
    * turn, so rings are not held back while a long round is queued.
    */
   async onFacts(batch: ReadonlyArray<{ fact: Fact; meta: FactMeta }>): Promise<void> {
-    let sendable = false;
     for (let start = 0; start < batch.length; start += ENQUEUE_SLICE) {
       if (start > 0) await new Promise((resolve) => setImmediate(resolve));
       const events = batch.slice(start, start + ENQUEUE_SLICE).map(({ fact, meta }) => {
@@ -97,31 +99,43 @@ export class WebhookService implements Hook {
           payload: { type, timestamp: new Date(fact.at).toISOString(), data },
         };
       });
-      const created = await this.options.store.enqueueMany(events, this.clock());
-      const now = this.clock();
-      // Deliveries for an endpoint paused here wait for the pause's own timer: looking for work
-      // now would only walk past them.
-      sendable ||= created.some((d) => (this.pauses.get(d.endpointID)?.until ?? 0) <= now);
+      await this.enqueue(events);
     }
-    if (sendable) this.kick();
   }
 
   /**
    * Queues an event that is not a call fact (`push_failed`); `dedupeKey` makes a repeated
-   * publish of the same event a no-op.
+   * publish of the same event a no-op. The events published in one event-loop turn are queued
+   * together.
    */
-  async publish(
+  publish(
     dedupeKey: string,
     type: WebhookEventType,
     data: Record<string, unknown>,
     at: number,
   ): Promise<void> {
-    const created = await this.options.store.enqueue(
+    this.published.push({
       dedupeKey,
-      { type, timestamp: new Date(at).toISOString(), data },
-      this.clock(),
+      payload: { type, timestamp: new Date(at).toISOString(), data },
+    });
+    this.publishing ??= new Promise<void>((resolve, reject) =>
+      setImmediate(() => {
+        const events = this.published.splice(0);
+        this.publishing = undefined;
+        this.enqueue(events).then(resolve, reject);
+      }),
     );
-    if (created.length > 0) this.kick();
+    return this.publishing;
+  }
+
+  private async enqueue(
+    events: ReadonlyArray<{ dedupeKey: string; payload: WebhookPayload }>,
+  ): Promise<void> {
+    const created = await this.options.store.enqueueMany(events, this.clock());
+    const now = this.clock();
+    // Deliveries for an endpoint paused here wait for the pause's own timer: looking for work
+    // now would only walk past them.
+    if (created.some((d) => (this.pauses.get(d.endpointID)?.until ?? 0) <= now)) this.kick();
   }
 
   /** Queues a delivered or dead delivery again; false if it is unknown or still pending. */
@@ -270,11 +284,7 @@ export class WebhookService implements Hook {
           "user-agent": "Beckon-Webhooks/1",
           "webhook-id": delivery.id,
           "webhook-timestamp": String(Math.floor(started / 1000)),
-          "webhook-signature": signer.sign(
-            delivery.id,
-            timestamp,
-            delivery.body,
-          ),
+          "webhook-signature": signer.sign(delivery.id, timestamp, delivery.body),
         },
         body: delivery.body,
         redirect: "manual",

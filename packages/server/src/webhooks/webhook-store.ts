@@ -227,15 +227,19 @@ export class SqliteWebhookStore implements WebhookStore {
          VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)
          ON CONFLICT (endpoint_id, dedupe_key) DO NOTHING`,
       ),
-      claimDue: db.prepare<[number, string, number, number, number], DeliveryRow>(
+      // Endpoint by endpoint through their own index, so a paused endpoint's long queue is not
+      // walked past on every claim.
+      unpausedEndpoints: db.prepare<[number], { id: string }>(
+        "SELECT id FROM webhook_endpoints WHERE paused_until <= ?",
+      ),
+      dueOf: db.prepare<[string, number, number], { id: string; next_attempt_at: number }>(
+        `SELECT id, next_attempt_at FROM webhook_deliveries
+         WHERE endpoint_id = ? AND status = 'pending' AND next_attempt_at <= ?
+         ORDER BY next_attempt_at LIMIT ?`,
+      ),
+      lease: db.prepare<[number, string, string], DeliveryRow>(
         `UPDATE webhook_deliveries SET next_attempt_at = ?, lease_owner = ?
-         WHERE id IN (
-           SELECT id FROM webhook_deliveries
-           WHERE status = 'pending' AND next_attempt_at <= ?
-             AND endpoint_id IN (SELECT id FROM webhook_endpoints WHERE paused_until <= ?)
-           ORDER BY next_attempt_at LIMIT ?
-         )
-         RETURNING *`,
+         WHERE id = ? RETURNING *`,
       ),
       // Per endpoint (there are few), so a paused endpoint's long queue is not scanned.
       nextDue: db.prepare<[], { at: number | null }>(
@@ -380,11 +384,19 @@ export class SqliteWebhookStore implements WebhookStore {
     leaseUntil: number,
     owner: string,
   ): Promise<WebhookDelivery[]> {
-    // The statement returns rows after the update; the order they were due in is their creation.
-    return this.statements.claimDue
-      .all(leaseUntil, owner, now, now, limit)
-      .map(deliveryOf)
-      .sort((a, b) => a.createdAt - b.createdAt);
+    return this.db.transaction(() => {
+      const due = this.statements.unpausedEndpoints
+        .all(now)
+        .flatMap(({ id }) => this.statements.dueOf.all(id, now, limit))
+        .sort((a, b) => a.next_attempt_at - b.next_attempt_at)
+        .slice(0, limit);
+      // Oldest due first; among equals, the order they were queued in.
+      return due
+        .map(({ id }) => this.statements.lease.get(leaseUntil, owner, id))
+        .filter((row): row is DeliveryRow => row !== undefined)
+        .map(deliveryOf)
+        .sort((a, b) => a.createdAt - b.createdAt);
+    })();
   }
 
   async nextDueAt(): Promise<number | undefined> {
