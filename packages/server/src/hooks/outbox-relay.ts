@@ -12,6 +12,8 @@ const RETRY_MS = 1_000;
  * the facts of many commits instead of adding a round per commit to the write path.
  */
 const GATHER_MS = 5;
+/** The longest a hook handed facts one by one works before the event loop gets a turn. */
+const SLICE_MS = 1;
 
 export class OutboxRelay {
   private running: Promise<void> | null = null;
@@ -108,7 +110,17 @@ export class OutboxRelay {
       // hold rings and replies back for a whole round.
       await new Promise((resolve) => setImmediate(resolve));
       if (hook.onFacts) await hook.onFacts(batch);
-      else if (hook.onFact) for (const { fact, meta } of batch) await hook.onFact(fact, meta);
+      else if (hook.onFact) {
+        let since = performance.now();
+        for (const { fact, meta } of batch) {
+          await hook.onFact(fact, meta);
+          // A hook over a synchronous store never yields by itself: a turn every millisecond.
+          if (performance.now() - since > SLICE_MS) {
+            await new Promise((resolve) => setImmediate(resolve));
+            since = performance.now();
+          }
+        }
+      }
     }
   }
 
