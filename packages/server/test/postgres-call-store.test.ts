@@ -323,6 +323,7 @@ describe.runIf(available)("PostgresCallStore", () => {
         "0004_integrations",
         "0005_device_deliveries",
         "0006_webhook_endpoint_pause",
+        "0007_webhook_claims_per_endpoint",
       ]);
     } finally {
       await second.close();
