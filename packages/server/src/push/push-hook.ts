@@ -61,16 +61,17 @@ export class PushHook implements Hook {
   }
 
   private async invite(fact: Extract<Fact, { userID: string }>, meta: FactMeta): Promise<void> {
+    // The cheap questions first: most invitees are online, and most have no registration.
+    const devices = await this.options.presence.devicesOf(fact.userID);
+    if (devices.some((device) => device.awaySince === 0)) return;
+    const registrations = await this.options.registrations.listOf(fact.userID);
+    if (registrations.length === 0) return;
     const call = await this.options.calls.getCall(fact.callID);
     const member = call && findMember(call, fact.userID);
     // Answered, cancelled or timed out before the relay got here: nothing left to ring.
     if (!call || !member || !isPending(member.state)) return;
     const config = pushConfigOf(fact) ?? call.pushConfig ?? undefined;
     if (!config) return;
-    const devices = await this.options.presence.devicesOf(fact.userID);
-    if (devices.some((device) => device.awaySince === 0)) return;
-    const registrations = await this.options.registrations.listOf(fact.userID);
-    if (registrations.length === 0) return;
     const message = this.message(
       "invite",
       call,
