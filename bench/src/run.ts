@@ -1,7 +1,8 @@
 // `npm run bench [-- --quick] [--only=calls,connections,timers,cluster] [--runs=key,…]
-// [--rounds=N]`: runs the scenarios of bench/README.md against built code, prints the table and
-// writes bench/results/<time>.json. `--runs` keeps only the call variants / timer runs with those
-// keys; `--rounds` sets how often the integrations scenario runs its setups in turn.
+// [--rounds=N] [--rates=r,…]`: runs the scenarios of bench/README.md against built code, prints
+// the table and writes bench/results/<time>.json. `--runs` keeps only the call variants / timer
+// runs with those keys; `--rounds` sets how often the integrations scenario runs its setups in
+// turn; `--rates` replaces the workload scenario's offered rates.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, tmpdir, totalmem } from "node:os";
@@ -53,6 +54,7 @@ async function main(): Promise<void> {
       only: { type: "string" },
       runs: { type: "string" },
       rounds: { type: "string" },
+      rates: { type: "string" },
     },
   });
   const base: BenchConfig = values.quick ? quickConfig : fullConfig;
@@ -60,8 +62,15 @@ async function main(): Promise<void> {
   if (rounds !== undefined && !(Number.isInteger(rounds) && rounds > 0)) {
     throw new Error(`--rounds takes a positive whole number, not "${values.rounds}"`);
   }
-  const config: BenchConfig =
-    rounds === undefined ? base : { ...base, integrations: { ...base.integrations, rounds } };
+  const rates = values.rates?.split(",").map(Number);
+  if (rates?.some((rate) => !(Number.isInteger(rate) && rate > 0))) {
+    throw new Error(`--rates takes positive whole numbers, not "${values.rates}"`);
+  }
+  const config: BenchConfig = {
+    ...base,
+    ...(rounds === undefined ? {} : { integrations: { ...base.integrations, rounds } }),
+    ...(rates === undefined ? {} : { workload: { ...base.workload, rates } }),
+  };
   const only = (values.only?.split(",") ?? [...SCENARIOS]) as ScenarioName[];
   for (const name of only) {
     if (!SCENARIOS.includes(name)) throw new Error(`unknown scenario "${name}"`);
