@@ -8,6 +8,7 @@ import {
   type DeliveryQuery,
   type DeliveryRow,
   deliveryOf,
+  queuedDelivery,
   type WebhookAttempt,
   type WebhookDelivery,
   type WebhookDeliveryStatus,
@@ -225,19 +226,8 @@ export class PostgresWebhookStore implements WebhookStore {
     const byKey = new Map(events.map((event, index) => [event.dedupeKey, index]));
     return result.rows.map((row) => {
       const index = byKey.get(row.dedupe_key) ?? 0;
-      return {
-        id: row.id,
-        endpointID: row.endpoint_id,
-        type: events[index]?.payload.type as WebhookEventType,
-        body: bodies[index] as string,
-        status: "pending",
-        attempts: 0,
-        nextAttemptAt: now,
-        createdAt: now,
-        lastStatus: 0,
-        lastError: "",
-        doneAt: 0,
-      };
+      const type = events[index]?.payload.type as WebhookEventType;
+      return queuedDelivery(row.id, row.endpoint_id, type, bodies[index] as string, now);
     });
   }
 

@@ -191,6 +191,29 @@ function endpointOf(row: EndpointRow): WebhookEndpoint {
   };
 }
 
+/** A delivery as queued just now: what an insert wrote, without reading it back. */
+export function queuedDelivery(
+  id: string,
+  endpointID: string,
+  type: WebhookEventType,
+  body: string,
+  now: number,
+): WebhookDelivery {
+  return {
+    id,
+    endpointID,
+    type,
+    body,
+    status: "pending",
+    attempts: 0,
+    nextAttemptAt: now,
+    createdAt: now,
+    lastStatus: 0,
+    lastError: "",
+    doneAt: 0,
+  };
+}
+
 export function deliveryOf(row: DeliveryRow): WebhookDelivery {
   return {
     id: row.id,
@@ -361,19 +384,7 @@ export class SqliteWebhookStore implements WebhookStore {
             now,
           );
           if (inserted.changes === 0) continue;
-          created.push({
-            id,
-            endpointID: endpoint.id,
-            type: payload.type,
-            body,
-            status: "pending",
-            attempts: 0,
-            nextAttemptAt: now,
-            createdAt: now,
-            lastStatus: 0,
-            lastError: "",
-            doneAt: 0,
-          });
+          created.push(queuedDelivery(id, endpoint.id, payload.type, body, now));
         }
       }
       return created;
