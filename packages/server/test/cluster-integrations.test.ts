@@ -7,33 +7,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BeckonServer, createServer } from "@beckon/server";
 import pg from "pg";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runApikeyCommand } from "../src/api/apikey-command.js";
 import { HttpReceiver } from "./support/http-receiver.js";
-import {
-  dropRedisKeys,
-  havePostgres,
-  haveRedis,
-  postgresSchemas,
-  postgresUrl,
-  redisUrl,
-  uniqueName,
-} from "./support/services.js";
+import { postgresUrl, redisUrl, useClusterServices } from "./support/services.js";
 import { SECRET } from "./support/world.js";
 
-const available = (await havePostgres()) && (await haveRedis());
-const schemas = postgresSchemas();
-const prefixes: string[] = [];
-afterAll(async () => {
-  if (!available) return;
-  await schemas.dropAll();
-  for (const prefix of prefixes) await dropRedisKeys(prefix);
-});
-
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const services = await useClusterServices();
+const { available, cleanups } = services;
 
 async function receiver(): Promise<HttpReceiver> {
   const started = await new HttpReceiver().start();
@@ -50,10 +31,9 @@ interface Cluster {
 
 /** Two nodes on a fresh schema and Redis prefix, pushing through `pushGateway` when given. */
 async function cluster(pushGateway?: HttpReceiver): Promise<Cluster> {
-  const schema = schemas.create();
+  const schema = services.schema();
   const store = `${postgresUrl}?schema=${schema}`;
-  const prefix = `${uniqueName("beckon-test")}:`;
-  prefixes.push(prefix);
+  const prefix = services.prefix();
   const dir = mkdtempSync(join(tmpdir(), "beckon-cluster-integrations-"));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const created = await runApikeyCommand(["create", "ops", "--scopes", "admin"], {

@@ -4,37 +4,18 @@
 // and honest requests go on.
 import { ErrorCode, PROTOCOL_VERSION } from "@beckon/protocol";
 import { type BeckonServer, createServer, RedisRateLimits } from "@beckon/server";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { CreateServerOptions } from "../src/create-server.js";
 import { rateLimitSettings } from "../src/rate-limits/rate-limits.js";
 import { resolveOptions } from "../src/server-options.js";
 import { openRawSocket } from "./support/raw-socket.js";
-import {
-  dropRedisKeys,
-  havePostgres,
-  haveRedis,
-  postgresSchemas,
-  postgresUrl,
-  redisUrl,
-  uniqueName,
-} from "./support/services.js";
+import { postgresUrl, redisUrl, useClusterServices } from "./support/services.js";
 import { startTcpProxy } from "./support/tcp-proxy.js";
 import { type Device, SECRET, useWorld } from "./support/world.js";
 
-const available = (await havePostgres()) && (await haveRedis());
-const schemas = postgresSchemas();
-const prefixes: string[] = [];
-afterAll(async () => {
-  if (!available) return;
-  await schemas.dropAll();
-  for (const prefix of prefixes) await dropRedisKeys(prefix);
-});
-
 const world = useWorld();
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const services = await useClusterServices();
+const { available, cleanups } = services;
 
 /**
  * Budgets that hardly refill, so counts do not depend on how fast the test runs. A socket may
@@ -54,9 +35,8 @@ const limits = {
  * reach Redis there instead (a proxy the test can cut), the rest of the node through `redisUrl`.
  */
 async function cluster(rateLimitsRedis?: string): Promise<[BeckonServer, BeckonServer]> {
-  const schema = schemas.create();
-  const prefix = `${uniqueName("beckon-test")}:`;
-  prefixes.push(prefix);
+  const schema = services.schema();
+  const prefix = services.prefix();
   const started = await Promise.allSettled(
     [1, 2].map(async (node) => {
       const rateLimits = rateLimitsRedis

@@ -11,41 +11,21 @@ import {
   RedisStreamBroker,
   type StreamBroker,
 } from "@beckon/server";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
-import {
-  dropRedisKeys,
-  havePostgres,
-  haveRedis,
-  postgresSchemas,
-  postgresUrl,
-  redisUrl,
-  uniqueName,
-} from "./support/services.js";
+import { describe, expect, it } from "vitest";
+import { dropRedisKeys, postgresUrl, redisUrl, useClusterServices } from "./support/services.js";
 import { startTcpProxy } from "./support/tcp-proxy.js";
 import { Device, SECRET, useWorld } from "./support/world.js";
 
-const available = (await havePostgres()) && (await haveRedis());
-const schemas = postgresSchemas();
-const prefixes: string[] = [];
-afterAll(async () => {
-  if (!available) return;
-  await schemas.dropAll();
-  for (const prefix of prefixes) await dropRedisKeys(prefix);
-});
-
 const world = useWorld();
+const services = await useClusterServices();
+const { available, cleanups } = services;
 let lastPrefix = "";
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
 
 /** Three nodes on one fresh schema and Redis prefix; each node's facts recorded per node. */
 async function cluster(options: { heartbeatIntervalMs?: number } = {}) {
-  const schema = schemas.create();
-  const prefix = `${uniqueName("beckon-test")}:`;
+  const schema = services.schema();
+  const prefix = services.prefix();
   lastPrefix = prefix;
-  prefixes.push(prefix);
   const facts: Array<{ node: number; fact: Fact; id: string }> = [];
   const nodes = await Promise.all(
     [1, 2, 3].map((node) => {
@@ -197,9 +177,8 @@ describe.runIf(available)("cluster on PostgreSQL and Redis", () => {
   });
 
   it("a node lost between committing a ring and publishing it: the invitee still rings, once", async () => {
-    const schema = schemas.create();
-    const prefix = `${uniqueName("beckon-test")}:`;
-    prefixes.push(prefix);
+    const schema = services.schema();
+    const prefix = services.prefix();
     const redis = `${redisUrl}?prefix=${encodeURIComponent(prefix)}`;
     const store = `${postgresUrl}?schema=${schema}`;
     // The doomed node: its ring is committed, then its publish fails as if the process had
@@ -248,9 +227,8 @@ describe.runIf(available)("cluster on PostgreSQL and Redis", () => {
   });
 
   it("a node cut from Redis hands its devices to the others, where their calls ring", async () => {
-    const schema = schemas.create();
-    const prefix = `${uniqueName("beckon-test")}:`;
-    prefixes.push(prefix);
+    const schema = services.schema();
+    const prefix = services.prefix();
     const target = new URL(redisUrl);
     // The first node reaches Redis through a cable the test can pull.
     const cable = await startTcpProxy(Number(target.port || 6379));

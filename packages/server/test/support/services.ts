@@ -4,6 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import pg from "pg";
+import { afterAll, afterEach } from "vitest";
 
 export const postgresUrl =
   process.env.BECKON_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -106,4 +107,45 @@ export async function dropRedisKeys(prefix: string): Promise<void> {
   } finally {
     redis.disconnect();
   }
+}
+
+export interface ClusterServices {
+  /** PostgreSQL and Redis both answer (CI fails instead of skipping when they do not). */
+  available: boolean;
+  /** A fresh schema, dropped after the file's tests. */
+  schema(): string;
+  /** A fresh Redis key prefix, whose keys are dropped after the file's tests. */
+  prefix(): string;
+  /** Run after each test, last added first: nodes, proxies, receivers. */
+  cleanups: Array<() => Promise<void> | void>;
+}
+
+/**
+ * What a cluster test file needs of PostgreSQL and Redis, cleaned up for it. Call it at the top
+ * level of the file, after `useWorld()` where the file has one, so its cleanups run before the
+ * world's devices are closed.
+ */
+export async function useClusterServices(): Promise<ClusterServices> {
+  const available = (await havePostgres()) && (await haveRedis());
+  const schemas = postgresSchemas();
+  const prefixes: string[] = [];
+  const cleanups: ClusterServices["cleanups"] = [];
+  afterAll(async () => {
+    if (!available) return;
+    await schemas.dropAll();
+    for (const prefix of prefixes) await dropRedisKeys(prefix);
+  });
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  return {
+    available,
+    schema: () => schemas.create(),
+    prefix() {
+      const prefix = `${uniqueName("beckon-test")}:`;
+      prefixes.push(prefix);
+      return prefix;
+    },
+    cleanups,
+  };
 }
