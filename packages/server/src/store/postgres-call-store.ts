@@ -13,6 +13,7 @@ import type {
   OutboxEntry,
   StoredTimer,
 } from "./call-store.js";
+import { KnownUsers } from "./known-users.js";
 
 export interface PostgresStoreOptions {
   /** `postgres://user:pass@host:port/db`. */
@@ -151,6 +152,7 @@ export class PostgresCallStore implements CallStore {
   private relayHeld = false;
   private relayAskAgainAt = 0;
   private closed = false;
+  private readonly knownUsersCache = new KnownUsers();
 
   private constructor(
     /**
@@ -421,12 +423,15 @@ export class PostgresCallStore implements CallStore {
   }
 
   async knownUsers(userIDs: readonly string[]): Promise<Set<string>> {
-    if (userIDs.length === 0) return new Set();
+    const { known, ask } = this.knownUsersCache.split(userIDs);
+    if (ask.length === 0) return new Set(known);
     const result = await this.pool.query<{ user_id: string }>({
       ...sql.knownUsers,
-      values: [userIDs],
+      values: [ask],
     });
-    return new Set(result.rows.map((row) => row.user_id));
+    const found = result.rows.map((row) => row.user_id);
+    this.knownUsersCache.remember(found);
+    return new Set([...known, ...found]);
   }
 
   async ping(): Promise<void> {

@@ -13,6 +13,7 @@ import type {
   OutboxEntry,
   StoredTimer,
 } from "./call-store.js";
+import { KnownUsers } from "./known-users.js";
 
 /** Schema versions, applied in order; `PRAGMA user_version` says how many a file has. */
 const migrations = [
@@ -97,6 +98,7 @@ export class SqliteCallStore implements CallStore {
   private readonly commitTx: (change: CallCommit) => void;
   private readonly runBatch: (jobs: SqliteCallStore["pending"]) => unknown[];
   private readonly releaseCheckpoints: () => Promise<void>;
+  private readonly knownUsersCache = new KnownUsers();
 
   constructor(path: string) {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
@@ -369,7 +371,10 @@ export class SqliteCallStore implements CallStore {
   }
 
   async knownUsers(userIDs: readonly string[]): Promise<Set<string>> {
-    return new Set(userIDs.filter((userID) => this.statements.isUser.get(userID) !== undefined));
+    const { known, ask } = this.knownUsersCache.split(userIDs);
+    const found = ask.filter((userID) => this.statements.isUser.get(userID) !== undefined);
+    this.knownUsersCache.remember(found);
+    return new Set([...known, ...found]);
   }
 
   async ping(): Promise<void> {

@@ -285,6 +285,14 @@ export function describeCallStore(name: string, open: () => Promise<CallStore>):
       await store.addUsers(["alice", "bob"]);
       await store.addUsers(["bob"]);
       expect(await store.knownUsers(["alice", "bob", "eve"])).toEqual(new Set(["alice", "bob"]));
+      // Asked again: the answer stands, and a user unknown a moment ago is known once added
+      // (another node may register a user between two invites).
+      expect(await store.knownUsers(["bob", "eve"])).toEqual(new Set(["bob"]));
+      await store.addUsers(["eve"]);
+      expect(await store.knownUsers(["alice", "eve", "mallory"])).toEqual(
+        new Set(["alice", "eve"]),
+      );
+      expect(await store.knownUsers([])).toEqual(new Set());
     });
   });
 }
