@@ -11,11 +11,13 @@ import { openSqlite } from "../src/sqlite/module-schema.js";
 import { openRawSocket } from "./support/raw-socket.js";
 import { useWorld } from "./support/world.js";
 
-const world = useWorld();
+// Registered before the world's hooks, so it runs after them: a data dir goes once its server
+// has stopped (after-hooks run last registered, first run).
 const cleanups: Array<() => void> = [];
 afterEach(() => {
   for (const cleanup of cleanups.splice(0)) cleanup();
 });
+const world = useWorld();
 
 /** A node on a SQLite file, with a read API key made in that file beforehand. */
 async function nodeWithApiKey() {

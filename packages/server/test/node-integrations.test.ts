@@ -9,11 +9,12 @@ import { runApikeyCommand } from "../src/api/apikey-command.js";
 import { HttpReceiver } from "./support/http-receiver.js";
 import { useWorld } from "./support/world.js";
 
-const world = useWorld();
 const dirs: string[] = [];
 afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
+// After the hook above, so it runs before it: servers stop before their data dirs go.
+const world = useWorld();
 
 it("an API key made by the CLI rings a device through /api, and a webhook hears the call", async () => {
   const dir = mkdtempSync(join(tmpdir(), "beckon-node-api-"));

@@ -27,11 +27,12 @@ import type { PushTarget } from "../src/push/push-types.js";
 import { HttpReceiver, type ReceivedRequest } from "./support/http-receiver.js";
 import { SECRET, useWorld } from "./support/world.js";
 
-const world = useWorld();
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
+// After the hook above, so it runs before it: servers stop before their data dirs go.
+const world = useWorld();
 
 const PUSH = { title: "Alice calls", content: "Tap to answer", payload: '{"room":1}' };
 

@@ -7,11 +7,13 @@ import { CallUserState, ConnectionState } from "@beckon/protocol";
 import { afterEach, expect, it } from "vitest";
 import { type Device, useWorld } from "./support/world.js";
 
-const world = useWorld();
+// Registered before the world's hooks, so it runs after them: a data dir goes once its server
+// has stopped (after-hooks run last registered, first run).
 const dirs: string[] = [];
 afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
+const world = useWorld();
 
 /** Resolves when the device is Connected again after log position `since`. */
 function reconnected(device: Device, since: number) {

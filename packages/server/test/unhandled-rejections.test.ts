@@ -10,7 +10,6 @@ import Database from "better-sqlite3";
 import { afterEach, expect, it } from "vitest";
 import { useWorld } from "./support/world.js";
 
-const world = useWorld();
 const dirs: string[] = [];
 const rejections: unknown[] = [];
 const onRejection = (reason: unknown) => rejections.push(reason);
@@ -19,6 +18,8 @@ afterEach(() => {
   process.off("unhandledRejection", onRejection);
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
+// After the hook above, so it runs before it: servers stop before their data dirs go.
+const world = useWorld();
 
 it("a call the store cannot read back during the restart sweep does not stop the node", async () => {
   const dir = mkdtempSync(join(tmpdir(), "beckon-sweep-"));

@@ -10,11 +10,12 @@ import { FactLog } from "./support/fact-log.js";
 import { startTcpProxy } from "./support/tcp-proxy.js";
 import { Device, useWorld } from "./support/world.js";
 
-const world = useWorld();
 const dirs: string[] = [];
 afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
+// After the hook above, so it runs before it: servers stop before their data dirs go.
+const world = useWorld();
 
 const quitBy =
   (userID: string) =>
