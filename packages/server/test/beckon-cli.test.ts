@@ -1,14 +1,20 @@
 // The `beckon` command as a user runs it: a development token, and a node that starts, serves
 // a login with that token, and stops on SIGTERM.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { BeckonClient } from "@beckon/sdk";
 import { SqliteCallStore, signToken } from "@beckon/server";
 import { decodeJwt } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import {
+  assertBuilt,
+  cliPath as cli,
+  startBeckon,
+  stopAll,
+  stopBeckon,
+} from "./support/beckon-process.js";
 import {
   dropRedisKeys,
   havePostgres,
@@ -19,57 +25,14 @@ import {
   uniqueName,
 } from "./support/services.js";
 
-const cli = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
 const dirs: string[] = [];
-const children: ChildProcess[] = [];
 
-beforeAll(() => {
-  // `npm test` builds first (typecheck runs tsc -b); a bare `vitest run` may not have.
-  if (!existsSync(cli))
-    throw new Error("packages/server/dist is missing: run `npm run build` first");
-});
+beforeAll(assertBuilt);
 
 afterEach(async () => {
-  for (const child of children.splice(0)) {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGKILL");
-      await exited;
-    }
-  }
+  await stopAll();
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
-
-/** Starts `beckon start` and resolves with its banner once the WebSocket URL is printed. */
-async function startNode(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-): Promise<{ child: ChildProcess; banner: string; url: string; httpUrl: string }> {
-  const child = spawn(process.execPath, [cli, "start", ...args], {
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.push(child);
-  let output = "";
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout?.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /WebSocket: (ws:\S+)/.exec(output);
-      if (match?.[1] && output.includes("Health:")) resolve(match[1]);
-    });
-    child.stderr?.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.once("exit", (code) => reject(new Error(`beckon start exited with ${code}: ${output}`)));
-  });
-  return { child, banner: output, url, httpUrl: url.replace("ws:", "http:").replace(/\/ws$/, "") };
-}
-
-async function stopNode(child: ChildProcess): Promise<number | null> {
-  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  return exited;
-}
 
 function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), "beckon-cli-"));
@@ -106,24 +69,12 @@ it("beckon token prints a token for the user, signed with the data folder's secr
 it("beckon start serves logins with tokens from beckon token, and stops on SIGTERM", async () => {
   const data = tempDir();
   const env = { ...process.env, BECKON_SECRET: "", NODE_ENV: "" };
-  const child = spawn(
-    process.execPath,
-    [cli, "start", "--port", "0", "--host", "127.0.0.1", "--data", data],
-    {
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  children.push(child);
-  let output = "";
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout?.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /WebSocket: (ws:\S+)/.exec(output);
-      if (match?.[1]) resolve(match[1]);
-    });
-    child.once("exit", (code) => reject(new Error(`beckon start exited with ${code}: ${output}`)));
-  });
+  const {
+    child,
+    banner: output,
+    url,
+    httpUrl,
+  } = await startBeckon(["--port", "0", "--host", "127.0.0.1", "--data", data], env);
   expect(output).toContain("development mode");
   expect(existsSync(join(data, "beckon.db"))).toBe(true);
 
@@ -138,30 +89,27 @@ it("beckon start serves logins with tokens from beckon token, and stops on SIGTE
   } finally {
     await client.destroy();
   }
-  const httpUrl = url.replace("ws:", "http:").replace(/\/ws$/, "");
   const minted = await fetch(`${httpUrl}/dev/token`, { method: "POST", body: '{"userID":"bob"}' });
   expect(decodeJwt(((await minted.json()) as { token: string }).token).sub).toBe("bob");
 
-  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  expect(await exited).toBe(0);
+  expect(await stopBeckon(child)).toBe(0);
 });
 
 it("beckon start in development mode listens on 127.0.0.1 and says how to let a phone in", async () => {
   const data = tempDir();
   const env = { ...process.env, BECKON_SECRET: "", NODE_ENV: "", BECKON_PORT: "0" };
-  const { child, banner, url } = await startNode(["--data", data, "--log-level", "silent"], env);
+  const { child, banner, url } = await startBeckon(["--data", data, "--log-level", "silent"], env);
   expect(url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/ws$/);
   expect(banner).toContain("Only this computer can connect (listening on 127.0.0.1)");
   expect(banner).toContain("start with --host 0.0.0.0 and open http://");
-  expect(await stopNode(child)).toBe(0);
+  expect(await stopBeckon(child)).toBe(0);
 });
 
 it("with BECKON_SECRET but not --production, /dev/token is off and says why", async () => {
   const data = tempDir();
   const secret = "a-real-secret-0123456789";
   const env = { ...process.env, BECKON_SECRET: secret, NODE_ENV: "" };
-  const { child, banner, url, httpUrl } = await startNode(
+  const { child, banner, url, httpUrl } = await startBeckon(
     ["--data", data, "--port", "0", "--log-level", "silent"],
     env,
   );
@@ -185,7 +133,7 @@ it("with BECKON_SECRET but not --production, /dev/token is off and says why", as
   } finally {
     await client.destroy();
   }
-  expect(await stopNode(child)).toBe(0);
+  expect(await stopBeckon(child)).toBe(0);
 });
 
 it("production mode without a secret, or with a bad option, exits 2 with the reason", () => {
@@ -231,9 +179,9 @@ it("beckon genconfig writes a file beckon checkconfig and beckon start accept", 
   expect(checked.stdout).toContain("Configuration is valid");
   expect(checked.stdout).toMatch(/port\s+0\s+\(.*beckon\.config\.json\)/);
 
-  const { child } = await startNode(["--config", join(dir, "beckon.config.json")], env);
+  const { child } = await startBeckon(["--config", join(dir, "beckon.config.json")], env);
   expect(existsSync(join(dir, "state", "beckon.db"))).toBe(true);
-  expect(await stopNode(child)).toBe(0);
+  expect(await stopBeckon(child)).toBe(0);
 
   writeFileSync(join(dir, "beckon.config.json"), JSON.stringify({ ...config, retentionMs: -1 }));
   const bad = spawnSync(process.execPath, [cli, "checkconfig"], {
@@ -248,7 +196,7 @@ it("beckon genconfig writes a file beckon checkconfig and beckon start accept", 
 it("beckon backup copies the database of a running node into a file SQLite opens", async () => {
   const data = tempDir();
   const env = { ...process.env, BECKON_SECRET: "", NODE_ENV: "" };
-  const { child, url } = await startNode(["--data", data, "--port", "0"], env);
+  const { child, url } = await startBeckon(["--data", data, "--port", "0"], env);
   const token = (userID: string) =>
     spawnSync(process.execPath, [cli, "token", userID, "--data", data], {
       encoding: "utf8",
@@ -283,7 +231,7 @@ it("beckon backup copies the database of a running node into a file SQLite opens
   });
   expect(again.status).toBe(2);
   expect(again.stderr).toContain("exists; choose a new file");
-  expect(await stopNode(child)).toBe(0);
+  expect(await stopBeckon(child)).toBe(0);
 });
 
 describe("beckon start in cluster mode", async () => {
@@ -300,7 +248,7 @@ describe("beckon start in cluster mode", async () => {
     async () => {
       const dir = tempDir();
       const store = `${postgresUrl}${postgresUrl.includes("?") ? "&" : "?"}schema=${schemas.create()}`;
-      const { child, url } = await startNode(
+      const { child, url } = await startBeckon(
         ["--port", "0", "--data", dir, "--store", store, "--redis", `${redisUrl}?prefix=${prefix}`],
         {
           ...process.env,
@@ -319,7 +267,7 @@ describe("beckon start in cluster mode", async () => {
       } finally {
         await client.destroy();
       }
-      expect(await stopNode(child)).toBe(0);
+      expect(await stopBeckon(child)).toBe(0);
     },
   );
 

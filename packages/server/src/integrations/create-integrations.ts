@@ -192,8 +192,9 @@ export function createIntegrations(options: IntegrationOptions): Integrations {
       return counts.reduce((sum, count) => sum + count, 0);
     },
     async close() {
-      await webhookService.stop();
+      // The dispatcher first: its last outcomes may publish `push_failed` webhooks.
       await dispatcher.close();
+      await webhookService.stop();
       await deliveries.close();
       await stores.close();
     },

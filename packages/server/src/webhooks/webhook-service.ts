@@ -148,6 +148,7 @@ export class WebhookService implements Hook {
   /** Resolves once nothing is due now and nothing is in flight (tests, shutdown). */
   async settled(): Promise<void> {
     for (;;) {
+      await this.publishing;
       await this.pumping;
       await Promise.all(this.inFlight);
       const next = await this.options.store.nextDueAt();
@@ -163,6 +164,8 @@ export class WebhookService implements Hook {
   }
 
   async stop(): Promise<void> {
+    // What was published is queued before the store may close.
+    await this.publishing?.catch(() => undefined);
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
