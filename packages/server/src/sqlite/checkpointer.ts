@@ -21,11 +21,16 @@ const { parentPort, workerData } = require("node:worker_threads");
 const Database = require(workerData.driver);
 const db = new Database(workerData.path);
 db.pragma("busy_timeout = 1000");
+// A failure is reported once, not every interval, until a checkpoint succeeds again.
+let failing = "";
 const timer = setInterval(() => {
   try {
     db.pragma("wal_checkpoint(PASSIVE)");
+    failing = "";
   } catch (error) {
-    parentPort.postMessage(String(error && error.message || error));
+    const message = String(error && error.message || error);
+    if (message !== failing) parentPort.postMessage(message);
+    failing = message;
   }
 }, workerData.intervalMs);
 parentPort.on("message", () => {

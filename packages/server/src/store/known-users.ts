@@ -7,18 +7,26 @@ export class KnownUsers {
 
   constructor(private readonly limit = 100_000) {}
 
-  /** `userIDs` split into those known here and those to ask the store about. */
-  split(userIDs: readonly string[]): { known: string[]; ask: string[] } {
-    const known: string[] = [];
+  /**
+   * Which of `userIDs` are users: those remembered here, and of the others what `lookup` (the
+   * store's query, asked only when some are left) finds, which is remembered from then on.
+   */
+  async filter(
+    userIDs: readonly string[],
+    lookup: (unknown: string[]) => Iterable<string> | Promise<Iterable<string>>,
+  ): Promise<Set<string>> {
+    const users = new Set<string>();
     const ask: string[] = [];
-    for (const userID of userIDs) (this.known.has(userID) ? known : ask).push(userID);
-    return { known, ask };
-  }
-
-  remember(userIDs: Iterable<string>): void {
     for (const userID of userIDs) {
+      if (this.known.has(userID)) users.add(userID);
+      else ask.push(userID);
+    }
+    if (ask.length === 0) return users;
+    for (const userID of await lookup(ask)) {
       if (this.known.size >= this.limit) this.known.clear();
       this.known.add(userID);
+      users.add(userID);
     }
+    return users;
   }
 }

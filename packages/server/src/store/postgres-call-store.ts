@@ -423,15 +423,13 @@ export class PostgresCallStore implements CallStore {
   }
 
   async knownUsers(userIDs: readonly string[]): Promise<Set<string>> {
-    const { known, ask } = this.knownUsersCache.split(userIDs);
-    if (ask.length === 0) return new Set(known);
-    const result = await this.pool.query<{ user_id: string }>({
-      ...sql.knownUsers,
-      values: [ask],
+    return this.knownUsersCache.filter(userIDs, async (ask) => {
+      const result = await this.pool.query<{ user_id: string }>({
+        ...sql.knownUsers,
+        values: [ask],
+      });
+      return result.rows.map((row) => row.user_id);
     });
-    const found = result.rows.map((row) => row.user_id);
-    this.knownUsersCache.remember(found);
-    return new Set([...known, ...found]);
   }
 
   async ping(): Promise<void> {

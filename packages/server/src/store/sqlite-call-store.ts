@@ -371,10 +371,9 @@ export class SqliteCallStore implements CallStore {
   }
 
   async knownUsers(userIDs: readonly string[]): Promise<Set<string>> {
-    const { known, ask } = this.knownUsersCache.split(userIDs);
-    const found = ask.filter((userID) => this.statements.isUser.get(userID) !== undefined);
-    this.knownUsersCache.remember(found);
-    return new Set([...known, ...found]);
+    return this.knownUsersCache.filter(userIDs, (ask) =>
+      ask.filter((userID) => this.statements.isUser.get(userID) !== undefined),
+    );
   }
 
   async ping(): Promise<void> {
