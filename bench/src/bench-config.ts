@@ -99,8 +99,8 @@ export const fullConfig: BenchConfig = {
     deviceCounts: [5_000, 15_000],
     devicesPerProcess: 5_000,
     loginConcurrencyPerProcess: 100,
-    settleMs: 3_000,
-    idleWindowMs: 5_000,
+    settleMs: 5_000,
+    idleWindowMs: 10_000,
   },
   timers: [
     {

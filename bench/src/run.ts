@@ -1,8 +1,9 @@
 // `npm run bench [-- --quick] [--only=calls,connections,timers,cluster] [--runs=key,…]
-// [--rounds=N] [--rates=r,…]`: runs the scenarios of bench/README.md against built code, prints
-// the table and writes bench/results/<time>.json. `--runs` keeps only the call variants / timer
-// runs with those keys; `--rounds` sets how often the integrations scenario runs its setups in
-// turn; `--rates` replaces the workload scenario's offered rates.
+// [--rounds=N] [--rates=r,…] [--devices=n,…]`: runs the scenarios of bench/README.md against
+// built code, prints the table and writes bench/results/<time>.json. `--runs` keeps only the call
+// variants / timer runs / connection systems with those keys; `--rounds` sets how often the
+// integrations scenario runs its setups in turn; `--rates` replaces the workload scenario's
+// offered rates, `--devices` the connections scenario's device counts.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, tmpdir, totalmem } from "node:os";
@@ -47,6 +48,15 @@ function gitCommit(): string | null {
   }
 }
 
+/** `--name=a,b,…` as positive whole numbers, or undefined when the option is absent. */
+function wholeNumbers(name: string, value: string | undefined): number[] | undefined {
+  const numbers = value?.split(",").map(Number);
+  if (numbers?.some((n) => !(Number.isInteger(n) && n > 0))) {
+    throw new Error(`--${name} takes positive whole numbers, not "${value}"`);
+  }
+  return numbers;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -55,6 +65,7 @@ async function main(): Promise<void> {
       runs: { type: "string" },
       rounds: { type: "string" },
       rates: { type: "string" },
+      devices: { type: "string" },
     },
   });
   const base: BenchConfig = values.quick ? quickConfig : fullConfig;
@@ -62,14 +73,13 @@ async function main(): Promise<void> {
   if (rounds !== undefined && !(Number.isInteger(rounds) && rounds > 0)) {
     throw new Error(`--rounds takes a positive whole number, not "${values.rounds}"`);
   }
-  const rates = values.rates?.split(",").map(Number);
-  if (rates?.some((rate) => !(Number.isInteger(rate) && rate > 0))) {
-    throw new Error(`--rates takes positive whole numbers, not "${values.rates}"`);
-  }
+  const rates = wholeNumbers("rates", values.rates);
+  const deviceCounts = wholeNumbers("devices", values.devices);
   const config: BenchConfig = {
     ...base,
     ...(rounds === undefined ? {} : { integrations: { ...base.integrations, rounds } }),
     ...(rates === undefined ? {} : { workload: { ...base.workload, rates } }),
+    ...(deviceCounts === undefined ? {} : { connections: { ...base.connections, deviceCounts } }),
   };
   const only = (values.only?.split(",") ?? [...SCENARIOS]) as ScenarioName[];
   for (const name of only) {
@@ -101,7 +111,7 @@ async function main(): Promise<void> {
     }
     if (only.includes("connections")) {
       log("3. connections");
-      results.connections = await runConnections(config, workDir, log);
+      results.connections = await runConnections(config, workDir, log, selected);
     }
     if (only.includes("timers")) {
       log("4-5. timers and recovery");

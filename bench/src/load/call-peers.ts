@@ -56,7 +56,13 @@ async function beckonPeer(target: PeerTarget, userID: string): Promise<CallPeer>
 /** Baseline A's answers travel back through the relay; the caller's socket settles them. */
 const relayAnswers = new Map<string, () => void>();
 
-/** A bare socket to baseline A's relay, open and with errors swallowed (the relay only drops). */
+/**
+ * Baseline A's sockets heartbeat as Beckon's SDK does with the server's default (SPEC §5), and
+ * the relay answers each ping, so idle and loaded runs compare like with like.
+ */
+export const RELAY_HEARTBEAT_MS = 10_000;
+
+/** A bare socket to baseline A's relay, open, heartbeating, errors swallowed (the relay only drops). */
 export async function openRelaySocket(target: PeerTarget, userID: string): Promise<WebSocket> {
   const socket = new WebSocket(`${target.url}?u=${encodeURIComponent(userID)}`, {
     perMessageDeflate: false,
@@ -66,6 +72,13 @@ export async function openRelaySocket(target: PeerTarget, userID: string): Promi
     socket.once("error", reject);
   });
   socket.on("error", () => {});
+  let beats = 0;
+  const heartbeat = setInterval(() => {
+    beats += 1;
+    if (socket.readyState === socket.OPEN) socket.send(`{"ping":${beats}}`);
+  }, RELAY_HEARTBEAT_MS);
+  heartbeat.unref();
+  socket.once("close", () => clearInterval(heartbeat));
   return socket;
 }
 

@@ -97,10 +97,12 @@ export async function runConnections(
   config: BenchConfig,
   workDir: string,
   log: (line: string) => void,
+  selected: (key: string) => boolean,
 ): Promise<ConnectionRow[]> {
   const rows: ConnectionRow[] = [];
   for (const devices of config.connections.deviceCounts) {
     for (const system of ["beckon", "ws-relay", "socketio"] as const) {
+      if (!selected(system)) continue;
       const row = await measure(system, devices, config.connections, workDir);
       rows.push(row);
       log(

@@ -1,5 +1,6 @@
 // Baseline A, the floor: a bare `ws` server that forwards each message to the user named in its
-// `to` field. No login, no validation beyond parsing, no persistence, no state but the sockets.
+// `to` field and answers heartbeats. No login, no validation beyond parsing, no persistence, no
+// state but the sockets.
 import type { AddressInfo } from "node:net";
 import { WebSocket, WebSocketServer } from "ws";
 import { serveCommands } from "../bench-child.js";
@@ -18,6 +19,10 @@ wss.on("connection", (socket, request) => {
   sockets.set(userID, socket);
   socket.on("message", (raw) => {
     const text = raw.toString();
+    if (text.startsWith('{"ping":')) {
+      socket.send(`{"pong":${text.slice(8, -1)},"serverTime":${Date.now()}}`);
+      return;
+    }
     let to: unknown;
     try {
       to = (JSON.parse(text) as { to?: unknown }).to;

@@ -237,17 +237,18 @@ export class CallService {
   }
 
   /**
-   * Published on the next turn, after the actor's reply has gone out, so an app learns its
-   * callID before the events about it. setImmediate runs in order, so events keep theirs.
+   * Published once the actor's reply is written (the reply is written in the promise chain this
+   * commit resolves, before any tick runs), so an app learns its callID before the events about
+   * it; the two then usually share one socket write. Ticks run in order, so events keep theirs.
    */
   private publishLater(callID: string, deliveries: readonly Delivery[]): void {
-    const published = new Promise<void>((resolve) => setImmediate(resolve))
-      .then(() => this.publish(deliveries))
-      .then(
-        () => this.deps.presence.commitPublished?.(callID),
-        // Left on the in-flight list: if this node is lost, the members resync.
-        (error: unknown) => this.deps.log.error({ err: error, callID }, "publish failed"),
-      );
+    const published = new Promise<void>((resolve) => {
+      process.nextTick(() => resolve(this.publish(deliveries)));
+    }).then(
+      () => this.deps.presence.commitPublished?.(callID),
+      // Left on the in-flight list: if this node is lost, the members resync.
+      (error: unknown) => this.deps.log.error({ err: error, callID }, "publish failed"),
+    );
     this.publishing.set(callID, published);
     void published.then(() => {
       if (this.publishing.get(callID) === published) this.publishing.delete(callID);
@@ -267,7 +268,9 @@ export class CallService {
       if (invitation) this.deps.metrics?.observeRing(now - invitation.createTime);
       let devices = sessions.get(to.userID);
       if (!devices) {
-        devices = await this.deps.presence.devicesOf(to.userID);
+        // Read synchronously where the presence can: the events then join the reply's write.
+        const { presence } = this.deps;
+        devices = presence.devicesNow?.(to.userID) ?? (await presence.devicesOf(to.userID));
         sessions.set(to.userID, devices);
       }
       for (const device of devices) {

@@ -2,7 +2,6 @@
 // session and call services, and writes each device's stream entries to its socket on this
 // node. It keeps transport state only; sessions live in the session service and presence.
 import { randomBytes } from "node:crypto";
-import type { Socket } from "node:net";
 import { callInfoFor, checkCallListQuery, findMember } from "@beckon/engine";
 import {
   BeckonError,
@@ -34,8 +33,11 @@ import { TokenBucket } from "./rate-limiter.js";
 import {
   closeSocket,
   MAX_BUFFERED_BYTES,
+  rawSocketOf,
+  releaseWrites,
   SLOW_READER_CLOSE_CODE,
   terminateInSlices,
+  WriteCoalescer,
 } from "./socket-writer.js";
 
 export interface GatewaySettings {
@@ -76,8 +78,6 @@ interface Connection {
   frames: FrameBudget;
   device: LocalDevice | null;
   loggingIn: boolean;
-  /** Frames written in this turn go out in one write (the socket is corked until the next tick). */
-  corked: boolean;
 }
 
 type Handler<K extends OperationName> = (
@@ -92,6 +92,7 @@ export class Gateway {
   /** Devices attached on this node, by stream. */
   private readonly local = new Map<string, LocalDevice>();
   private readonly connections = new Set<Connection>();
+  private readonly coalescer = new WriteCoalescer();
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly logins = new KeyedQueue();
   private readonly unsubscribe: () => void;
@@ -164,7 +165,6 @@ export class Gateway {
       frames: new FrameBudget(this.settings.rateLimit, now),
       device: null,
       loggingIn: false,
-      corked: false,
     };
     this.connections.add(connection);
     this.guard.opened(socket, remoteAddress);
@@ -258,16 +258,13 @@ export class Gateway {
 
   /** Drops the socket at once, after handing over what this turn already wrote to it. */
   private terminate(connection: Connection): void {
-    if (connection.corked) {
-      connection.corked = false;
-      (connection.socket as unknown as { _socket?: Socket })._socket?.uncork();
-    }
+    releaseWrites(connection.socket);
     connection.socket.terminate();
   }
 
   /**
-   * Every write goes through here: one byte budget per socket, and frames of one turn leave in
-   * one write (the socket is corked until the next tick).
+   * Every write goes through here: one byte budget per socket, and the frames one callback causes
+   * for a socket leave in one write.
    */
   private write(connection: Connection, text: string): void {
     const { socket } = connection;
@@ -281,16 +278,8 @@ export class Gateway {
       );
       return;
     }
-    const raw = (socket as unknown as { _socket?: Socket })._socket;
-    if (raw && !connection.corked) {
-      connection.corked = true;
-      raw.cork();
-      process.nextTick(() => {
-        if (!connection.corked) return;
-        connection.corked = false;
-        raw.uncork();
-      });
-    }
+    const raw = rawSocketOf(socket);
+    if (raw) this.coalescer.hold(raw);
     socket.send(text);
   }
 

@@ -1,5 +1,6 @@
 // Every frame to a socket goes through here, so one send-buffer cap holds for replies and events
 // alike: a peer that stops reading is closed, not buffered for without limit.
+import type { Socket } from "node:net";
 import type { WebSocket } from "ws";
 
 /** Past this much unsent data a socket is too slow to keep; its device reconnects and resumes. */
@@ -47,4 +48,50 @@ export function terminateInSlices(sockets: readonly WebSocket[]): void {
     if (next < sockets.length) setImmediate(slice);
   };
   slice();
+}
+
+/** The TCP socket under a server-side WebSocket (ws keeps it on a private field). */
+export function rawSocketOf(socket: WebSocket): Socket | undefined {
+  return (socket as unknown as { _socket?: Socket })._socket;
+}
+
+/**
+ * Frames written to one socket while one I/O callback is being handled (its promise chain and the
+ * ticks it queued included) leave in one system call: a socket is corked at its first frame and
+ * all corked sockets are uncorked once the ticks queued so far have run. A command's reply and the
+ * events it causes for the same device, and the frames of a group commit's siblings to one
+ * device, so share a write; nothing waits for a later turn of the event loop.
+ */
+export class WriteCoalescer {
+  private corked: Socket[] = [];
+  private scheduled = false;
+
+  /** Corks `raw` until the current ticks have run, if it is not corked already. */
+  hold(raw: Socket): void {
+    if (raw.writableCorked > 0) return;
+    raw.cork();
+    this.corked.push(raw);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      // Two hops: events published on a tick queued before this one (a commit's) still join.
+      process.nextTick(this.flushLater);
+    }
+  }
+
+  private readonly flushLater = (): void => {
+    process.nextTick(this.flush);
+  };
+
+  private readonly flush = (): void => {
+    this.scheduled = false;
+    const corked = this.corked;
+    this.corked = [];
+    for (const raw of corked) if (raw.writableCorked > 0) raw.uncork();
+  };
+}
+
+/** Hands what was written to `socket` and is still held over to the kernel now (before a terminate). */
+export function releaseWrites(socket: WebSocket): void {
+  const raw = rawSocketOf(socket);
+  if (raw && raw.writableCorked > 0) raw.uncork();
 }

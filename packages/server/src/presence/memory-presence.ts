@@ -6,13 +6,12 @@ export class MemoryPresence implements Presence {
   private readonly byUser = new Map<string, Map<string, DeviceState>>();
 
   async devicesOf(userID: string): Promise<DeviceState[]> {
-    const devices = this.byUser.get(userID);
-    return devices ? [...devices.values()] : [];
+    return this.devicesNow(userID);
   }
 
-  /** The synchronous read the single-node hot path uses. */
-  devicesOfNow(userID: string): Iterable<DeviceState> {
-    return this.byUser.get(userID)?.values() ?? [];
+  devicesNow(userID: string): DeviceState[] {
+    const devices = this.byUser.get(userID);
+    return devices ? [...devices.values()] : [];
   }
 
   async join(device: DeviceState, maxDevices: number): Promise<DeviceState[]> {

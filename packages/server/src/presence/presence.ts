@@ -23,6 +23,8 @@ export interface LostNode {
 export interface Presence {
   /** The user's sessions, attached or resumable. */
   devicesOf(userID: string): Promise<DeviceState[]>;
+  /** The same, answered from this process's memory: a presence that can, has it. */
+  devicesNow?(userID: string): DeviceState[];
   /**
    * Registers a session (replacing an earlier one of the same device) and enforces the per-user
    * device cap atomically: returns the sessions pushed out, oldest first.
