@@ -1,4 +1,5 @@
 // General-mode calls end to end: SDK -> WebSocket -> server -> engine -> SQLite -> other SDKs.
+import type { Socket } from "node:net";
 import { CallState, CallUserState } from "@beckon/protocol";
 import { describe, expect, it } from "vitest";
 import { openRawSocket } from "./support/raw-socket.js";
@@ -193,6 +194,30 @@ it("the caller's reply comes before the events about its new call, on the wire",
       seq: 1,
       data: { callID: (reply.data as { callID: string }).callID },
     });
+  } finally {
+    await raw.close();
+  }
+});
+
+it("the reply and the caller's own event leave the server in one write", async () => {
+  const server = await world.server();
+  await world.device(server, "bob");
+  const raw = await openRawSocket(server.url);
+  try {
+    const token = await world.token("alice");
+    const login = { protocolVersion: 1, userID: "alice", token, deviceID: "raw" };
+    expect(await raw.request(JSON.stringify({ id: 1, op: "login", data: login }))).toMatchObject({
+      ok: true,
+    });
+    // What the kernel hands the client per read: one write of the server's arrives as one read.
+    const tcp = (raw.socket as unknown as { _socket: Socket })._socket;
+    const reads: Buffer[] = [];
+    tcp.on("data", (chunk: Buffer) => reads.push(chunk));
+    const invite = { invitees: ["bob"], timeout: 30 };
+    const reply = await raw.request(JSON.stringify({ id: 2, op: "callInvite", data: invite }));
+    expect(reply).toMatchObject({ id: 2, ok: true });
+    expect(await raw.next()).toMatchObject({ ev: "callInvitationCreated", seq: 1 });
+    expect(reads).toHaveLength(1);
   } finally {
     await raw.close();
   }
