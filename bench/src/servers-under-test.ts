@@ -42,10 +42,14 @@ export interface StartServerOptions {
 
 let serial = 0;
 
-/** With BENCH_PROFILE_DIR set, each server writes a V8 CPU profile there when it stops. */
+/**
+ * With BENCH_PROFILE_DIR set, each server writes a V8 CPU profile there when it stops;
+ * BENCH_SERVER_FLAGS adds Node flags to every server (e.g. `--max-semi-space-size=64`).
+ */
 function profileArgs(): string[] {
   const dir = process.env.BENCH_PROFILE_DIR;
-  return dir ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : [];
+  const flags = process.env.BENCH_SERVER_FLAGS?.split(" ").filter(Boolean) ?? [];
+  return [...flags, ...(dir ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : [])];
 }
 
 export async function startServer(
