@@ -239,11 +239,17 @@ export class CallService {
   /**
    * Published once the actor's reply is written (the reply is written in the promise chain this
    * commit resolves, before any tick runs), so an app learns its callID before the events about
-   * it; the two then usually share one socket write. Ticks run in order, so events keep theirs.
+   * it; the two then usually share one socket write. Ticks run in order, so events keep theirs,
+   * and a publish whose presence look-ups wait (Redis) holds back the call's next one.
    */
   private publishLater(callID: string, deliveries: readonly Delivery[]): void {
+    const previous = this.publishing.get(callID);
     const published = new Promise<void>((resolve) => {
-      process.nextTick(() => resolve(this.publish(deliveries)));
+      process.nextTick(() =>
+        resolve(
+          previous ? previous.then(() => this.publish(deliveries)) : this.publish(deliveries),
+        ),
+      );
     }).then(
       () => this.deps.presence.commitPublished?.(callID),
       // Left on the in-flight list: if this node is lost, the members resync.

@@ -2,7 +2,8 @@
 import type { Socket } from "node:net";
 import { CallState, CallUserState } from "@beckon/protocol";
 import { describe, expect, it } from "vitest";
-import { openRawSocket } from "./support/raw-socket.js";
+import { MemoryPresence } from "../src/presence/memory-presence.js";
+import { openRawSocket, type RawSocket } from "./support/raw-socket.js";
 import { type Device, useWorld } from "./support/world.js";
 
 const world = useWorld();
@@ -175,16 +176,27 @@ describe("receipt checks", () => {
   });
 });
 
-it("the caller's reply comes before the events about its new call, in the same write", async () => {
-  const server = await world.server();
-  await world.device(server, "bob");
-  const raw = await openRawSocket(server.url);
+/** A bare socket logged in as `userID` (device "raw"), for frames the SDK would hide. */
+async function rawDevice(url: string, userID: string): Promise<RawSocket> {
+  const raw = await openRawSocket(url);
   try {
-    const token = await world.token("alice");
-    const login = { protocolVersion: 1, userID: "alice", token, deviceID: "raw" };
+    const token = await world.token(userID);
+    const login = { protocolVersion: 1, userID, token, deviceID: "raw" };
     expect(await raw.request(JSON.stringify({ id: 1, op: "login", data: login }))).toMatchObject({
       ok: true,
     });
+    return raw;
+  } catch (error) {
+    await raw.close();
+    throw error;
+  }
+}
+
+it("the caller's reply comes before the events about its new call, in the same write", async () => {
+  const server = await world.server();
+  await world.device(server, "bob");
+  const raw = await rawDevice(server.url, "alice");
+  try {
     // What the kernel hands the client per read: one write of the server's arrives as one read.
     const tcp = (raw.socket as unknown as { _socket: Socket })._socket;
     const reads: Buffer[] = [];
@@ -204,16 +216,68 @@ it("the caller's reply comes before the events about its new call, in the same w
   }
 });
 
+/**
+ * Memory presence without its synchronous read, so the call service waits for every look-up (as
+ * with Redis), and the next look-up once armed held until released.
+ */
+function slowPresence() {
+  const inner = new MemoryPresence();
+  let armed = false;
+  let held: string | null = null;
+  let release = () => {};
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const presence = new Proxy(inner, {
+    get(target, key) {
+      if (key === "devicesNow") return undefined;
+      if (key === "devicesOf") {
+        return async (userID: string) => {
+          if (armed) {
+            armed = false;
+            held = userID;
+            await gate;
+          }
+          return target.devicesOf(userID);
+        };
+      }
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { presence, holdNext: () => (armed = true), held: () => held, release: () => release() };
+}
+
+it("a call's events reach a device in order while a presence look-up is slow", async () => {
+  const slow = slowPresence();
+  const server = await world.server({ services: { presence: slow.presence } });
+  const alice = await world.device(server, "alice");
+  const raw = await rawDevice(server.url, "bob");
+  try {
+    // The invitation's publish waits on its first look-up; the cancel's goes ahead of it unless
+    // the call's publishes keep their order.
+    slow.holdNext();
+    const { callID } = await alice.client.callInvite(["bob"], { timeout: 30 });
+    await alice.client.callCancel([], callID, {});
+    expect(["alice", "bob"]).toContain(slow.held());
+    slow.release();
+    const seen: unknown[] = [];
+    for (;;) {
+      const frame = await raw.next();
+      seen.push(frame.ev);
+      if (frame.ev === "callInvitationCancelled") break;
+    }
+    expect(seen[0]).toBe("callInvitationReceived");
+  } finally {
+    await raw.close();
+  }
+});
+
 it("a receipt (callAck) gets no reply when it succeeds, and an error reply when it fails", async () => {
   const server = await world.server();
   const alice = await world.device(server, "alice");
-  const raw = await openRawSocket(server.url);
+  const raw = await rawDevice(server.url, "bob");
   try {
-    const token = await world.token("bob");
-    const login = { protocolVersion: 1, userID: "bob", token, deviceID: "raw" };
-    expect(await raw.request(JSON.stringify({ id: 1, op: "login", data: login }))).toMatchObject({
-      ok: true,
-    });
     const { callID } = await alice.client.callInvite(["bob"], { timeout: 30 });
     expect(await raw.next()).toMatchObject({ ev: "callInvitationReceived", data: { callID } });
     raw.socket.send(JSON.stringify({ id: 2, op: "callAck", data: { callID } }));
