@@ -32,43 +32,46 @@ function openFile() {
       })();
     }
   };
-  return { db, path, write };
+  const size = () => statSync(path).size;
+  /** Writes 3 MB, far below a connection's own limit (40 MB), and waits for the file to take it. */
+  const writeCheckpointed = async () => {
+    const before = size();
+    write(3);
+    await expect.poll(size).toBeGreaterThan(before + 2_500_000);
+  };
+  /** Writes 3 MB and finds the database file as it was: nothing checkpointed it. */
+  const writeUncheckpointed = () => {
+    const stopped = size();
+    write(3);
+    expect(size()).toBe(stopped);
+  };
+  return { db, path, writeCheckpointed, writeUncheckpointed };
 }
 
 describe("background WAL checkpoints", () => {
   it("copy committed pages into the database file without the committing connection", async () => {
-    const { db, path, write } = openFile();
+    const { db, path, writeCheckpointed, writeUncheckpointed } = openFile();
     const release = checkpointInBackground(db, path);
     expect(db.pragma("wal_autocheckpoint", { simple: true })).toBe(FALLBACK_AUTOCHECKPOINT_PAGES);
-    const before = statSync(path).size;
-    write(3);
-    // 3 MB is far below the connection's own limit (40 MB): only the worker moves it.
-    await expect.poll(() => statSync(path).size).toBeGreaterThan(before + 2_500_000);
+    await writeCheckpointed();
 
     await release();
-    const stopped = statSync(path).size;
-    write(3);
-    // The WAL took the new pages ...
+    // With the worker gone, the WAL takes the new pages and nothing copies them into the file.
+    writeUncheckpointed();
     expect(statSync(`${path}-wal`).size).toBeGreaterThan(3_000_000);
-    // ... and with the worker gone, nothing copied them into the database file.
-    expect(statSync(path).size).toBe(stopped);
     db.close();
   });
 
   it("shares one worker among the connections to one file and stops it with the last", async () => {
-    const { db, path, write } = openFile();
+    const { db, path, writeCheckpointed, writeUncheckpointed } = openFile();
     const other = openSqlite(path);
     const releaseFirst = checkpointInBackground(db, path);
     const releaseOther = checkpointInBackground(other, path);
     await releaseFirst();
-    const before = statSync(path).size;
-    write(3);
     // The other connection still holds the worker.
-    await expect.poll(() => statSync(path).size).toBeGreaterThan(before + 2_500_000);
+    await writeCheckpointed();
     await releaseOther();
-    const stopped = statSync(path).size;
-    write(3);
-    expect(statSync(path).size).toBe(stopped);
+    writeUncheckpointed();
     other.close();
     db.close();
   });
