@@ -52,6 +52,7 @@ import {
   TimeoutError,
 } from "./client-errors.js";
 import type { BeckonEventName, BeckonListener, EventListeners } from "./client-events.js";
+import { resolveWebSocket } from "./default-web-socket.js";
 import { randomDeviceID } from "./device-id.js";
 import { ListenerRegistry } from "./listener-registry.js";
 import { OpenCalls } from "./open-calls.js";
@@ -59,7 +60,6 @@ import { ReceiptRetry } from "./receipt-retry.js";
 import { type BackoffOptions, fullJitterDelay } from "./reconnect-backoff.js";
 import { type ParsedServerFrame, parseServerFrame } from "./server-frame-parser.js";
 import {
-  resolveWebSocket,
   SOCKET_OPEN,
   type WebSocketConstructorLike,
   type WebSocketLike,

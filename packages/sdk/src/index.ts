@@ -67,18 +67,18 @@ export type {
   EventListeners,
   TokenWillExpireEvent,
 } from "./client-events.js";
+export { setDefaultWebSocket } from "./default-web-socket.js";
 export {
   type MiniProgramCallbackError,
   type MiniProgramSocketAPI,
   type MiniProgramSocketTask,
   miniProgramWebSocket,
 } from "./mini-program-socket.js";
-export {
-  type SocketCloseEventLike,
-  type SocketMessageEventLike,
-  setDefaultWebSocket,
-  type WebSocketConstructorLike,
-  type WebSocketLike,
+export type {
+  SocketCloseEventLike,
+  SocketMessageEventLike,
+  WebSocketConstructorLike,
+  WebSocketLike,
 } from "./web-socket-like.js";
 export { ZIM } from "./zim.js";
 export * from "./zim-types.js";

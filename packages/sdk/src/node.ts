@@ -1,7 +1,7 @@
 // The Node.js entry: everything the browser entry exports, with the `ws` package as the
 // WebSocket wherever the runtime has none built in (Node 20).
 import { WebSocket as NodeWebSocket } from "ws";
-import { setDefaultWebSocket } from "./web-socket-like.js";
+import { setDefaultWebSocket } from "./default-web-socket.js";
 
 if (typeof globalThis.WebSocket !== "function") setDefaultWebSocket(NodeWebSocket);
 

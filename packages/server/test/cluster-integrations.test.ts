@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { type BeckonServer, createServer } from "@beckon/server";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
-import { runApikeyCommand } from "../src/api/apikey-command.js";
+import { runApikeyCommand } from "../src/cli-apikey.js";
 import { HttpReceiver } from "./support/http-receiver.js";
 import { postgresUrl, redisUrl, useClusterServices } from "./support/services.js";
 import { SECRET } from "./support/world.js";

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, expect, it } from "vitest";
-import { runApikeyCommand } from "../src/api/apikey-command.js";
+import { runApikeyCommand } from "../src/cli-apikey.js";
 import { HttpReceiver } from "./support/http-receiver.js";
 import { useWorld } from "./support/world.js";
 

@@ -12,7 +12,7 @@ import { Webhook } from "standardwebhooks";
 import { afterEach, describe, expect, it } from "vitest";
 import { type ApiScope, SqliteApiKeyStore } from "../src/api/api-key-store.js";
 import { beckonApi } from "../src/api/api-plugin.js";
-import { runApikeyCommand } from "../src/api/apikey-command.js";
+import { runApikeyCommand } from "../src/cli-apikey.js";
 import { MemoryPresence } from "../src/presence/memory-presence.js";
 import { PushDispatcher } from "../src/push/push-dispatcher.js";
 import { PushHook } from "../src/push/push-hook.js";

@@ -4,7 +4,7 @@
 // work. (App requests are also charged per user across devices: rate-limits/.)
 
 import type { RateLimit } from "../rate-limits/rate-limits.js";
-import { TokenBucket } from "./rate-limiter.js";
+import { TokenBucket } from "../rate-limits/token-bucket.js";
 
 /**
  * Raw frames may come this many times faster than app requests: receipts and heartbeats ride on

@@ -29,7 +29,7 @@ import { type StreamBroker, type StreamEntry, streamOf } from "../streams/stream
 import { type CallRecords, memberTimeline } from "../timeline/device-timelines.js";
 import { ConnectionGuard } from "./connection-guard.js";
 import { FrameBudget, TOO_MANY_FRAMES_CLOSE_CODE } from "./frame-budget.js";
-import { TokenBucket } from "./rate-limiter.js";
+import { TokenBucket } from "../rate-limits/token-bucket.js";
 import {
   closeSocket,
   MAX_BUFFERED_BYTES,

@@ -1,6 +1,6 @@
 // Rate limits of one node, in memory: a token bucket per key. Buckets that have filled up again
 // are forgotten, since a fresh one would be the same.
-import { TokenBucket } from "../gateway/rate-limiter.js";
+import { TokenBucket } from "./token-bucket.js";
 import {
   type LimitName,
   limitNames,
