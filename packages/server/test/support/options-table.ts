@@ -18,18 +18,21 @@ function range(row: OptionDescription): string {
   return `${row.min ?? ""}–${row.max ?? ""}`;
 }
 
-function line(row: OptionDescription, key: string): string {
+function line(row: OptionDescription, key: string, cliRow?: OptionDescription): string {
   const defaults =
     row.cliDefault !== row.default
       ? `${shown(row.default)} (CLI: ${shown(row.cliDefault)})`
       : shown(row.default);
+  // `store` and `redis` are set by the CLI's own flags (with its own rules) where the server
+  // takes them from code: the row shows both.
+  const flagged = cliRow ?? (row.cli ? row : undefined);
   const cells = [
     key,
-    row.cli ? code(row.flag) : "—",
-    row.cli ? code(row.env) : "—",
+    flagged ? code(flagged.flag) : "—",
+    flagged ? code(flagged.env) : "—",
     defaults,
     range(row),
-    row.description,
+    cliRow ? `${row.description}; CLI: ${cliRow.description}` : row.description,
   ];
   return `| ${cells.join(" | ")} |`;
 }
@@ -39,8 +42,11 @@ export function optionsTable(): string {
     "| option | flag | variable | default | range | meaning |",
     "| --- | --- | --- | --- | --- | --- |",
   ];
-  const server = describeOptions().map((row) => line(row, code(row.key)));
-  const cliOnly = cliOptionRows()
+  const cliRows = cliOptionRows();
+  const server = describeOptions().map((row) =>
+    line(row, code(row.key), row.cli ? undefined : cliRows.find((other) => other.key === row.key)),
+  );
+  const cliOnly = cliRows
     .filter((row) => !describeOptions().some((other) => other.key === row.key))
     .map((row) => line(row, `${code(row.key)} (CLI only)`));
   return [...header, ...server, ...cliOnly].join("\n");
