@@ -7,6 +7,7 @@ export * from "./create-call.js";
 export * from "./decision.js";
 export * from "./engine.js";
 export * from "./facts.js";
+export * from "./leave-call.js";
 export { VANISHED_EXTENDED_DATA } from "./presence-rules.js";
 export * from "./resync.js";
 export * from "./timers.js";

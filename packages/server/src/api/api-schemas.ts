@@ -289,3 +289,14 @@ export const apiKeyParams = z.object({ keyID: z.string().min(1).max(64) });
 export const noContent = z.null().meta({ description: "No content" });
 export const ownRegistrationParams = z.object({ registrationID: z.string().min(1).max(64) });
 export const webPushKeyReply = z.object({ publicKey: z.string() });
+
+/** The refusals every route may answer with. */
+export const problemReplies = {
+  400: problemSchema,
+  401: problemSchema,
+  403: problemSchema,
+  404: problemSchema,
+  409: problemSchema,
+  422: problemSchema,
+  429: problemSchema,
+};

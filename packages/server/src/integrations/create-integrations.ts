@@ -2,8 +2,8 @@
 // and the server API's stores — built from options, so createServer adds their hooks to the
 // outbox relay and mounts the API with a few lines.
 import type { Logger } from "pino";
+import type { ApiDependencies } from "../api/api-dependencies.js";
 import type { ApiKeyStore } from "../api/api-key-store.js";
-import type { ApiDependencies } from "../api/api-plugin.js";
 import type { Hook } from "../hooks/hook.js";
 import type { Presence } from "../presence/presence.js";
 import { type ApnsOptions, ApnsProvider } from "../push/apns-provider.js";

@@ -14,7 +14,7 @@ import {
   timersOf,
 } from "@beckon/engine";
 import { BeckonError, ErrorCode } from "@beckon/protocol";
-import type { ApiCallService } from "../../src/api/api-plugin.js";
+import type { ApiCallService } from "../../src/api/api-dependencies.js";
 import type { Hook } from "../../src/hooks/hook.js";
 import type { CallStore } from "../../src/store/call-store.js";
 

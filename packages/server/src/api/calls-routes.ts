@@ -1,0 +1,174 @@
+// Calls on behalf of their members: start one, read it with its timeline, list a user's calls,
+// and the SDK's call operations (cancel, accept, reject, end, quit, callingInvite).
+import type { Call, CallCommand } from "@beckon/engine";
+import { callInfoFor } from "@beckon/engine";
+import { BeckonError, ErrorCode } from "@beckon/protocol";
+import type { FastifyInstance } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { deviceTimelines, timelineItems } from "../timeline/device-timelines.js";
+import { type ApiDependencies, apiActor } from "./api-dependencies.js";
+import * as s from "./api-schemas.js";
+
+function memberView(call: Call) {
+  return call.members.map((member) => ({
+    userID: member.userID,
+    state: member.state,
+    inviter: member.inviter,
+    extendedData: member.extendedData,
+    inviteTime: member.inviteTime,
+    deadline: member.deadline,
+    acceptTime: member.acceptTime,
+    quitTime: member.quitTime,
+    mainDevice: member.mainDevice,
+  }));
+}
+
+export async function callsRoutes(app: FastifyInstance, deps: ApiDependencies): Promise<void> {
+  const api = app.withTypeProvider<ZodTypeProvider>();
+
+  async function existingCall(callID: string): Promise<Call> {
+    const call = await deps.store.getCall(callID);
+    if (!call) throw new BeckonError(ErrorCode.CallDoesNotExist, "no such call");
+    return call;
+  }
+
+  api.post(
+    "/calls",
+    {
+      config: { scope: "write" },
+      schema: {
+        tags: ["calls"],
+        summary: "Start a call on behalf of `caller` (callInvite)",
+        body: s.createCallBody,
+        response: { 201: s.createCallReply, ...s.problemReplies },
+      },
+    },
+    async (request, reply) => {
+      const { caller, ...config } = request.body;
+      const result = await deps.calls.invite({ actor: apiActor(caller), ...config });
+      return reply.code(201).send(result);
+    },
+  );
+
+  api.get(
+    "/calls/:callID",
+    {
+      config: { scope: "read" },
+      schema: {
+        tags: ["calls"],
+        summary: "A call with its members and timeline",
+        params: s.callIDParams,
+        response: { 200: s.callView, ...s.problemReplies },
+      },
+    },
+    async (request) => {
+      const call = await existingCall(request.params.callID);
+      await deps.settled?.();
+      const [facts, deliveries, pushes] = await Promise.all([
+        deps.timeline?.(call.callID) ?? [],
+        deps.deliveries?.(call.callID) ?? [],
+        deps.pushRegistrations.sendsOf(call.callID),
+      ]);
+      const records = { facts, deliveries, pushes };
+      return {
+        devices: deviceTimelines(records),
+        callID: call.callID,
+        caller: call.caller,
+        mode: call.mode,
+        state: call.state,
+        createTime: call.createTime,
+        endTime: call.endTime,
+        timeout: call.timeout,
+        extendedData: call.extendedData,
+        members: memberView(call),
+        timeline: timelineItems(records),
+      };
+    },
+  );
+
+  api.get(
+    "/users/:userID/calls",
+    {
+      config: { scope: "read" },
+      schema: {
+        tags: ["calls"],
+        summary: "The user's calls, newest first, paged like queryCallInvitationList",
+        params: s.userParams,
+        querystring: s.listCallsQuery,
+        response: { 200: s.listCallsReply, ...s.problemReplies },
+      },
+    },
+    async (request) => {
+      const { userID } = request.params;
+      const { count, nextFlag } = request.query;
+      const page = await deps.store.listCallsOf(userID, count, nextFlag);
+      return { callList: page.calls.map((call) => callInfoFor(call, userID)), nextFlag: page.next };
+    },
+  );
+
+  const commandRoute = <B extends "cancel" | "accept" | "reject" | "end" | "quit">(
+    name: B,
+    body: B extends "cancel"
+      ? typeof s.cancelBody
+      : B extends "end" | "quit"
+        ? typeof s.actWithPushBody
+        : typeof s.actAsBody,
+    summary: string,
+  ) => {
+    api.post(
+      `/calls/:callID/${name}`,
+      {
+        config: { scope: "write" },
+        schema: {
+          tags: ["calls"],
+          summary,
+          params: s.callIDParams,
+          body,
+          response: { 200: s.commandReply, ...s.problemReplies },
+        },
+      },
+      async (request) => {
+        const { userID, ...rest } = request.body as { userID: string } & Record<string, unknown>;
+        const command = { type: name, actor: apiActor(userID), ...rest } as CallCommand;
+        return (await deps.calls.execute(request.params.callID, command)) as Record<
+          string,
+          unknown
+        >;
+      },
+    );
+  };
+  commandRoute("cancel", s.cancelBody, "Cancel invitations on behalf of the inviter (callCancel)");
+  commandRoute("accept", s.actAsBody, "Accept on behalf of an invitee (callAccept)");
+  commandRoute("reject", s.actAsBody, "Reject on behalf of an invitee (callReject)");
+  commandRoute("end", s.actWithPushBody, "End an advanced call on behalf of a member (callEnd)");
+  commandRoute(
+    "quit",
+    s.actWithPushBody,
+    "Leave an advanced call on behalf of a member (callQuit)",
+  );
+
+  api.post(
+    "/calls/:callID/invite",
+    {
+      config: { scope: "write" },
+      schema: {
+        tags: ["calls"],
+        summary: "Invite more users to an advanced call on behalf of a member (callingInvite)",
+        params: s.callIDParams,
+        body: s.callingInviteBody,
+        response: { 200: s.commandReply, ...s.problemReplies },
+      },
+    },
+    async (request) => {
+      const { userID, invitees, pushConfig } = request.body;
+      const known = await deps.store.knownUsers(invitees);
+      return (await deps.calls.execute(request.params.callID, {
+        type: "callingInvite",
+        actor: apiActor(userID),
+        invitees,
+        ...(pushConfig ? { pushConfig } : {}),
+        knownUsers: known,
+      })) as unknown as Record<string, unknown>;
+    },
+  );
+}
