@@ -1,6 +1,7 @@
 # One Beckon node: the server, the built demo page, SQLite in the /data volume.
 #   docker build -t beckon .
-#   docker run -p 4000:4000 -e BECKON_SECRET=... -v beckon-data:/data beckon
+#   docker run -p 127.0.0.1:4000:4000 -e BECKON_SECRET=... -v beckon-data:/data beckon
+# (loopback only: a TLS proxy on the same host faces the network; docs/deployment.md)
 # packages/server/test/dockerfile.test.ts replays this file's COPY, RUN, CMD and HEALTHCHECK
 # lines outside Docker; keep each RUN a plain command.
 

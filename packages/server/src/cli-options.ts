@@ -244,6 +244,14 @@ function fromText(row: OptionDescription, text: string, source: string): unknown
   }
 }
 
+function isEmptyFile(path: string): boolean {
+  try {
+    return readFileSync(path, "utf8").trim() === "";
+  } catch {
+    return false;
+  }
+}
+
 function readConfigFile(path: string): Nested {
   let text: string;
   try {
@@ -328,6 +336,12 @@ export function resolveCli(
     }
   } else if (existsSync(resolve(cwd, CONFIG_FILE_NAME))) {
     configFile = resolve(cwd, CONFIG_FILE_NAME);
+  }
+
+  // `beckon genconfig > beckon.config.json`: the shell creates the file empty before genconfig
+  // starts, so an empty file is genconfig's own output on its way, not a config to read.
+  if (configFile && parsed.positionals[0] === "genconfig" && isEmptyFile(configFile)) {
+    configFile = undefined;
   }
 
   const merged: Nested = {};

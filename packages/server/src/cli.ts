@@ -21,7 +21,11 @@ import {
 import { cliPush } from "./cli-push.js";
 import { createServer } from "./create-server.js";
 import { installProcessGuards } from "./process-guards.js";
-import type { OptionDescription } from "./server-options.js";
+import {
+  InvalidOptionsError,
+  MIN_SECRET_LENGTH,
+  type OptionDescription,
+} from "./server-options.js";
 
 function optionLine(row: OptionDescription): string {
   const value =
@@ -90,6 +94,16 @@ interface Secret {
 
 /** BECKON_SECRET, else --secret-file, else (development only) a secret kept beside the data. */
 function loadSecret(options: StartOptions, env: NodeJS.ProcessEnv): Secret {
+  const secret = findSecret(options, env);
+  if (secret.value.length < MIN_SECRET_LENGTH) {
+    throw new UsageError(
+      `the secret from ${secret.origin} is too short: it needs at least ${MIN_SECRET_LENGTH} characters (e.g. openssl rand -base64 32)`,
+    );
+  }
+  return secret;
+}
+
+function findSecret(options: StartOptions, env: NodeJS.ProcessEnv): Secret {
   if (env.BECKON_SECRET) return { value: env.BECKON_SECRET, origin: "BECKON_SECRET", real: true };
   if (options.secretFile) {
     let value: string;
@@ -320,7 +334,8 @@ main(process.argv.slice(2), process.env).then(
     if (code >= 0) process.exitCode = code;
   },
   (error: unknown) => {
-    if (error instanceof UsageError) {
+    // Options createServer refuses are configuration mistakes too (exit 2, docs/configuration.md).
+    if (error instanceof UsageError || error instanceof InvalidOptionsError) {
       process.stderr.write(`beckon: ${error.message}\nRun 'beckon --help' for the options.\n`);
       process.exitCode = 2;
       return;

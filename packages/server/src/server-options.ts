@@ -6,6 +6,9 @@ import { MAX_DEVICES_PER_USER, MAX_EXTENDED_DATA_BYTES } from "@beckon/protocol"
 import { z } from "zod";
 import type { PushOptions } from "./integrations/create-integrations.js";
 
+/** The shortest token-signing secret a node accepts. */
+export const MIN_SECRET_LENGTH = 16;
+
 /** Offline push providers, and where the Web Push (VAPID) keys are kept. */
 export type PushSettings = PushOptions & { vapidDir?: string };
 
@@ -30,7 +33,7 @@ export const serverOptionsSchema = z
   .object({
     secret: z
       .string({ error: "must be a string" })
-      .min(16, "must be at least 16 characters")
+      .min(MIN_SECRET_LENGTH, `must be at least ${MIN_SECRET_LENGTH} characters`)
       .meta(
         meta({
           description:

@@ -77,6 +77,10 @@ it("beckon start serves logins with tokens from beckon token, and stops on SIGTE
   } = await startBeckon(["--port", "0", "--host", "127.0.0.1", "--data", data], env);
   expect(output).toContain("development mode");
   expect(existsSync(join(data, "beckon.db"))).toBe(true);
+  // The first log line of a start is what a new user reads first: a plan, not an alarm.
+  const first = JSON.parse(output.split("\n").find((line) => line.startsWith("{")) ?? "{}");
+  expect(first.level).toBe(30);
+  expect(first.msg).not.toMatch(/refuse|reject|fail|error|denied|cannot/i);
 
   const token = spawnSync(process.execPath, [cli, "token", "alice", "--data", data], {
     encoding: "utf8",
@@ -156,6 +160,49 @@ it("production mode without a secret, or with a bad option, exits 2 with the rea
   const ttl = run(["token", "alice", "--data", data, "--ttl", String(40 * 86_400)]);
   expect(ttl.status).toBe(2);
   expect(ttl.stderr).toContain("--ttl must be a whole number of seconds from 1 to 2592000");
+});
+
+it("a secret shorter than 16 characters is a configuration mistake: exit 2, for start and token", () => {
+  const data = tempDir();
+  const env = { ...process.env, BECKON_SECRET: "too-short", NODE_ENV: "" };
+  for (const args of [
+    ["start", "--production", "--data", data, "--port", "0"],
+    ["start", "--data", data, "--port", "0"],
+    ["token", "alice", "--data", data],
+  ]) {
+    const result = spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", env });
+    expect(result.status, `${args.join(" ")}: ${result.stderr}`).toBe(2);
+    expect(result.stderr).toContain("the secret from BECKON_SECRET is too short");
+    expect(result.stderr).not.toContain("too-short");
+    expect(result.stdout).toBe("");
+  }
+  expect(existsSync(join(data, "beckon.db"))).toBe(false);
+});
+
+it("beckon genconfig > beckon.config.json works: the file the shell just emptied is not read", () => {
+  const dir = tempDir();
+  const env = { ...process.env, BECKON_SECRET: "", NODE_ENV: "", BECKON_CONFIG: "" };
+  const generated = spawnSync(
+    "sh",
+    ["-c", `"${process.execPath}" "${cli}" genconfig > beckon.config.json`],
+    {
+      encoding: "utf8",
+      env,
+      cwd: dir,
+    },
+  );
+  expect(generated.status, generated.stderr).toBe(0);
+  const config = JSON.parse(readFileSync(join(dir, "beckon.config.json"), "utf8"));
+  expect(config).toMatchObject({ port: 4000, host: "127.0.0.1" });
+  // An empty config file is still refused where it is read as a config.
+  writeFileSync(join(dir, "beckon.config.json"), "");
+  const checked = spawnSync(process.execPath, [cli, "checkconfig"], {
+    encoding: "utf8",
+    env,
+    cwd: dir,
+  });
+  expect(checked.status).toBe(2);
+  expect(checked.stderr).toContain("is not valid JSON");
 });
 
 it("beckon genconfig writes a file beckon checkconfig and beckon start accept", async () => {

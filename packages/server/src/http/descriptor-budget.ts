@@ -45,7 +45,8 @@ export function planConnections(log: Logger): number | null {
   const connections = Math.max(MIN_CONNECTIONS, limits.soft - inUse - DESCRIPTOR_RESERVE);
   log.info(
     { openFileLimit: limits.soft, inUse, reserve: DESCRIPTOR_RESERVE, maxConnections: connections },
-    "connections past maxConnections are refused to keep descriptors for the store",
+    // The first line of every start: a plan, said as one (it used to read like a refusal).
+    `room for ${connections} connections at once (open-file limit ${limits.soft}, ${DESCRIPTOR_RESERVE} kept for the store)`,
   );
   return connections;
 }
