@@ -10,8 +10,12 @@ const installed = "node_modules/.package-lock.json";
 const say = (line) => console.log(`[beckon] ${line}`);
 
 const [major, minor] = process.versions.node.split(".").map(Number);
-if (major !== 20 || minor < 19) {
-  say(`Beckon needs Node.js 20 (20.19 or newer); this is ${process.versions.node}.`);
+// The releases the test suite runs on (package.json's engines): 20.19+, 22.12+ and 24+.
+const supported = (major === 20 && minor >= 19) || (major === 22 && minor >= 12) || major >= 24;
+if (!supported) {
+  say(
+    `Beckon runs on Node.js 22 (22.12 or newer) or 24, and 20.19+; this is ${process.versions.node}.`,
+  );
   if (major < 20 || (major === 20 && minor < 19)) process.exit(1);
 }
 
