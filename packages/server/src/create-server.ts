@@ -139,6 +139,7 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
   const metrics = new BeckonMetrics({
     devicesOnline: () => gauges.devicesOnline(),
     pendingDeadlines: () => gauges.pendingDeadlines(),
+    activeCalls: () => store.countStartedCalls(),
   });
   // Webhooks, push, timelines and keys keep their tables beside the calls: in PostgreSQL's
   // schema when the store is there (shared by every node), else in the SQLite file.

@@ -14,6 +14,11 @@ export interface GaugeSources {
   devicesOnline(): number;
   /** Calls with at least one pending deadline (ring timeout, receipt check, caller grace…). */
   pendingDeadlines(): number;
+  /**
+   * Started calls by mode, from the store: counting creations and ends in the node went below
+   * zero when a call begun before a restart ended after it.
+   */
+  activeCalls(): Promise<{ general: number; advanced: number }>;
 }
 
 // Process metrics (event-loop delay, heap, GC…) are registered once per process: each
@@ -42,7 +47,6 @@ export class BeckonMetrics {
   private readonly rings: Counter<"outcome">;
   private readonly callsCreated: Counter<"mode">;
   private readonly callsEnded: Counter<"mode">;
-  private readonly activeCalls: Gauge<"mode">;
   private readonly ringLatency: Histogram;
   private readonly receiptLatency: Histogram;
   private readonly deadlineLateness: Histogram;
@@ -96,11 +100,16 @@ export class BeckonMetrics {
       labelNames: ["mode"],
       registers,
     });
-    this.activeCalls = new Gauge({
+    new Gauge({
       name: "beckon_active_calls",
-      help: "Calls started and not yet ended since this node started",
+      help: "Calls started and not ended, from the store (the same on every node of a cluster)",
       labelNames: ["mode"],
       registers,
+      async collect() {
+        const counts = await sources.activeCalls();
+        this.set({ mode: "general" }, counts.general);
+        this.set({ mode: "advanced" }, counts.advanced);
+      },
     });
     this.ringLatency = new Histogram({
       name: "beckon_ring_latency_seconds",
@@ -142,15 +151,9 @@ export class BeckonMetrics {
   }
   onCallCreated(mode: "general" | "advanced"): void {
     this.callsCreated.inc({ mode });
-    this.activeCalls.inc({ mode });
   }
   onCallEnded(mode: "general" | "advanced"): void {
     this.callsEnded.inc({ mode });
-    this.activeCalls.dec({ mode });
-  }
-  /** Calls already `Started` in the store when the node starts (restart). */
-  setActiveCalls(mode: "general" | "advanced", count: number): void {
-    this.activeCalls.set({ mode }, count);
   }
   onRingEnded(outcome: RingOutcome): void {
     this.rings.inc({ outcome });

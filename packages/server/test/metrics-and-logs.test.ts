@@ -1,5 +1,7 @@
 // /metrics in Prometheus text format, and log lines that never carry a token or a secret.
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Writable } from "node:stream";
 import { expect, it } from "vitest";
 import { createLogger, usePrettyLogs } from "../src/logger.js";
@@ -41,6 +43,37 @@ it("/metrics reports devices online, pending deadlines and the process's event-l
   }
   const post = await fetch(`${server.httpUrl}/metrics`, { method: "POST" });
   expect(post.status).toBe(405);
+});
+
+it("beckon_active_calls counts the store's started calls: right after a restart, and never below 0", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "beckon-active-calls-"));
+  try {
+    const store = join(dir, "beckon.db");
+    const first = await world.server({ store });
+    const alice = await world.device(first, "alice");
+    const bob = await world.device(first, "bob");
+    const { callID } = await alice.client.callInvite(["bob"], { timeout: 60 });
+    await bob.waitFor("callInvitationReceived", (e) => e.callID === callID);
+    const active = async (httpUrl: string) => {
+      const text = await (await fetch(`${httpUrl}/metrics`)).text();
+      return {
+        general: sample(text, 'beckon_active_calls{mode="general"}'),
+        advanced: sample(text, 'beckon_active_calls{mode="advanced"}'),
+      };
+    };
+    expect(await active(first.httpUrl)).toEqual({ general: 1, advanced: 0 });
+    await first.close();
+
+    const second = await world.server({ store });
+    expect(await active(second.httpUrl)).toEqual({ general: 1, advanced: 0 });
+    const alice2 = await world.device(second, "alice");
+    const bob2 = await world.device(second, "bob");
+    await alice2.client.callCancel(["bob"], callID, {});
+    await bob2.waitFor("callInvitationCancelled", (e) => e.callID === callID);
+    expect(await active(second.httpUrl)).toEqual({ general: 0, advanced: 0 });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 it("the Grafana dashboard only queries metrics that /metrics exposes", async () => {

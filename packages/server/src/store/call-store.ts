@@ -2,6 +2,7 @@
 // PostgreSQL store fits the same shape. The database is the source of truth, and `commit` is the
 // only way a decision gets into it.
 import type { Call, Fact, Timer, TimerDiff } from "@beckon/engine";
+import { CallInvitationMode } from "@beckon/protocol";
 
 export interface StoredTimer extends Timer {
   callID: string;
@@ -46,6 +47,11 @@ export interface OutboxEntry {
   facts: Fact[];
 }
 
+export interface StartedCallCounts {
+  general: number;
+  advanced: number;
+}
+
 export interface CallStore {
   commit(change: CallCommit): Promise<CommitResult>;
   getCall(callID: string): Promise<Call | undefined>;
@@ -55,6 +61,8 @@ export interface CallStore {
   listCallsOf(userID: string, count: number, before: number): Promise<CallPage>;
   /** Every started call, for the sweep after a restart. */
   startedCallIDs(): Promise<string[]>;
+  /** How many calls are started and not ended, by mode: the active-calls gauge at scrape time. */
+  countStartedCalls(): Promise<StartedCallCounts>;
   allTimers(): Promise<StoredTimer[]>;
   /** The oldest outbox entries not yet acknowledged, in id order. */
   readOutbox(limit: number): Promise<OutboxEntry[]>;
@@ -68,4 +76,13 @@ export interface CallStore {
   /** Whether the database answers (for readiness checks). */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Rows of (mode, count) as the gauge's two labels. */
+export function startedCallCounts(rows: { mode: number; count: number }[]): StartedCallCounts {
+  const counts = { general: 0, advanced: 0 };
+  for (const { mode, count } of rows) {
+    counts[mode === CallInvitationMode.Advanced ? "advanced" : "general"] += count;
+  }
+  return counts;
 }

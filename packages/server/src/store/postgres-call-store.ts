@@ -5,13 +5,15 @@ import type { Call, Fact, Member, TimerKind } from "@beckon/engine";
 import { CallState, CallUserState, isActive } from "@beckon/protocol";
 import { runner } from "node-pg-migrate";
 import pg from "pg";
-import type {
-  CallCommit,
-  CallPage,
-  CallStore,
-  CommitResult,
-  OutboxEntry,
-  StoredTimer,
+import {
+  type CallCommit,
+  type CallPage,
+  type CallStore,
+  type CommitResult,
+  type OutboxEntry,
+  type StartedCallCounts,
+  type StoredTimer,
+  startedCallCounts,
 } from "./call-store.js";
 import { KnownUsers } from "./known-users.js";
 
@@ -80,6 +82,11 @@ const sql = {
   startedCalls: {
     name: "beckon_started_calls",
     text: `SELECT call_id FROM calls WHERE state = ${CallState.Started} ORDER BY seq`,
+  },
+  countStarted: {
+    name: "beckon_count_started_calls",
+    text: `SELECT (data->>'mode')::int AS mode, count(*)::int AS count FROM calls
+           WHERE state = ${CallState.Started} GROUP BY 1`,
   },
   allTimers: {
     name: "beckon_all_timers",
@@ -326,6 +333,11 @@ export class PostgresCallStore implements CallStore {
   async startedCallIDs(): Promise<string[]> {
     const result = await this.pool.query<{ call_id: string }>(sql.startedCalls);
     return result.rows.map((row) => row.call_id);
+  }
+
+  async countStartedCalls(): Promise<StartedCallCounts> {
+    const result = await this.pool.query<{ mode: number; count: number }>(sql.countStarted);
+    return startedCallCounts(result.rows);
   }
 
   async allTimers(): Promise<StoredTimer[]> {

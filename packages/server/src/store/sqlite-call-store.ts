@@ -5,13 +5,15 @@ import type { Call, Fact, Member, Timer, TimerKind } from "@beckon/engine";
 import { CallState, CallUserState, isActive } from "@beckon/protocol";
 import Database from "better-sqlite3";
 import { checkpointInBackground } from "../sqlite/checkpointer.js";
-import type {
-  CallCommit,
-  CallPage,
-  CallStore,
-  CommitResult,
-  OutboxEntry,
-  StoredTimer,
+import {
+  type CallCommit,
+  type CallPage,
+  type CallStore,
+  type CommitResult,
+  type OutboxEntry,
+  type StartedCallCounts,
+  type StoredTimer,
+  startedCallCounts,
 } from "./call-store.js";
 import { KnownUsers } from "./known-users.js";
 
@@ -60,6 +62,8 @@ const migrations = [
      version INTEGER NOT NULL,
      facts TEXT NOT NULL
    );`,
+  // The active-calls gauge counts started calls at every scrape; without this it reads the table.
+  "CREATE INDEX IF NOT EXISTS calls_started ON calls(seq) WHERE state = 1;",
 ];
 
 interface CallRow {
@@ -162,6 +166,10 @@ export class SqliteCallStore implements CallStore {
       ),
       startedCalls: db.prepare<[], { call_id: string }>(
         `SELECT call_id FROM calls WHERE state = ${CallState.Started}`,
+      ),
+      countStarted: db.prepare<[], { mode: number; count: number }>(
+        `SELECT json_extract(data, '$.mode') AS mode, count(*) AS count FROM calls
+         WHERE state = ${CallState.Started} GROUP BY mode`,
       ),
       allTimers: db.prepare<[], { call_id: string; kind: string; user_id: string; due_at: number }>(
         `SELECT c.call_id, t.kind, t.user_id, t.due_at FROM timers t
@@ -330,6 +338,10 @@ export class SqliteCallStore implements CallStore {
 
   async startedCallIDs(): Promise<string[]> {
     return this.statements.startedCalls.all().map((row) => row.call_id);
+  }
+
+  async countStartedCalls(): Promise<StartedCallCounts> {
+    return startedCallCounts(this.statements.countStarted.all());
   }
 
   async allTimers(): Promise<StoredTimer[]> {

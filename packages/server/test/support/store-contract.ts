@@ -10,7 +10,7 @@ import {
   type Timer,
   timersOf,
 } from "@beckon/engine";
-import { CallState } from "@beckon/protocol";
+import { CallInvitationMode, CallState } from "@beckon/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { CallStore, CommitResult } from "../../src/store/call-store.js";
 
@@ -128,6 +128,17 @@ export function describeCallStore(name: string, open: () => Promise<CallStore>):
       expect((await store.activeCallsOf("bob")).map((c) => c.callID)).toEqual([second.callID]);
       expect(await store.activeCallsOf("nobody")).toEqual([]);
       expect(await store.startedCallIDs()).toEqual([second.callID]);
+    });
+
+    it("counts started calls by mode, for the active-calls gauge", async () => {
+      const general = makeCall("alice", ["bob"]);
+      const advanced = { ...makeCall("carol", ["dave"]), mode: CallInvitationMode.Advanced };
+      const endedOne = makeCall("erin", ["frank"]);
+      for (const call of [general, advanced, endedOne]) await insert(store, call);
+      await update(store, endedOne, ended(endedOne, 5));
+      expect(await store.countStartedCalls()).toEqual({ general: 1, advanced: 1 });
+      await update(store, general, ended(general, 6));
+      expect(await store.countStartedCalls()).toEqual({ general: 0, advanced: 1 });
     });
 
     it("pages a user's calls newest first, without skips or repeats while calls are added", async () => {
