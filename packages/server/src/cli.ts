@@ -7,8 +7,8 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isValidUserID } from "@beckon/protocol";
 import Database from "better-sqlite3";
-import { runApikeyCommand } from "./cli-apikey.js";
 import { signToken } from "./auth-tokens.js";
+import { runApikeyCommand } from "./cli-apikey.js";
 import {
   CONFIG_FILE_NAME,
   cliOptionRows,
