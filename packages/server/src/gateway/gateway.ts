@@ -22,6 +22,7 @@ import type { CallService } from "../call-service.js";
 import { KeyedQueue } from "../keyed-queue.js";
 import { clampDelay, LongTimeout } from "../long-timeout.js";
 import type { RateLimits } from "../rate-limits/rate-limits.js";
+import { TokenBucket } from "../rate-limits/token-bucket.js";
 import type { SessionService, Signal } from "../session-service.js";
 import type { CallStore } from "../store/call-store.js";
 import { StoreHealth } from "../store-health.js";
@@ -29,7 +30,6 @@ import { type StreamBroker, type StreamEntry, streamOf } from "../streams/stream
 import { type CallRecords, memberTimeline } from "../timeline/device-timelines.js";
 import { ConnectionGuard } from "./connection-guard.js";
 import { FrameBudget, TOO_MANY_FRAMES_CLOSE_CODE } from "./frame-budget.js";
-import { TokenBucket } from "../rate-limits/token-bucket.js";
 import {
   closeSocket,
   MAX_BUFFERED_BYTES,

@@ -1,12 +1,13 @@
 // Rate limits of one node, in memory: a token bucket per key. Buckets that have filled up again
 // are forgotten, since a fresh one would be the same.
-import { TokenBucket } from "./token-bucket.js";
+
 import {
   type LimitName,
   limitNames,
   type RateLimitSettings,
   type RateLimits,
 } from "./rate-limits.js";
+import { TokenBucket } from "./token-bucket.js";
 
 const PRUNE_EVERY_MS = 30_000;
 
