@@ -5,6 +5,7 @@
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
+import { API_PREFIX } from "./api/api-dependencies.js";
 import { beckonApi } from "./api/api-plugin.js";
 import { CallService } from "./call-service.js";
 import { Gateway } from "./gateway/gateway.js";
@@ -236,8 +237,9 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
     log,
   );
   await http.register(beckonApi, {
-    prefix: "/api",
+    prefix: API_PREFIX,
     secret: config.secret,
+    maxExtendedDataBytes: config.maxExtendedDataBytes,
     calls,
     store,
     rateLimits,

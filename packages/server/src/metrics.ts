@@ -24,10 +24,19 @@ export interface GaugeSources {
 // Process metrics (event-loop delay, heap, GC…) are registered once per process: each
 // registration starts its own event-loop monitor and GC observer, and tests run many nodes.
 let processRegistry: Registry | undefined;
+const NAMED_LIKE_COUNTERS = [
+  "nodejs_active_handles_total",
+  "nodejs_active_requests_total",
+  "nodejs_active_resources_total",
+];
 function processMetrics(): Registry {
   if (!processRegistry) {
     processRegistry = new Registry();
     collectDefaultMetrics({ register: processRegistry, eventLoopMonitoringPrecision: 20 });
+    // Gauges named like counters break Prometheus' naming rules (`promtool check metrics`:
+    // non-counter metrics should not have "_total" suffix); the per-type gauges beside them
+    // (`nodejs_active_handles{type}`…) carry the same numbers, summed in a query.
+    for (const name of NAMED_LIKE_COUNTERS) processRegistry.removeSingleMetric(name);
   }
   return processRegistry;
 }

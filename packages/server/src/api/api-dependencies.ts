@@ -40,8 +40,13 @@ export interface ApiDependencies {
   rateLimits?: Pick<RateLimits, "take">;
   /** The VAPID public key pages subscribe with, when Web Push is configured. */
   vapidPublicKey?: string;
+  /** The largest extendedData the engine takes (server option); the schemas refuse more. */
+  maxExtendedDataBytes?: number;
   clock?: () => number;
 }
+
+/** Where a node mounts the server API. */
+export const API_PREFIX = "/api";
 
 /** The device name an API action is recorded under in a call (its "main device"). */
 export const API_DEVICE_ID = "server-api";

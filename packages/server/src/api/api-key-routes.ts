@@ -23,9 +23,10 @@ export async function apiKeyRoutes(
       config: { scope: "admin" },
       schema: {
         tags: ["keys"],
+        operationId: "createApiKey",
         summary: "Create an API key (shown only in this reply)",
         body: s.apiKeyBody,
-        response: { 201: s.apiKeyCreated, ...s.problemReplies },
+        response: { 201: s.apiKeyCreated, ...s.bodyProblemReplies },
       },
     },
     async (request, reply) =>
@@ -38,6 +39,7 @@ export async function apiKeyRoutes(
       config: { scope: "admin" },
       schema: {
         tags: ["keys"],
+        operationId: "listApiKeys",
         summary: "The API keys",
         response: { 200: s.apiKeyView.array(), ...s.problemReplies },
       },
@@ -51,6 +53,7 @@ export async function apiKeyRoutes(
       config: { scope: "admin" },
       schema: {
         tags: ["keys"],
+        operationId: "revokeApiKey",
         summary: "Revoke an API key",
         params: s.apiKeyParams,
         response: { 204: s.noContent, ...s.problemReplies },

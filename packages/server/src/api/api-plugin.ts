@@ -1,16 +1,18 @@
 // The server API for app backends (SPEC §8), as a Fastify plugin mounted under a prefix (`/api`).
-// This file only assembles it: the OpenAPI document, problem+json error mapping and auth apply to
-// every route; each resource's routes are a plugin of their own file. A new resource is a new
-// `*-routes.ts` registered below.
+// This file only assembles it: problem+json error mapping, the answer to requests no route takes,
+// the OpenAPI document and auth apply to every route; each resource's routes are a plugin of
+// their own file. A new resource is a new `*-routes.ts` registered below.
 import type { FastifyInstance, RegisterOptions } from "fastify";
 import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type { ApiDependencies } from "./api-dependencies.js";
 import { apiKeyRoutes } from "./api-key-routes.js";
+import { API_BODY_LIMIT_BYTES } from "./api-schemas.js";
 import { authPlugin } from "./auth-plugin.js";
 import { callsRoutes } from "./calls-routes.js";
 import { openApiPlugin } from "./openapi-plugin.js";
 import { problemPlugin } from "./problem-plugin.js";
 import { pushRegistrationRoutes } from "./push-registration-routes.js";
+import { unmatchedRequestsPlugin } from "./unmatched-requests-plugin.js";
 import { usersRoutes } from "./users-routes.js";
 import { webhookRoutes } from "./webhook-routes.js";
 
@@ -22,9 +24,14 @@ export async function beckonApi(
   const { prefix: _prefix, logLevel: _logLevel, logSerializers: _serializers, ...deps } = options;
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  await app.register(openApiPlugin);
   await app.register(problemPlugin);
+  // First of the routes' plugins: it learns every route registered after it.
+  await app.register(unmatchedRequestsPlugin);
+  await app.register(openApiPlugin);
   await app.register(authPlugin, deps);
+  app.addHook("onRoute", (route) => {
+    route.bodyLimit ??= API_BODY_LIMIT_BYTES;
+  });
 
   await app.register(usersRoutes, deps);
   await app.register(callsRoutes, deps);

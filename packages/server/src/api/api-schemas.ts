@@ -1,22 +1,39 @@
 // The server API's request and response shapes: one set of zod schemas validates requests and
-// generates the OpenAPI document.
+// generates the OpenAPI document, so every limit the server enforces is a limit the document shows.
 import {
   CallInvitationMode,
   CallState,
   CallUserState,
-  isValidUserID,
   MAX_QUERY_COUNT,
+  USER_ID_PATTERN,
+  utf8Length,
 } from "@beckon/protocol";
 import { z } from "zod";
 import { webhookEventTypes } from "../webhooks/webhook-events.js";
 import { apiScopes } from "./api-key-store.js";
 
+/** The router refuses longer path segments before any route sees them (find-my-way's default). */
+export const MAX_PATH_PARAMETER_LENGTH = 100;
+/** The largest request body a route of the API reads; a larger one is refused with 413. */
+export const API_BODY_LIMIT_BYTES = 64 * 1024;
+
 export const userID = z
   .string()
-  .refine(isValidUserID, "1–32 bytes of letters, digits and !#$%&()+-:;<=.>?@[]^_{}|~")
+  .min(1)
+  .max(32)
+  .regex(USER_ID_PATTERN, "1–32 bytes of letters, digits and !#$%&()+-:;<=.>?@[]^_{}|~")
   .meta({ description: "An app user's ID", example: "alice" });
 
-const extendedData = z.string().max(65_536).meta({ description: "Passed to the other members" });
+/** `extendedData` as the engine takes it: at most `maxBytes` bytes of UTF-8 (server option). */
+function extendedData(maxBytes: number) {
+  return z
+    .string()
+    .max(maxBytes)
+    .refine((text) => utf8Length(text) <= maxBytes, `at most ${maxBytes} bytes of UTF-8`)
+    .meta({
+      description: `Passed to the other members; at most ${maxBytes} bytes of UTF-8 (the server's maxExtendedDataBytes)`,
+    });
+}
 
 export const pushConfig = z
   .object({
@@ -38,15 +55,20 @@ export const pushConfig = z
 
 export const problemSchema = z
   .object({
-    type: z.string(),
-    title: z.string(),
-    status: z.number().int(),
+    type: z.string().meta({ description: "`urn:beckon:error:<name>`, one per SDK error code" }),
+    title: z.string().meta({ description: "The error code's name" }),
+    status: z.number().int().min(400).max(599),
     detail: z.string(),
     code: z.number().int().meta({ description: "The SDK's error code (SPEC §7)" }),
   })
   .meta({ id: "Problem", description: "RFC 9457 problem details (application/problem+json)" });
 
-export const callIDParams = z.object({ callID: z.string().min(1).max(128) });
+export const callID = z
+  .string()
+  .min(1)
+  .max(MAX_PATH_PARAMETER_LENGTH)
+  .meta({ description: "A call's ID, as callInvite returned it" });
+export const callIDParams = z.object({ callID });
 export const userParams = z.object({ userID });
 
 export const registerUsersBody = z.object({ userIDs: z.array(userID).min(1).max(100) });
@@ -67,30 +89,35 @@ export const tokenReply = z.object({
 
 const errorUser = z.object({ userID: z.string(), reason: z.number().int() });
 
-export const createCallBody = z.object({
-  caller: userID,
-  invitees: z.array(userID).min(1).max(9),
-  timeout: z.number().int().min(0).max(600).optional(),
-  mode: z.enum(CallInvitationMode).optional(),
-  extendedData: extendedData.optional(),
-  enableNotReceivedCheck: z.boolean().optional(),
-  pushConfig: pushConfig.optional(),
-});
+/** The bodies that carry `extendedData`, whose limit is the server's option. */
+export function callBodies(maxExtendedDataBytes: number) {
+  const data = extendedData(maxExtendedDataBytes);
+  const createCallBody = z.object({
+    caller: userID,
+    invitees: z.array(userID).min(1).max(9),
+    timeout: z.number().int().min(0).max(600).optional(),
+    mode: z.enum(CallInvitationMode).optional(),
+    extendedData: data.optional(),
+    enableNotReceivedCheck: z.boolean().optional(),
+    pushConfig: pushConfig.optional(),
+  });
+  const actAsBody = z.object({ userID, extendedData: data.optional() });
+  const actWithPushBody = actAsBody.extend({ pushConfig: pushConfig.optional() });
+  const cancelBody = actWithPushBody.extend({
+    invitees: z
+      .array(userID)
+      .max(9)
+      .default([])
+      .meta({ description: "Empty: cancel the whole call" }),
+  });
+  return { createCallBody, actAsBody, actWithPushBody, cancelBody };
+}
 export const createCallReply = z.object({
   callID: z.string(),
   timeout: z.number().int(),
   errorUserList: z.array(errorUser),
 });
 
-export const actAsBody = z.object({ userID, extendedData: extendedData.optional() });
-export const actWithPushBody = actAsBody.extend({ pushConfig: pushConfig.optional() });
-export const cancelBody = actWithPushBody.extend({
-  invitees: z
-    .array(userID)
-    .max(9)
-    .default([])
-    .meta({ description: "Empty: cancel the whole call" }),
-});
 export const callingInviteBody = z.object({
   userID,
   invitees: z.array(userID).min(1).max(9),
@@ -290,13 +317,40 @@ export const noContent = z.null().meta({ description: "No content" });
 export const ownRegistrationParams = z.object({ registrationID: z.string().min(1).max(64) });
 export const webPushKeyReply = z.object({ publicKey: z.string() });
 
-/** The refusals every route may answer with. */
-export const problemReplies = {
-  400: problemSchema,
-  401: problemSchema,
-  403: problemSchema,
-  404: problemSchema,
-  409: problemSchema,
-  422: problemSchema,
-  429: problemSchema,
+const refusalDescriptions = {
+  400: "Invalid request (code 6000001): a path parameter, the query or the body breaks the schema",
+  401: "No valid credentials; the WWW-Authenticate header says which",
+  403: "The API key lacks the route's scope, or the member may not do this in the call",
+  404: "No such call, user resource, key or delivery",
+  409: "The call's or delivery's state does not allow this now",
+  413: `The body is larger than ${API_BODY_LIMIT_BYTES} bytes`,
+  415: "The body is not application/json",
+  422: "An invitee is unknown, or a call's member limit would be exceeded",
+  429: "Too many requests for this API key or user; slow down",
+  500: "The server could not do this; try again",
 };
+
+type RefusalStatus = keyof typeof refusalDescriptions;
+
+interface ProblemReply {
+  description: string;
+  content: { "application/problem+json": { schema: typeof problemSchema } };
+}
+
+function refusals<S extends RefusalStatus>(...statuses: S[]): Record<S, ProblemReply> {
+  const replies = {} as Record<S, ProblemReply>;
+  for (const status of statuses) {
+    replies[status] = {
+      description: refusalDescriptions[status],
+      content: { "application/problem+json": { schema: problemSchema } },
+    };
+  }
+  return replies;
+}
+
+/** The refusals a route behind an API key or login token may answer with. */
+export const problemReplies = refusals(400, 401, 403, 404, 409, 422, 429, 500);
+/** …and, when it reads a body, those of the body parser. */
+export const bodyProblemReplies = refusals(400, 401, 403, 404, 409, 413, 415, 422, 429, 500);
+/** The refusals of a route that needs no credentials. */
+export const publicProblemReplies = refusals(404, 500);

@@ -2,7 +2,7 @@
 // and the SDK's call operations (cancel, accept, reject, end, quit, callingInvite).
 import type { Call, CallCommand } from "@beckon/engine";
 import { callInfoFor } from "@beckon/engine";
-import { BeckonError, ErrorCode } from "@beckon/protocol";
+import { BeckonError, ErrorCode, MAX_EXTENDED_DATA_BYTES } from "@beckon/protocol";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { deviceTimelines, timelineItems } from "../timeline/device-timelines.js";
@@ -25,6 +25,7 @@ function memberView(call: Call) {
 
 export async function callsRoutes(app: FastifyInstance, deps: ApiDependencies): Promise<void> {
   const api = app.withTypeProvider<ZodTypeProvider>();
+  const bodies = s.callBodies(deps.maxExtendedDataBytes ?? MAX_EXTENDED_DATA_BYTES);
 
   async function existingCall(callID: string): Promise<Call> {
     const call = await deps.store.getCall(callID);
@@ -38,9 +39,10 @@ export async function callsRoutes(app: FastifyInstance, deps: ApiDependencies): 
       config: { scope: "write" },
       schema: {
         tags: ["calls"],
+        operationId: "createCall",
         summary: "Start a call on behalf of `caller` (callInvite)",
-        body: s.createCallBody,
-        response: { 201: s.createCallReply, ...s.problemReplies },
+        body: bodies.createCallBody,
+        response: { 201: s.createCallReply, ...s.bodyProblemReplies },
       },
     },
     async (request, reply) => {
@@ -56,6 +58,7 @@ export async function callsRoutes(app: FastifyInstance, deps: ApiDependencies): 
       config: { scope: "read" },
       schema: {
         tags: ["calls"],
+        operationId: "getCall",
         summary: "A call with its members and timeline",
         params: s.callIDParams,
         response: { 200: s.callView, ...s.problemReplies },
@@ -92,6 +95,7 @@ export async function callsRoutes(app: FastifyInstance, deps: ApiDependencies): 
       config: { scope: "read" },
       schema: {
         tags: ["calls"],
+        operationId: "listUserCalls",
         summary: "The user's calls, newest first, paged like queryCallInvitationList",
         params: s.userParams,
         querystring: s.listCallsQuery,
@@ -109,10 +113,10 @@ export async function callsRoutes(app: FastifyInstance, deps: ApiDependencies): 
   const commandRoute = <B extends "cancel" | "accept" | "reject" | "end" | "quit">(
     name: B,
     body: B extends "cancel"
-      ? typeof s.cancelBody
+      ? typeof bodies.cancelBody
       : B extends "end" | "quit"
-        ? typeof s.actWithPushBody
-        : typeof s.actAsBody,
+        ? typeof bodies.actWithPushBody
+        : typeof bodies.actAsBody,
     summary: string,
   ) => {
     api.post(
@@ -121,10 +125,11 @@ export async function callsRoutes(app: FastifyInstance, deps: ApiDependencies): 
         config: { scope: "write" },
         schema: {
           tags: ["calls"],
+          operationId: `${name}Call`,
           summary,
           params: s.callIDParams,
           body,
-          response: { 200: s.commandReply, ...s.problemReplies },
+          response: { 200: s.commandReply, ...s.bodyProblemReplies },
         },
       },
       async (request) => {
@@ -137,13 +142,21 @@ export async function callsRoutes(app: FastifyInstance, deps: ApiDependencies): 
       },
     );
   };
-  commandRoute("cancel", s.cancelBody, "Cancel invitations on behalf of the inviter (callCancel)");
-  commandRoute("accept", s.actAsBody, "Accept on behalf of an invitee (callAccept)");
-  commandRoute("reject", s.actAsBody, "Reject on behalf of an invitee (callReject)");
-  commandRoute("end", s.actWithPushBody, "End an advanced call on behalf of a member (callEnd)");
+  commandRoute(
+    "cancel",
+    bodies.cancelBody,
+    "Cancel invitations on behalf of the inviter (callCancel)",
+  );
+  commandRoute("accept", bodies.actAsBody, "Accept on behalf of an invitee (callAccept)");
+  commandRoute("reject", bodies.actAsBody, "Reject on behalf of an invitee (callReject)");
+  commandRoute(
+    "end",
+    bodies.actWithPushBody,
+    "End an advanced call on behalf of a member (callEnd)",
+  );
   commandRoute(
     "quit",
-    s.actWithPushBody,
+    bodies.actWithPushBody,
     "Leave an advanced call on behalf of a member (callQuit)",
   );
 
@@ -153,10 +166,11 @@ export async function callsRoutes(app: FastifyInstance, deps: ApiDependencies): 
       config: { scope: "write" },
       schema: {
         tags: ["calls"],
+        operationId: "inviteToCall",
         summary: "Invite more users to an advanced call on behalf of a member (callingInvite)",
         params: s.callIDParams,
         body: s.callingInviteBody,
-        response: { 200: s.commandReply, ...s.problemReplies },
+        response: { 200: s.commandReply, ...s.bodyProblemReplies },
       },
     },
     async (request) => {

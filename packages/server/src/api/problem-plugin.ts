@@ -7,6 +7,15 @@ import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 import { ApiProblem, problem, statusOf } from "./problem.js";
 
 export function sendProblem(reply: FastifyReply, status: number, code: ErrorCode, detail: string) {
+  if (status === 401) {
+    // RFC 6750 §3: the challenge names the scheme; an error code only when a credential was sent.
+    const { headers } = reply.request;
+    const sent = headers.authorization !== undefined || headers["x-api-key"] !== undefined;
+    reply.header(
+      "www-authenticate",
+      sent ? 'Bearer realm="beckon", error="invalid_token"' : 'Bearer realm="beckon"',
+    );
+  }
   return reply
     .code(status)
     .type("application/problem+json")

@@ -22,10 +22,11 @@ export async function pushRegistrationRoutes(
       config: { scope: "write" },
       schema: {
         tags: ["push"],
+        operationId: "addPushRegistration",
         summary: "Register a device for offline push (replaces its earlier one for the provider)",
         params: s.userParams,
         body: s.addRegistrationBody,
-        response: { 201: s.registration, ...s.problemReplies },
+        response: { 201: s.registration, ...s.bodyProblemReplies },
       },
     },
     async (request, reply) => {
@@ -46,6 +47,7 @@ export async function pushRegistrationRoutes(
       config: { scope: "read" },
       schema: {
         tags: ["push"],
+        operationId: "listPushRegistrations",
         summary: "The user's push registrations",
         params: s.userParams,
         response: { 200: s.registration.array(), ...s.problemReplies },
@@ -60,6 +62,7 @@ export async function pushRegistrationRoutes(
       config: { scope: "write" },
       schema: {
         tags: ["push"],
+        operationId: "removePushRegistration",
         summary: "Remove a push registration",
         params: s.registrationParams,
         response: { 204: s.noContent, ...s.problemReplies },
@@ -77,9 +80,10 @@ export async function pushRegistrationRoutes(
     {
       schema: {
         tags: ["push"],
+        operationId: "getWebPushKey",
         summary: "The VAPID public key to subscribe with (`applicationServerKey`)",
         security: [],
-        response: { 200: s.webPushKeyReply, ...s.problemReplies },
+        response: { 200: s.webPushKeyReply, ...s.publicProblemReplies },
       },
     },
     async () => {
@@ -100,10 +104,11 @@ export async function pushRegistrationRoutes(
       config: { user: true },
       schema: {
         tags: ["push"],
+        operationId: "addOwnPushRegistration",
         summary: "Register this device for offline push, authorized by the user's login token",
         security: [{ loginToken: [] }],
         body: s.addRegistrationBody,
-        response: { 201: s.registration, ...s.problemReplies },
+        response: { 201: s.registration, ...s.bodyProblemReplies },
       },
     },
     async (request, reply) => {
@@ -129,6 +134,7 @@ export async function pushRegistrationRoutes(
       config: { user: true },
       schema: {
         tags: ["push"],
+        operationId: "listOwnPushRegistrations",
         summary: "The login token's user's push registrations",
         security: [{ loginToken: [] }],
         response: { 200: s.registration.array(), ...s.problemReplies },
@@ -143,6 +149,7 @@ export async function pushRegistrationRoutes(
       config: { user: true },
       schema: {
         tags: ["push"],
+        operationId: "removeOwnPushRegistration",
         summary: "Remove one of the login token's user's push registrations",
         security: [{ loginToken: [] }],
         params: s.ownRegistrationParams,

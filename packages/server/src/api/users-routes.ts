@@ -18,9 +18,10 @@ export async function usersRoutes(app: FastifyInstance, deps: ApiDependencies): 
       config: { scope: "write" },
       schema: {
         tags: ["users"],
+        operationId: "registerUsers",
         summary: "Register users, so they can be invited before their first login",
         body: s.registerUsersBody,
-        response: { 200: s.registerUsersBody, ...s.problemReplies },
+        response: { 200: s.registerUsersBody, ...s.bodyProblemReplies },
       },
     },
     async (request) => {
@@ -36,6 +37,7 @@ export async function usersRoutes(app: FastifyInstance, deps: ApiDependencies): 
       config: { scope: "read" },
       schema: {
         tags: ["users"],
+        operationId: "getUser",
         summary: "Whether the user is known, and their devices",
         params: s.userParams,
         response: { 200: s.userReply, ...s.problemReplies },
@@ -65,6 +67,7 @@ export async function usersRoutes(app: FastifyInstance, deps: ApiDependencies): 
       config: { scope: "write" },
       schema: {
         tags: ["users"],
+        operationId: "removeUser",
         summary: "Remove a user: their calls end for them, their push registrations go",
         params: s.userParams,
         response: { 204: s.noContent, ...s.problemReplies },
@@ -92,10 +95,11 @@ export async function usersRoutes(app: FastifyInstance, deps: ApiDependencies): 
       config: { scope: "write" },
       schema: {
         tags: ["users"],
+        operationId: "createLoginToken",
         summary: "Mint a login token for the user (registering them)",
         params: s.userParams,
         body: s.tokenBody,
-        response: { 200: s.tokenReply, ...s.problemReplies },
+        response: { 200: s.tokenReply, ...s.bodyProblemReplies },
       },
     },
     async (request) => {

@@ -46,9 +46,10 @@ export async function webhookRoutes(
       ...admin,
       schema: {
         tags: ["webhooks"],
+        operationId: "addWebhookEndpoint",
         summary: "Add a webhook endpoint",
         body: s.addEndpointBody,
-        response: { 201: s.endpointCreated, ...s.problemReplies },
+        response: { 201: s.endpointCreated, ...s.bodyProblemReplies },
       },
     },
     async (request, reply) => {
@@ -67,6 +68,7 @@ export async function webhookRoutes(
       ...admin,
       schema: {
         tags: ["webhooks"],
+        operationId: "listWebhookEndpoints",
         summary: "The webhook endpoints",
         response: { 200: s.endpointView.array(), ...s.problemReplies },
       },
@@ -80,6 +82,7 @@ export async function webhookRoutes(
       ...admin,
       schema: {
         tags: ["webhooks"],
+        operationId: "removeWebhookEndpoint",
         summary: "Remove a webhook endpoint and its queued deliveries",
         params: s.endpointParams,
         response: { 204: s.noContent, ...s.problemReplies },
@@ -99,6 +102,7 @@ export async function webhookRoutes(
       ...admin,
       schema: {
         tags: ["webhooks"],
+        operationId: "listWebhookDeliveries",
         summary: "Deliveries, newest first (`status=dead` is the dead-letter list)",
         querystring: s.listDeliveriesQuery,
         response: { 200: s.deliveriesReply, ...s.problemReplies },
@@ -126,6 +130,7 @@ export async function webhookRoutes(
       ...admin,
       schema: {
         tags: ["webhooks"],
+        operationId: "getWebhookDelivery",
         summary: "One delivery with every attempt made",
         params: s.deliveryParams,
         response: { 200: s.deliveryWithAttempts, ...s.problemReplies },
@@ -148,6 +153,7 @@ export async function webhookRoutes(
       ...admin,
       schema: {
         tags: ["webhooks"],
+        operationId: "replayWebhookDelivery",
         summary: "Send a delivered or dead delivery again (same webhook-id)",
         params: s.deliveryParams,
         response: { 202: s.deliveryView, ...s.problemReplies },

@@ -2,6 +2,7 @@
 // router, so a path that cannot be parsed or decoded is a 400, never an exception out of a
 // handler. Each concern is a plugin; a server API or /metrics can be registered the same way.
 import type { Socket } from "node:net";
+import { ErrorCode } from "@beckon/protocol";
 import fastifyWebsocket from "@fastify/websocket";
 import Fastify, {
   type FastifyBaseLogger,
@@ -12,6 +13,8 @@ import Fastify, {
 } from "fastify";
 import type { Logger } from "pino";
 import type { WebSocket } from "ws";
+import { API_PREFIX } from "../api/api-dependencies.js";
+import { problem } from "../api/problem.js";
 import type { ResolvedOptions } from "../server-options.js";
 import { badRequestLog } from "./bad-request-log.js";
 import { demoStaticPlugin } from "./demo-static.js";
@@ -39,6 +42,25 @@ export interface HttpDependencies {
   acceptSocket(socket: WebSocket, remoteAddress: string): void;
 }
 
+/**
+ * Answers a request the router turned away: problem+json under the server API's prefix, where
+ * every refusal is one, and the site's plain `{error}` elsewhere.
+ */
+function refuse(url: string | undefined, reply: FastifyReply, status: number, detail: string) {
+  if (
+    url === API_PREFIX ||
+    url?.startsWith(`${API_PREFIX}/`) ||
+    url?.startsWith(`${API_PREFIX}?`)
+  ) {
+    void reply
+      .code(status)
+      .type("application/problem+json")
+      .send(JSON.stringify(problem(status, ErrorCode.ParamsInvalid, detail)));
+    return;
+  }
+  void reply.code(status).send({ error: status === 404 ? "not found" : detail });
+}
+
 export async function buildHttpApp(
   options: ResolvedOptions,
   node: HttpDependencies,
@@ -55,7 +77,7 @@ export async function buildHttpApp(
     // A path the router cannot decode (`/%`, a cut UTF-8 escape) is the client's mistake.
     frameworkErrors: (error, request, reply) => {
       noteBadRequest(error.code, request.raw.url);
-      void (reply as FastifyReply).code(400).send({ error: "the request path cannot be decoded" });
+      refuse(request.raw.url, reply as FastifyReply, 400, "the request path cannot be decoded");
     },
   });
   // Malformed request lines and headers never reach a route; Fastify answers them, this logs.
@@ -119,8 +141,8 @@ export async function buildHttpApp(
     if (!request.ws) return;
     if (request.routeOptions.url !== "/ws") {
       noteBadRequest("upgrade outside /ws", request.url);
-      await reply.code(404).send({ error: "not found" });
-      return;
+      refuse(request.url, reply, 404, "only /ws takes WebSocket upgrades");
+      return reply;
     }
     const refusal = node.refuseSocket(request.socket.remoteAddress ?? "");
     if (refusal) {
