@@ -11,6 +11,12 @@ export enum ErrorCode {
   UserIsNotLogged = 6000121,
   /** Not in SPEC §7: the request could not reach the server (SDK side only). */
   NetworkError = 6000002,
+  /**
+   * Not in SPEC §7: the server cannot reach its database or Redis right now. The request may or
+   * may not have taken effect; retry it (a `callInvite` with the same idempotency key returns
+   * the first outcome). ZIM's number for a server error.
+   */
+  ServiceUnavailable = 6000102,
   CallCommonError = 6000270,
   CallCancelError = 6000271,
   CallLimitExceeded = 6000272,
@@ -31,7 +37,7 @@ export enum ErrorCode {
   /** A ZIM feature Beckon does not implement (conversations, messages, rooms, groups, …). */
   CommonModuleUnsupportedRequest = 6000013,
   NetworkModuleCommonError = 6000101,
-  NetworkModuleServerError = 6000102,
+  NetworkModuleServerError = ServiceUnavailable,
   NetworkModuleTokenInvalid = TokenInvalid,
   NetworkModuleNetworkError = 6000104,
   NetworkModuleRequestTimeout = 6000105,

@@ -142,6 +142,7 @@ const retriableCodes: ReadonlySet<number> = new Set([
   ErrorCode.NetworkError,
   ErrorCode.ServerError,
   ErrorCode.ServerFrequencyLimit,
+  ErrorCode.ServiceUnavailable,
 ]);
 
 function positiveNumber(value: number | undefined, fallback: number): number {

@@ -229,7 +229,12 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
     config,
     {
       onlineUsers: (limit) => gateway.onlineUsers(limit),
-      readiness: () => checkReadiness(store, gateway.storeHealth),
+      readiness: () =>
+        checkReadiness(
+          store,
+          gateway.storeHealth,
+          broker instanceof RedisStreamBroker ? () => broker.ping() : undefined,
+        ),
       refuseSocket: (remoteAddress) =>
         reachable ? gateway.refuseSocket(remoteAddress) : "this node cannot reach Redis",
       acceptSocket: (socket, remoteAddress) => gateway.accept(socket, remoteAddress),

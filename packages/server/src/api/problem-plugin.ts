@@ -1,9 +1,11 @@
 // Maps every failure of a server API route to RFC 9457 problem+json with the SDK's error codes:
-// schema refusals, the API's own refusals, the engine's errors, and anything unexpected (500).
+// schema refusals, the API's own refusals, the engine's errors, an unreachable database or Redis
+// (503, retryable) and anything unexpected (500).
 import { BeckonError, ErrorCode } from "@beckon/protocol";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import fp from "fastify-plugin";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
+import { isUnavailable } from "../store-health.js";
 import { ApiProblem, problem, statusOf } from "./problem.js";
 
 export function sendProblem(reply: FastifyReply, status: number, code: ErrorCode, detail: string) {
@@ -46,6 +48,15 @@ async function problems(app: FastifyInstance): Promise<void> {
       return sendProblem(reply, status, ErrorCode.ParamsInvalid, (error as Error).message);
     }
     request.log.error({ err: error }, "server API request failed");
+    if (isUnavailable(error)) {
+      void reply.header("retry-after", "1");
+      return sendProblem(
+        reply,
+        503,
+        ErrorCode.ServiceUnavailable,
+        "the server cannot reach its database or Redis right now; try again",
+      );
+    }
     return sendProblem(
       reply,
       500,

@@ -37,6 +37,7 @@ const statusOfCode: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.CallIsNotInvitee]: 403,
   [ErrorCode.CallUserAlreadyInTheCall]: 409,
   [ErrorCode.CallModeMismatch]: 409,
+  [ErrorCode.ServiceUnavailable]: 503,
 };
 
 export function statusOf(code: ErrorCode): number {

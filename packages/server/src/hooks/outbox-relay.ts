@@ -67,13 +67,19 @@ export class OutboxRelay {
       this.again = true;
       return;
     }
-    this.running = this.drain().finally(() => {
-      this.running = null;
-      if (this.again) {
-        this.again = false;
-        this.run();
-      }
-    });
+    this.running = this.drain()
+      .catch((error: unknown) => {
+        // The store is unreachable (a database restart): the facts wait in the outbox.
+        this.log.warn({ err: error }, "the outbox could not be read; retrying");
+        this.retryLater();
+      })
+      .finally(() => {
+        this.running = null;
+        if (this.again) {
+          this.again = false;
+          this.run();
+        }
+      });
   }
 
   private async drain(): Promise<void> {
@@ -85,16 +91,21 @@ export class OutboxRelay {
         await this.deliver(entries);
       } catch (error) {
         this.log.warn({ err: error }, "a hook failed; its facts will be delivered again");
-        this.retry ??= setTimeout(() => {
-          this.retry = null;
-          this.kick();
-        }, RETRY_MS);
-        this.retry.unref();
+        this.retryLater();
         return;
       }
       await this.store.ackOutbox(entries.map((entry) => entry.id));
       if (entries.length < BATCH) return;
     }
+  }
+
+  private retryLater(): void {
+    if (this.stopped) return;
+    this.retry ??= setTimeout(() => {
+      this.retry = null;
+      this.kick();
+    }, RETRY_MS);
+    this.retry.unref();
   }
 
   /** Every fact of the round to every hook, hook by hook, each in commit order. */

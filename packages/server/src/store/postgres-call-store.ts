@@ -203,6 +203,9 @@ export class PostgresCallStore implements CallStore {
     // An idle connection that breaks (database restart) is dropped by the pool; without a
     // listener the error would end the process.
     pool.on("error", () => {});
+    // The pool listens on a connection only while it is idle: one checked out (a commit's) that
+    // breaks between two queries would end the process too. Its next query fails instead.
+    pool.on("connect", (client) => client.on("error", () => {}));
     return new PostgresCallStore(pool, settings);
   }
 

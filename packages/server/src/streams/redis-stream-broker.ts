@@ -319,6 +319,11 @@ export class RedisStreamBroker implements StreamBroker {
     else await this.redis.publish(this.channel, message);
   }
 
+  /** Resolves once Redis answers (for /readyz). */
+  async ping(): Promise<void> {
+    await this.redis.ping();
+  }
+
   subscribe(onEntry: StreamListener, onSignal: SignalListener): () => void {
     const listener = { onEntry, onSignal };
     this.listeners.add(listener);
