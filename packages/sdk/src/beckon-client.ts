@@ -648,7 +648,9 @@ export class BeckonClient {
         }
         // The receipt goes out before any listener runs: it must not depend on the app.
         if (frame.name === "callInvitationReceived") this.receipts.receipt(frame.data.callID);
-        if (this.session) this.openCalls.observe(frame.name, frame.data, this.session.userID);
+        // A repeat (a resync's picture of a call shown already) is followed but not shown.
+        if (this.session && !this.openCalls.observe(frame.name, frame.data, this.session.userID))
+          return;
         this.listeners.emit(frame.name, frame.data);
         return;
       case "tokenWillExpire":

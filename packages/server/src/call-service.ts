@@ -294,13 +294,16 @@ export class CallService {
         }
       }
     }
-    if (sent.length > 0 && this.deps.deliveries) {
-      // The time it leaves, after the presence look-ups above.
-      const at = this.clock();
-      for (const send of sent) send.at = at;
-      this.deps.deliveries.record(sent);
+    // The time it leaves, after the presence look-ups above (which wait while Redis stalls): an
+    // invitation whose deadline has passed by now must not ring; its timeout follows.
+    const at = this.clock();
+    const live = batch.filter((publication) => !publication.once || publication.once.until > at);
+    const delivered = sent.filter((send) => send.deadline > at);
+    if (delivered.length > 0 && this.deps.deliveries) {
+      for (const send of delivered) send.at = at;
+      this.deps.deliveries.record(delivered);
     }
-    if (batch.length > 0) await this.deps.broker.publish(batch);
+    if (live.length > 0) await this.deps.broker.publish(live);
   }
 
   private readonly onTimer = async (timer: StoredTimer): Promise<void> => {

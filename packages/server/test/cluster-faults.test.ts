@@ -65,6 +65,13 @@ class Device {
       reconnect: { minDelayMs: 50, maxDelayMs: 500 },
       requestTimeoutMs: 10_000,
     });
+    this.client.on("connectionStateChanged", (_client, data) => {
+      this.log.push({
+        name: "connectionStateChanged" as CallEventName,
+        data: { callID: "", ...data } as unknown as Received["data"],
+        at: Date.now(),
+      });
+    });
     for (const name of callEventNames) {
       this.client.on(name, (_client, data) => {
         this.log.push({ name, data: data as Received["data"], at: Date.now() });
@@ -363,7 +370,16 @@ describe.runIf(available)("cluster faults", () => {
       for (const event of device.log) {
         if (!calls.has(event.data.callID)) continue;
         const key = `${event.name} ${JSON.stringify(event.data)}`;
-        expect(seen.has(key), `${device.userID}/${device.deviceID} got twice: ${key}`).toBe(false);
+        const story = () =>
+          JSON.stringify(
+            device.log
+              .filter((e) => e.data.callID === event.data.callID || e.data.callID === "")
+              .map((e) => [e.name, e.at]),
+          );
+        expect(
+          seen.has(key),
+          `${device.userID}/${device.deviceID} got twice: ${key} ${story()}`,
+        ).toBe(false);
         seen.add(key);
         if (event.name === "callInvitationReceived") {
           const { deadline } = event.data as CallEventMap["callInvitationReceived"];

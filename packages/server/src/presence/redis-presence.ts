@@ -157,6 +157,9 @@ end
 return 0
 `;
 
+/** How long a decision waits to be put on the in-flight list before it is refused (retryable). */
+const COMMIT_LIST_TIMEOUT_MS = 1_000;
+
 type ScriptCall = (...args: Array<string | number>) => Promise<unknown>;
 
 function isTime(value: number): boolean {
@@ -259,7 +262,23 @@ export class RedisPresence implements Presence {
     if (this.nodeID === undefined) return;
     this.committing.set(callID, (this.committing.get(callID) ?? 0) + 1);
     this.published.delete(callID);
-    await this.redis.zadd(this.inflightKey(this.nodeID), String(Date.now()), callID);
+    // Bounded: a stalled Redis must not hold a decision until after the deadlines it set. The
+    // command still runs when Redis answers; the call then leaves the list as after a publish.
+    let timer: NodeJS.Timeout | undefined;
+    const listed = this.redis.zadd(this.inflightKey(this.nodeID), String(Date.now()), callID);
+    const late = new Promise<"late">((resolve) => {
+      timer = setTimeout(() => resolve("late"), COMMIT_LIST_TIMEOUT_MS);
+    });
+    try {
+      const outcome = await Promise.race([listed, late]);
+      if (outcome === "late") throw new Error("Redis did not answer in time");
+    } catch (error) {
+      listed.catch(() => {});
+      this.commitPublished(callID);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   commitPublished(callID: string): void {
