@@ -52,6 +52,11 @@ export interface CallInviteRequest {
   extendedData?: string;
   enableNotReceivedCheck?: boolean;
   pushConfig?: PushConfig;
+  /**
+   * Chosen by the client per invitation (1–64 characters) and sent again on a retry: a retry
+   * with the same key returns the first attempt's outcome instead of making a second call.
+   */
+  idempotencyKey?: string;
 }
 
 export interface CallCancelRequest {

@@ -37,6 +37,7 @@ export const requestSchemas = {
     extendedData: anyExtendedData.optional(),
     enableNotReceivedCheck: z.boolean().optional(),
     pushConfig: pushConfig.optional(),
+    idempotencyKey: z.string().min(1).max(64).optional(),
   }),
   callCancel: z.object({
     callID: shortString,

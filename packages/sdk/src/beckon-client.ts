@@ -103,6 +103,11 @@ interface PendingRequest {
   readonly frame: string;
   /** The socket it went out on; null while it waits for a logged-in socket. */
   socket: WebSocketLike | null;
+  /**
+   * Sent again on the next socket when its socket drops before the reply: its idempotency key
+   * makes the server answer a retry with the first outcome.
+   */
+  readonly retried: boolean;
   readonly timer: ReturnType<typeof setTimeout>;
   readonly resolve: (data: unknown) => void;
   readonly reject: (error: BeckonError) => void;
@@ -341,6 +346,8 @@ export class BeckonClient {
         "enableNotReceivedCheck",
         "pushConfig",
       ]),
+      // One per invitation: a retry after a lost reply returns this call, not a second one.
+      idempotencyKey: randomDeviceID(),
     }));
   }
 
@@ -469,6 +476,7 @@ export class BeckonClient {
         op,
         frame: JSON.stringify({ id, op, data }),
         socket: null,
+        retried: op === "callInvite",
         timer,
         resolve: resolve as (data: unknown) => void,
         reject,
@@ -744,6 +752,12 @@ export class BeckonClient {
     if (this.openWaiter?.socket === socket) this.openWaiter.reject(error);
     for (const [id, request] of this.pending) {
       if (request.socket !== socket) continue;
+      // Its reply may be lost while the server did it: it goes again, with its key, once a
+      // new session is up (within its own timeout; a session that ends rejects it).
+      if (request.retried && this.session && !this.loggingOut) {
+        request.socket = null;
+        continue;
+      }
       this.pending.delete(id);
       clearTimeout(request.timer);
       request.reject(error);

@@ -1,5 +1,6 @@
 // Applies commands to calls: load -> engine -> one commit (call, timers, facts) -> streams. The
 // only place where engine decisions become durable and visible.
+import { createHash } from "node:crypto";
 import type { Actor, Call } from "@beckon/engine";
 import {
   applyCommand,
@@ -20,6 +21,7 @@ import {
   type CallInvitationSentResult,
   CallState,
   ErrorCode,
+  isValidUserID,
 } from "@beckon/protocol";
 import type { Logger } from "pino";
 import type { OutboxRelay } from "./hooks/outbox-relay.js";
@@ -83,8 +85,27 @@ export class CallService {
     return this.deps.timers.start(this.onTimer);
   }
 
-  async invite(input: InviteInput): Promise<CallInvitationSentResult> {
-    const callID = timeOrderedID();
+  /**
+   * Makes a call. With an idempotency key the call's ID comes from the caller and the key, so a
+   * retry (after a lost reply, on any node) finds the call the first attempt made and gets its
+   * outcome instead of making a second call; the store's unique call ID settles a race.
+   */
+  async invite(input: InviteInput, idempotencyKey?: string): Promise<CallInvitationSentResult> {
+    if (idempotencyKey === undefined) return this.inviteAs(timeOrderedID(), input);
+    const callID = keyedCallID(input.actor.userID, idempotencyKey);
+    const first = await this.store.getCall(callID);
+    if (first) return firstOutcome(first, input);
+    try {
+      return await this.inviteAs(callID, input);
+    } catch (error) {
+      // Lost a race with an attempt of the same key (busy, or the ID taken): that one counts.
+      const raced = await this.store.getCall(callID).catch(() => undefined);
+      if (raced) return firstOutcome(raced, input);
+      throw error;
+    }
+  }
+
+  private async inviteAs(callID: string, input: InviteInput): Promise<CallInvitationSentResult> {
     const invitees = [...new Set(input.invitees)];
     const knownUsers = await this.store.knownUsers(invitees);
     // The busy rule is checked inside the commit, atomically, so two invites at once (on any
@@ -318,6 +339,30 @@ export class CallService {
       retry.unref();
     }
   };
+}
+
+/** A keyed invite's call ID: the same for the same caller and key, never a time-ordered one. */
+export function keyedCallID(userID: string, idempotencyKey: string): string {
+  const digest = createHash("sha256").update(`${userID}\u0000${idempotencyKey}`).digest();
+  return `k${digest.toString("base64url").slice(0, 31)}`;
+}
+
+/** The reply the first attempt of a keyed invite got, rebuilt from the call it made. */
+function firstOutcome(call: Call, input: InviteInput): CallInvitationSentResult {
+  const { userID } = input.actor;
+  if (call.caller !== userID)
+    throw new BeckonError(ErrorCode.ParamsInvalid, "this idempotency key belongs to another call");
+  const members = new Set(call.members.map((member) => member.userID));
+  const errorUserList = [...new Set(input.invitees)]
+    .filter((invitee) => !members.has(invitee))
+    .map((invitee) => ({
+      userID: invitee,
+      reason:
+        !isValidUserID(invitee) || invitee === userID
+          ? ErrorCode.ParamsInvalid
+          : ErrorCode.CallInviteUserDoesNotExist,
+    }));
+  return { callID: call.callID, timeout: call.timeout, errorUserList };
 }
 
 function actorOf(device: { userID: string; deviceID: string }) {

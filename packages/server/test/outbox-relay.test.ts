@@ -148,3 +148,29 @@ it("flush resolves once what was committed before it reached the hooks, even mid
   ]);
   expect(await store.readOutbox(10)).toEqual([]);
 });
+
+it("a store that cannot be read (a database restart) leaves no rejection behind; the facts come later", async () => {
+  const store = new SqliteCallStore(":memory:");
+  const record = recorder();
+  let down = 1;
+  const read = store.readOutbox.bind(store);
+  let tried = () => {};
+  const attempted = new Promise<void>((resolve) => (tried = resolve));
+  // Once unreachable, then back (vitest fails the run on an unhandled rejection).
+  store.readOutbox = async (limit) => {
+    tried();
+    if (down-- > 0) throw new Error("Connection terminated unexpectedly");
+    return read(limit);
+  };
+  const relay = new OutboxRelay(store, [record.hook], log);
+  stops.push(
+    () => relay.stop(),
+    () => store.close(),
+  );
+  const created = invite("c9");
+  await insert(store, created.call, created.facts);
+  relay.kick();
+  await attempted;
+  await record.until(2);
+  expect(record.seen.map((s) => s.id)).toEqual(["c9:1:0", "c9:1:1"]);
+});

@@ -610,8 +610,8 @@ export class Gateway {
       if (ack !== undefined) await this.sessions.acknowledge(device, ack);
       return { serverTime: this.clock() };
     },
-    callInvite: async (device, request) =>
-      this.calls.invite({ ...request, actor: actorOf(device) }),
+    callInvite: async (device, { idempotencyKey, ...request }) =>
+      this.calls.invite({ ...request, actor: actorOf(device) }, idempotencyKey),
     callCancel: async (device, { callID, ...rest }) =>
       this.calls.execute(callID, { type: "cancel", actor: actorOf(device), ...rest }),
     callAccept: async (device, { callID, extendedData }) =>

@@ -36,6 +36,9 @@ export function canRunOwnServices(): boolean {
 
 export interface OwnPostgres {
   url: string;
+  /** Stops at once: every connection is cut, new ones are refused until `up()`. */
+  down(): Promise<void>;
+  up(): Promise<void>;
   /** Stops at once (connections are cut) and starts again on the same port and data. */
   restart(downMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -70,6 +73,12 @@ export async function startOwnPostgres(): Promise<OwnPostgres> {
   await start();
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    down: async () => {
+      await halt();
+    },
+    up: async () => {
+      await start();
+    },
     async restart(downMs = 0) {
       await halt();
       if (downMs > 0) await new Promise((resolve) => setTimeout(resolve, downMs));

@@ -11,6 +11,8 @@ export interface TcpProxy {
   up(): void;
   /** Stops forwarding bytes without closing anything (a half-open connection). */
   blackhole(): void;
+  /** Drops what the server sends, while what devices send still reaches it, until `cut()`. */
+  dropReplies(): void;
   /** New connections go to this port from now on (another node of a cluster). */
   retarget(port: number): void;
   close(): Promise<void>;
@@ -19,6 +21,7 @@ export interface TcpProxy {
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const pairs = new Set<[Socket, Socket]>();
   let silent = false;
+  let deaf = false;
   let refusing = false;
   let target = targetPort;
   const server: Server = createServer((client) => {
@@ -32,7 +35,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     pairs.add(pair);
     const relay = (from: Socket, to: Socket) =>
       from.on("data", (chunk) => {
-        if (!silent) to.write(chunk);
+        if (!silent && !(deaf && from === upstream)) to.write(chunk);
       });
     relay(client, upstream);
     relay(upstream, client);
@@ -48,6 +51,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : 0;
   const cut = () => {
+    deaf = false;
     for (const [a, b] of pairs) {
       a.destroy();
       b.destroy();
@@ -68,6 +72,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     },
     blackhole() {
       silent = true;
+    },
+    dropReplies() {
+      deaf = true;
     },
     async close() {
       cut();
