@@ -18,7 +18,7 @@ import {
 import { BeckonClient } from "@beckon/sdk";
 import { signToken } from "@beckon/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runApikeyCommand } from "../src/api/apikey-command.js";
+import { runApikeyCommand } from "../src/cli-apikey.js";
 import { assertBuilt, type RunningBeckon, startBeckon, stopAll } from "./support/beckon-process.js";
 import {
   canRunOwnServices,
@@ -37,10 +37,6 @@ const CALL_TIMEOUT_S = 3;
 const PAIRS = 6;
 
 const available = canRunOwnServices();
-if (!available)
-  process.stderr.write(
-    "\n*** SKIPPED: no PostgreSQL or Redis binaries for the fault suite ***\n\n",
-  );
 
 interface Received {
   name: CallEventName;

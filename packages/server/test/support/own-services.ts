@@ -29,9 +29,16 @@ function postgresBin(): string | null {
   return versions[0] ? join(root, versions[0], "bin") : null;
 }
 
-/** Whether an own PostgreSQL and Redis can be started here (their binaries are installed). */
+/**
+ * Whether an own PostgreSQL and Redis can be started here (their binaries are installed). Locally
+ * their absence skips the tests with a line saying so; under CI=true it fails them.
+ */
 export function canRunOwnServices(): boolean {
-  return postgresBin() !== null && existsSync("/usr/bin/redis-server");
+  if (postgresBin() !== null && existsSync("/usr/bin/redis-server")) return true;
+  const why = "PostgreSQL (/usr/lib/postgresql/*/bin) or redis-server is not installed";
+  if (process.env.CI === "true") throw new Error(`${why}: required under CI=true`);
+  process.stderr.write(`\n*** SKIPPED: ${why}; the fault tests did not run. ***\n\n`);
+  return false;
 }
 
 export interface OwnPostgres {
