@@ -266,6 +266,24 @@ describe("the server API's contract", () => {
     });
     expect(listed.data?.callList.map((call) => call.callID)).toEqual([callID]);
 
+    // An advanced call: accept, callingInvite, quit and end, each with its own typed result.
+    const advanced = await api.POST("/api/calls", {
+      body: { caller: "alice", invitees: ["bob"], mode: 1, timeout: 60 },
+    });
+    const path = { params: { path: { callID: advanced.data?.callID ?? "" } } };
+    expect(
+      (await api.POST("/api/calls/{callID}/accept", { ...path, body: { userID: "bob" } })).data,
+    ).toEqual({ callID: advanced.data?.callID });
+    const invited = await api.POST("/api/calls/{callID}/invite", {
+      ...path,
+      body: { userID: "bob", invitees: ["carol"] },
+    });
+    expect(invited.data?.errorUserList).toEqual([]);
+    const quit = await api.POST("/api/calls/{callID}/quit", { ...path, body: { userID: "bob" } });
+    expect(quit.data?.quitTime).toBeGreaterThan(0);
+    const ended = await api.POST("/api/calls/{callID}/end", { ...path, body: { userID: "alice" } });
+    expect(ended.data?.endTime).toBeGreaterThan(0);
+
     // Refusals, each through the typed client.
     const unknown = await api.GET("/api/calls/{callID}", { params: { path: { callID: "nope" } } });
     expect(unknown.error).toMatchObject({ status: 404, code: ErrorCode.CallDoesNotExist });
@@ -302,7 +320,7 @@ describe("the server API's contract", () => {
     });
     expect(expiredToken.error).toMatchObject({ status: 401 });
 
-    expect(seen.length).toBe(14);
+    expect(seen.length).toBe(19);
     for (const response of seen) check.operation(response);
     expect(seen.filter((response) => response.status >= 400).length).toBe(8);
   });

@@ -123,8 +123,30 @@ export const callingInviteBody = z.object({
   invitees: z.array(userID).min(1).max(9),
   pushConfig: pushConfig.optional(),
 });
-export const commandReply = z.record(z.string(), z.unknown()).meta({
-  description: "The same result the SDK's method resolves with",
+/** What each call operation returns: the same result the SDK's method resolves with. */
+export const commandReplies = {
+  cancel: z.object({
+    callID: z.string(),
+    errorInvitees: z.array(z.string()).meta({ description: "Invitees that were not cancelled" }),
+  }),
+  accept: z.object({ callID: z.string() }),
+  reject: z.object({ callID: z.string() }),
+  quit: z.object({
+    callID: z.string(),
+    createTime: z.number(),
+    acceptTime: z.number(),
+    quitTime: z.number(),
+  }),
+  end: z.object({
+    callID: z.string(),
+    createTime: z.number(),
+    acceptTime: z.number(),
+    endTime: z.number(),
+  }),
+};
+export const callingInviteReply = z.object({
+  callID: z.string(),
+  errorUserList: z.array(errorUser),
 });
 
 const member = z.object({

@@ -5,6 +5,7 @@ import { callInfoFor } from "@beckon/engine";
 import { BeckonError, ErrorCode, MAX_EXTENDED_DATA_BYTES } from "@beckon/protocol";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import type { ZodType } from "zod";
 import { deviceTimelines, timelineItems } from "../timeline/device-timelines.js";
 import { type ApiDependencies, apiActor } from "./api-dependencies.js";
 import * as s from "./api-schemas.js";
@@ -119,6 +120,8 @@ export async function callsRoutes(app: FastifyInstance, deps: ApiDependencies): 
         : typeof bodies.actAsBody,
     summary: string,
   ) => {
+    // Typed loosely: the engine's reply for this command type (ReplyOf) is this schema's shape.
+    const replySchema: ZodType = s.commandReplies[name];
     api.post(
       `/calls/:callID/${name}`,
       {
@@ -129,16 +132,13 @@ export async function callsRoutes(app: FastifyInstance, deps: ApiDependencies): 
           summary,
           params: s.callIDParams,
           body,
-          response: { 200: s.commandReply, ...s.bodyProblemReplies },
+          response: { 200: replySchema, ...s.bodyProblemReplies },
         },
       },
       async (request) => {
         const { userID, ...rest } = request.body as { userID: string } & Record<string, unknown>;
         const command = { type: name, actor: apiActor(userID), ...rest } as CallCommand;
-        return (await deps.calls.execute(request.params.callID, command)) as Record<
-          string,
-          unknown
-        >;
+        return deps.calls.execute(request.params.callID, command);
       },
     );
   };
@@ -170,19 +170,19 @@ export async function callsRoutes(app: FastifyInstance, deps: ApiDependencies): 
         summary: "Invite more users to an advanced call on behalf of a member (callingInvite)",
         params: s.callIDParams,
         body: s.callingInviteBody,
-        response: { 200: s.commandReply, ...s.bodyProblemReplies },
+        response: { 200: s.callingInviteReply, ...s.bodyProblemReplies },
       },
     },
     async (request) => {
       const { userID, invitees, pushConfig } = request.body;
       const known = await deps.store.knownUsers(invitees);
-      return (await deps.calls.execute(request.params.callID, {
+      return await deps.calls.execute(request.params.callID, {
         type: "callingInvite",
         actor: apiActor(userID),
         invitees,
         ...(pushConfig ? { pushConfig } : {}),
         knownUsers: known,
-      })) as unknown as Record<string, unknown>;
+      });
     },
   );
 }

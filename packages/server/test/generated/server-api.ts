@@ -1409,14 +1409,16 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The same result the SDK's method resolves with */
+            /** @description Default Response */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        [key: string]: unknown;
+                        callID: string;
+                        /** @description Invitees that were not cancelled */
+                        errorInvitees: string[];
                     };
                 };
             };
@@ -1538,14 +1540,14 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The same result the SDK's method resolves with */
+            /** @description Default Response */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        [key: string]: unknown;
+                        callID: string;
                     };
                 };
             };
@@ -1667,14 +1669,14 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The same result the SDK's method resolves with */
+            /** @description Default Response */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        [key: string]: unknown;
+                        callID: string;
                     };
                 };
             };
@@ -1797,14 +1799,17 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The same result the SDK's method resolves with */
+            /** @description Default Response */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        [key: string]: unknown;
+                        callID: string;
+                        createTime: number;
+                        acceptTime: number;
+                        endTime: number;
                     };
                 };
             };
@@ -1927,14 +1932,17 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The same result the SDK's method resolves with */
+            /** @description Default Response */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        [key: string]: unknown;
+                        callID: string;
+                        createTime: number;
+                        acceptTime: number;
+                        quitTime: number;
                     };
                 };
             };
@@ -2056,14 +2064,18 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The same result the SDK's method resolves with */
+            /** @description Default Response */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        [key: string]: unknown;
+                        callID: string;
+                        errorUserList: {
+                            userID: string;
+                            reason: number;
+                        }[];
                     };
                 };
             };
