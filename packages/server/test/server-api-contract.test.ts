@@ -194,6 +194,12 @@ describe("the server API's contract", () => {
     expect(userParameter).toMatchObject({ schema: { maxLength: 32 } });
     const unauthorized = createCall?.responses?.["401"] as OpenAPIV3_1.ResponseObject;
     expect(Object.keys(unauthorized.headers ?? {})).toEqual(["WWW-Authenticate"]);
+    for (const operation of operations) {
+      const unavailable = operation.responses?.["503"] as OpenAPIV3_1.ResponseObject | undefined;
+      expect(Object.keys(unavailable?.headers ?? {}), operation.operationId).toEqual([
+        "Retry-After",
+      ]);
+    }
   });
 
   it("shows the extendedData limit the server is configured with, and enforces it in bytes", async () => {

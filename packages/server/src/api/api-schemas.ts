@@ -350,6 +350,7 @@ const refusalDescriptions = {
   422: "An invitee is unknown, or a call's member limit would be exceeded",
   429: "Too many requests for this API key or user; slow down",
   500: "The server could not do this; try again",
+  503: "The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds",
 };
 
 type RefusalStatus = keyof typeof refusalDescriptions;
@@ -371,8 +372,8 @@ function refusals<S extends RefusalStatus>(...statuses: S[]): Record<S, ProblemR
 }
 
 /** The refusals a route behind an API key or login token may answer with. */
-export const problemReplies = refusals(400, 401, 403, 404, 409, 422, 429, 500);
+export const problemReplies = refusals(400, 401, 403, 404, 409, 422, 429, 500, 503);
 /** …and, when it reads a body, those of the body parser. */
-export const bodyProblemReplies = refusals(400, 401, 403, 404, 409, 413, 415, 422, 429, 500);
+export const bodyProblemReplies = refusals(400, 401, 403, 404, 409, 413, 415, 422, 429, 500, 503);
 /** The refusals of a route that needs no credentials. */
-export const publicProblemReplies = refusals(404, 500);
+export const publicProblemReplies = refusals(404, 500, 503);

@@ -45,7 +45,7 @@ function schemaRefs(value: unknown, into: Set<string>): Set<string> {
 /**
  * What the generator cannot say on its own: the zod registry holds an input and an output
  * variant of every named schema, used or not, so only those the operations reach are kept; a
- * 401 names its `WWW-Authenticate` challenge; a 204 has no body.
+ * 401 names its `WWW-Authenticate` challenge, a 503 its `Retry-After`; a 204 has no body.
  */
 export function finishDocument(document: Document): Document {
   const schemas = document.components?.schemas ?? {};
@@ -69,6 +69,15 @@ export function finishDocument(document: Document): Document {
             description:
               'The challenge: `Bearer realm="beckon"`, with `error="invalid_token"` when a credential was sent',
             schema: { type: "string" },
+          },
+        };
+      }
+      const unavailable = responses["503"];
+      if (unavailable) {
+        unavailable.headers = {
+          "Retry-After": {
+            description: "Seconds to wait before retrying",
+            schema: { type: "integer", minimum: 0 },
           },
         };
       }
