@@ -4,6 +4,7 @@
 // schema. Refusals no operation owns (unknown route, wrong method, bad path) are problem+json too.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -149,6 +150,34 @@ function raw(
     });
     req.on("error", reject);
     req.end(body);
+  });
+}
+
+/** A WebSocket upgrade request over TCP (Node's HTTP client does not read a refused upgrade). */
+function upgradeRequest(port: number, path: string): Promise<Seen> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1", () =>
+      socket.write(
+        `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+          "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+      ),
+    );
+    let text = "";
+    socket.on("data", (chunk: Buffer) => {
+      text += chunk.toString("utf8");
+      const split = text.indexOf("\r\n\r\n");
+      const length = Number(/content-length: (\d+)/i.exec(text)?.[1] ?? Number.NaN);
+      if (split < 0 || Buffer.byteLength(text.slice(split + 4)) < length) return;
+      socket.destroy();
+      resolve({
+        method: "GET",
+        path,
+        status: Number(text.slice(9, 12)),
+        contentType: /content-type: ([^\r]+)/i.exec(text)?.[1] ?? "",
+        body: JSON.parse(text.slice(split + 4)) as unknown,
+      });
+    });
+    socket.on("error", reject);
   });
 }
 
@@ -352,6 +381,8 @@ describe("the server API's contract", () => {
     check.problem(await raw(server.httpUrl, "GET", `/api/calls/${"c".repeat(101)}`, key), 400);
     check.problem(await raw(server.httpUrl, "GET", "/api/calls/%", key), 400);
     check.problem(await raw(server.httpUrl, "GET", "/api/users/%E0%A4%A", key), 400);
+
+    check.problem(await upgradeRequest(server.port, "/api/calls"), 404);
 
     // An oversized body is refused as the operation documents (413), before it is parsed.
     const huge = JSON.stringify({
