@@ -148,6 +148,8 @@ describe.runIf(available)("cluster faults", () => {
   let made: string[] = [];
   let acknowledged: Acknowledged[] = [];
   let running = false;
+  /** What the current phase cost: invites refused as retryable (6000102) or failing otherwise. */
+  const figures = { refused: 0, failed: 0 };
   let traffic: Promise<void> = Promise.resolve();
   const ringWaiters = new Set<() => void>();
 
@@ -241,8 +243,11 @@ describe.runIf(available)("cluster faults", () => {
           timeout: CALL_TIMEOUT_S,
         }));
       } catch (error) {
+        const code = (error as { code?: number }).code;
+        if (code === ErrorCode.ServiceUnavailable) figures.refused++;
+        else figures.failed++;
         // A hang-up whose reply was lost leaves the caller in its call: end that one first.
-        if ((error as { code?: number }).code === ErrorCode.CallCommonError && lastCall)
+        if (code === ErrorCode.CallCommonError && lastCall)
           await caller.client.callEnd(lastCall, {}).catch(() => {});
         await new Promise((resolve) => setTimeout(resolve, 200));
         continue;
@@ -290,7 +295,12 @@ describe.runIf(available)("cluster faults", () => {
     while (!pairs.every((pair) => pair.rangAt > since)) {
       const left = deadline - Date.now();
       if (left <= 0) {
-        const late = pairs.filter((pair) => pair.rangAt <= since).map((p) => p.caller.userID);
+        const late = pairs
+          .filter((pair) => pair.rangAt <= since)
+          .map(
+            (p) =>
+              `${p.caller.userID} (answerer ${p.answerer.client.connectionState}, twin ${p.twin.client.connectionState}: ${JSON.stringify(p.answerer.log.slice(-4).map((e) => [e.name, e.at]))} ${JSON.stringify(p.twin.log.slice(-4).map((e) => [e.name, e.at]))})`,
+          );
         throw new Error(`no ring within ${RESUME_BOUND_MS} ms of the fault's end for ${late}`);
       }
       await new Promise<void>((resolve) => {
@@ -322,14 +332,28 @@ describe.runIf(available)("cluster faults", () => {
   }
 
   /** The fault in between steady traffic, then every check on what the phase did. */
-  async function phase(fault: () => Promise<void>, expectedLive: number): Promise<void> {
+  async function phase(
+    name: string,
+    fault: () => Promise<void>,
+    expectedLive: number,
+  ): Promise<void> {
     startTraffic();
+    figures.refused = 0;
+    figures.failed = 0;
     // Traffic is flowing before the fault.
     await everyPairRingsAfter(Date.now());
+    const started = Date.now();
     await fault();
-    await everyPairRingsAfter(Date.now());
+    const over = Date.now();
+    await everyPairRingsAfter(over);
+    const resumed = Date.now();
     running = false;
     await traffic;
+    // The figures docs/cluster.md and bench/RESULTS.md quote.
+    process.stderr.write(
+      `fault suite: ${name}: fault ${over - started} ms; every pair rang again ${resumed - over} ms after it; ` +
+        `${new Set(made).size} calls acknowledged, ${figures.refused} invites refused with 6000102, ${figures.failed} failed otherwise\n`,
+    );
 
     // No node exited but those the fault killed, and none logged an uncaught error.
     const live = nodes.filter(isAlive);
@@ -406,14 +430,18 @@ describe.runIf(available)("cluster faults", () => {
   }
 
   it("kill -9 of a node", async () => {
-    await phase(async () => {
-      const victim = nodes[0] as Node;
-      victim.process.child.kill("SIGKILL");
-      await new Promise((resolve) => victim.process.child.once("exit", resolve));
-      // The balancer fails over to the next node; the devices there resume.
-      balancers[0]?.retarget((nodes[1] as Node).port);
-      balancers[0]?.cut();
-    }, 2);
+    await phase(
+      "kill -9 of a node",
+      async () => {
+        const victim = nodes[0] as Node;
+        victim.process.child.kill("SIGKILL");
+        await new Promise((resolve) => victim.process.child.once("exit", resolve));
+        // The balancer fails over to the next node; the devices there resume.
+        balancers[0]?.retarget((nodes[1] as Node).port);
+        balancers[0]?.cut();
+      },
+      2,
+    );
     // The node comes back for the next faults, behind its balancer again.
     const back = await startNode(0);
     nodes[0] = back;
@@ -421,14 +449,14 @@ describe.runIf(available)("cluster faults", () => {
   }, 90_000);
 
   it("a Redis restart", async () => {
-    await phase(() => redis.restart(500), 3);
+    await phase("Redis restart", () => redis.restart(500), 3);
   }, 90_000);
 
   it("a PostgreSQL restart", async () => {
-    await phase(() => postgres.restart(1_000), 3);
+    await phase("PostgreSQL restart", () => postgres.restart(1_000), 3);
   }, 90_000);
 
   it("a 5 s stall of Redis", async () => {
-    await phase(() => redis.stall(5_000), 3);
+    await phase("Redis stalled 5 s", () => redis.stall(5_000), 3);
   }, 90_000);
 });
