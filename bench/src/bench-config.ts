@@ -85,7 +85,7 @@ export const fullConfig: BenchConfig = {
     warmupMs: 2_000,
     durationMs: 10_000,
   },
-  cluster: { users: 2_000, rates: [100, 200, 400], warmupMs: 2_000, durationMs: 8_000 },
+  cluster: { users: 200, rates: [100, 200, 400], warmupMs: 2_000, durationMs: 8_000 },
   calls: {
     loadProcesses: 1,
     pairsPerProcess: 2_000,

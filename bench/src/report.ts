@@ -340,6 +340,52 @@ export function formatReport(results: RunResults): string {
         ]),
       ),
     );
+    const counted = cluster.rows.filter((row) => row.perCall);
+    if (counted.length > 0) {
+      const sqlite = (rate: number) =>
+        cluster.rows.find((row) => !row.perCall && row.offeredPerSecond === rate);
+      parts.push(
+        "",
+        "Per complete call (PostgreSQL transactions from pg_stat_database, Redis commands and CPU from INFO; CPU in ms; ×SQLite: against the SQLite node at the same rate)",
+        "",
+        table(
+          [
+            "offered/s",
+            "setup",
+            "PG transactions",
+            "Redis commands",
+            "Redis CPU",
+            "PostgreSQL CPU",
+            "nodes CPU",
+            "nodes CPU ×SQLite",
+            "ring p99 ×SQLite",
+            "top Redis commands",
+          ],
+          counted.map((row) => {
+            const per = row.perCall as NonNullable<typeof row.perCall>;
+            const base = sqlite(row.offeredPerSecond);
+            const baseCpu = base
+              ? (base.nodesCpuPercent * 10) / Math.max(1, base.completedPerSecond)
+              : Number.NaN;
+            return [
+              whole(row.offeredPerSecond),
+              row.setup,
+              per.postgresTransactions.toFixed(2),
+              per.redisCommands.toFixed(1),
+              per.redisCpuMs.toFixed(3),
+              per.postgresCpuMs.toFixed(2),
+              per.nodesCpuMs.toFixed(2),
+              (per.nodesCpuMs / baseCpu).toFixed(2),
+              base ? (row.ringMs.p99 / base.ringMs.p99).toFixed(2) : "–",
+              per.redisTop
+                .slice(0, 6)
+                .map(([name, n]) => `${name} ${n.toFixed(1)}`)
+                .join(", "),
+            ];
+          }),
+        ),
+      );
+    }
   }
   if (results.integrations) {
     const rows = results.integrations;

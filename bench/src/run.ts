@@ -2,8 +2,8 @@
 // [--rounds=N] [--rates=r,…] [--devices=n,…]`: runs the scenarios of bench/README.md against
 // built code, prints the table and writes bench/results/<time>.json. `--runs` keeps only the call
 // variants / timer runs / connection systems with those keys; `--rounds` sets how often the
-// integrations scenario runs its setups in turn; `--rates` replaces the workload scenario's
-// offered rates, `--devices` the connections scenario's device counts.
+// integrations scenario runs its setups in turn; `--rates` replaces the workload and cluster
+// scenarios' offered rates, `--devices` the connections scenario's device counts.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, tmpdir, totalmem } from "node:os";
@@ -78,7 +78,9 @@ async function main(): Promise<void> {
   const config: BenchConfig = {
     ...base,
     ...(rounds === undefined ? {} : { integrations: { ...base.integrations, rounds } }),
-    ...(rates === undefined ? {} : { workload: { ...base.workload, rates } }),
+    ...(rates === undefined
+      ? {}
+      : { workload: { ...base.workload, rates }, cluster: { ...base.cluster, rates } }),
     ...(deviceCounts === undefined ? {} : { connections: { ...base.connections, deviceCounts } }),
   };
   const only = (values.only?.split(",") ?? [...SCENARIOS]) as ScenarioName[];

@@ -55,6 +55,11 @@ function heard(broker: RedisStreamBroker) {
   };
 }
 
+/** Polls Redis until `done` holds: an expiry is Redis' own event, with nothing to wait on. */
+async function expectEventually(done: () => Promise<boolean>): Promise<void> {
+  while (!(await done())) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
 const plain = (entries: Array<StreamEntry & { epoch: string }>) =>
   entries.map(({ offset, payload }) => ({ offset, payload }));
 
@@ -86,11 +91,14 @@ describe.runIf(available)("RedisStreamBroker", () => {
     const alice = streamOf("alice", "phone");
     const bob = streamOf("bob", "laptop");
 
-    it("every node hears every node's entries, in offset order, and can replay them", async () => {
+    it("every node reading a stream hears every node's entries, in offset order, and can replay them", async () => {
       const [one, two] = [await node(), await node()];
       const onOne = heard(one);
       const onTwo = heard(two);
       const start = await one.position(alice);
+      // A node reads a stream once a device of it logs in there.
+      await two.position(alice);
+      await two.position(bob);
       await one.publish([
         { stream: alice, payload: '"ev":"a1"' },
         { stream: bob, payload: '"ev":"b1"' },
@@ -109,6 +117,7 @@ describe.runIf(available)("RedisStreamBroker", () => {
     it("gives unique offsets to three nodes publishing to one stream at once", async () => {
       const nodes = [await node(), await node(), await node()];
       const listener = heard(nodes[0] as RedisStreamBroker);
+      await (nodes[0] as RedisStreamBroker).position(alice);
       await Promise.all(
         nodes.flatMap((broker, n) =>
           Array.from({ length: 10 }, (_, i) =>
@@ -136,27 +145,49 @@ describe.runIf(available)("RedisStreamBroker", () => {
       expect(await nodes[1]?.history(bob, start)).toEqual([{ offset: 1, payload: '"ev":"ring"' }]);
     });
 
-    it("keeps a flooded device's once-keys bounded, forgetting expired ones first", async () => {
+    it("remembers a once-key until its deadline only, and a reset forgets it", async () => {
       const broker = await node();
+      await broker.position(bob);
       const until = Date.now() + 60_000;
-      await broker.publish([{ stream: bob, payload: "old", once: { key: "old", until: 1 } }]);
-      for (let batch = 0; batch < 10; batch++) {
-        await broker.publish(
-          Array.from({ length: 500 }, (_, i) => ({
-            stream: bob,
-            payload: "ring",
-            once: { key: `call-${batch}-${i}`, until },
-          })),
-        );
-      }
-      const onceKey = `${prefix}o:${bob}`;
-      expect(await redis.zcard(onceKey)).toBe(4_096);
-      expect(await redis.zscore(onceKey, "old")).toBeNull();
-      expect((await broker.position(bob)).offset).toBe(5_001);
+      const ring = { stream: bob, payload: "ring", once: { key: "call-1", until } };
+      await broker.publish([ring]);
+      await broker.publish([ring]);
+      expect((await broker.position(bob)).offset).toBe(1);
+      const [onceKey] = await redis.keys(`${prefix}{bob}o:*`);
+      const ttl = await redis.pttl(onceKey as string);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(60_000);
+      // A deadline already past remembers nothing.
+      await broker.publish([{ ...ring, once: { key: "call-2", until: 1 } }]);
+      expect(await redis.keys(`${prefix}{bob}o:*call-2`)).toEqual([]);
+      const fresh = await broker.reset(bob);
+      await broker.publish([ring]);
+      expect(await broker.history(bob, fresh)).toEqual([{ offset: 1, payload: "ring" }]);
     });
 
-    it("carries signals to every node, and nothing to a listener that left", async () => {
+    it("hands a node only the entries of streams it reads", async () => {
       const [one, two] = [await node(), await node()];
+      const onTwo = heard(two);
+      await two.position(bob);
+      await one.publish([
+        { stream: alice, payload: '"i":1' },
+        { stream: bob, payload: '"i":2' },
+      ]);
+      await onTwo.entriesOf(bob, 1);
+      expect(onTwo.of(alice)).toEqual([]);
+      // Published after bob's entry on the same connection, heard before it if at all.
+      await two.drop(bob);
+      await one.publish([{ stream: bob, payload: '"i":3' }]);
+      await two.position(alice);
+      await one.publish([{ stream: alice, payload: '"i":4' }]);
+      await onTwo.entriesOf(alice, 1);
+      expect(onTwo.of(bob).map((entry) => entry.payload)).toEqual(['"i":2']);
+    });
+
+    it("carries signals to every node reading the stream, and nothing to a listener that left", async () => {
+      const [one, two] = [await node(), await node()];
+      await one.position(bob);
+      await two.position(bob);
       const onOne = heard(one);
       const onTwo = heard(two);
       const gone = heard(two);
@@ -172,20 +203,45 @@ describe.runIf(available)("RedisStreamBroker", () => {
       expect(gone.of(bob)).toEqual([]);
     });
 
-    it("keeps an untouched stream for the resume window only", async () => {
+    it("keeps a stream nobody holds for the resume window only", async () => {
       const broker = await node({ retentionMs: 60_000 });
+      await broker.position(alice);
       await broker.publish([{ stream: alice, payload: '"i":1' }]);
-      for (const key of [`${prefix}s:${alice}`, `${prefix}m:${alice}`]) {
+      for (const key of [`${prefix}{alice}s:phone`, `${prefix}{alice}m`]) {
         const ttl = await redis.pttl(key);
         expect(ttl).toBeGreaterThan(0);
         expect(ttl).toBeLessThanOrEqual(60_000);
       }
     });
 
+    it("renews the streams whose devices a listener holds, and lets the others go", async () => {
+      const broker = await node({ retentionMs: 400 });
+      let holding = true;
+      broker.subscribe(
+        () => {},
+        () => {},
+        (stream) => holding && stream === alice,
+      );
+      const start = await broker.position(alice);
+      await broker.position(bob);
+      // Renewed a few times per window while held: still there after several windows.
+      const key = `${prefix}{alice}s:phone`;
+      await expectEventually(
+        async () =>
+          (await redis.pttl(key)) > 0 && (await redis.exists(`${prefix}{bob}s:laptop`)) === 0,
+      );
+      await broker.publish([{ stream: alice, payload: "a" }]);
+      expect(await broker.history(alice, start)).toEqual([{ offset: 1, payload: "a" }]);
+      holding = false;
+      await expectEventually(async () => (await redis.exists(key)) === 0);
+      expect(await broker.history(alice, start)).toBe("gone");
+    });
+
     it("bounds a stream's length; a device that fell behind it must resync", async () => {
       const broker = await node({ maxEntries: 10 });
+      await broker.position(alice);
       for (let i = 0; i < 300; i++) await broker.publish([{ stream: alice, payload: `"i":${i}` }]);
-      expect(await redis.xlen(`${prefix}s:${alice}`)).toBeLessThan(300);
+      expect(await redis.xlen(`${prefix}{alice}s:phone`)).toBeLessThan(300);
       const position = await broker.position(alice);
       expect(position.offset).toBe(300);
       expect(await broker.history(alice, { ...position, offset: 0 })).toBe("gone");

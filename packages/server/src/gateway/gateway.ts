@@ -128,6 +128,7 @@ export class Gateway {
     this.unsubscribe = broker.subscribe(
       (stream, entry, epoch) => this.onEntry(stream, entry, epoch),
       (stream, signal) => this.onSignal(stream, signal),
+      (stream) => this.local.has(stream),
     );
   }
 

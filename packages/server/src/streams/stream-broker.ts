@@ -48,7 +48,16 @@ export interface StreamBroker {
   /** Forgets the stream (its session ended). */
   drop(stream: string): Promise<void>;
   signal(stream: string, frame: string): Promise<void>;
-  subscribe(onEntry: StreamListener, onSignal: SignalListener): () => void;
+  /**
+   * Entries and signals, on every node that reads the stream (a device there logged in or
+   * resumed). `holds` says whether the listener still has a stream's device here, so a broker
+   * that keeps streams alive for the nodes reading them can let the others go.
+   */
+  subscribe(
+    onEntry: StreamListener,
+    onSignal: SignalListener,
+    holds?: (stream: string) => boolean,
+  ): () => void;
   close(): Promise<void>;
 }
 
