@@ -66,6 +66,51 @@ describe.runIf(available)("RedisPresence", () => {
     }
   });
 
+  it("answers look-ups from memory until any node changes the user's sessions", async () => {
+    const prefix = newPrefix();
+    const [one, two] = await Promise.all([
+      RedisPresence.open({ url: redisUrl, prefix }),
+      RedisPresence.open({ url: redisUrl, prefix }),
+    ]);
+    const login = (deviceID: string, nodeID: string, loginTime: number) => ({
+      userID: "carol",
+      deviceID,
+      nodeID,
+      loginTime,
+      awaySince: 0,
+    });
+    try {
+      await two.join(login("phone", "two", 1_000), 10);
+      expect(one.devicesNow("carol")).toBeUndefined();
+      expect((await one.devicesOf("carol")).map((d) => d.deviceID)).toEqual(["phone"]);
+      // A look-up that a change message overtook is not kept; once the join's message is in,
+      // the next one is.
+      while (one.devicesNow("carol") === undefined) await one.devicesOf("carol");
+      expect(one.devicesNow("carol")?.map((d) => d.deviceID)).toEqual(["phone"]);
+      // Another node's change reaches this one's cache as a message: wait for it to drop.
+      await two.join(login("laptop", "two", 2_000), 10);
+      while (one.devicesNow("carol") !== undefined)
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      expect((await one.devicesOf("carol")).map((d) => d.deviceID).sort()).toEqual([
+        "laptop",
+        "phone",
+      ]);
+      await two.mark({ userID: "carol", deviceID: "phone" }, "two", 3_000);
+      while (one.devicesNow("carol") !== undefined)
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      const phone = (await one.devicesOf("carol")).find((d) => d.deviceID === "phone");
+      expect(phone?.awaySince).toBe(3_000);
+      await two.leave({ userID: "carol", deviceID: "phone" }, 1_000);
+      while (one.devicesNow("carol") !== undefined)
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      expect((await one.devicesOf("carol")).map((d) => d.deviceID)).toEqual(["laptop"]);
+      // The node that changed them never answers from a copy older than its change.
+      expect(two.devicesNow("carol")).toBeUndefined();
+    } finally {
+      await Promise.all([one.close(), two.close()]);
+    }
+  });
+
   it("a node keeps its own sessions alive; a lost node's are taken over as away, once", async () => {
     const prefix = newPrefix();
     const open = (nodeID: string) =>

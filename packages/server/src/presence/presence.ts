@@ -23,8 +23,11 @@ export interface LostNode {
 export interface Presence {
   /** The user's sessions, attached or resumable. */
   devicesOf(userID: string): Promise<DeviceState[]>;
-  /** The same, answered from this process's memory: a presence that can, has it. */
-  devicesNow?(userID: string): DeviceState[];
+  /**
+   * The same, answered from this process's memory: a presence that can, has it (one that
+   * caches answers what it has cached, else undefined).
+   */
+  devicesNow?(userID: string): DeviceState[] | undefined;
   /**
    * Registers a session (replacing an earlier one of the same device) and enforces the per-user
    * device cap atomically: returns the sessions pushed out, oldest first.

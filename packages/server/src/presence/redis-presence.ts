@@ -4,11 +4,15 @@
 // key alive at half a lease and lists the users it holds sessions of; when a node's marker
 // lapses (it died, or lost Redis and shed its sockets), another node takes its sessions over as
 // away before their leases end, so lost callers and vanished members are noticed. Times come
-// from Redis' own clock, so nodes with skewed clocks agree on what expired.
-import { Redis } from "ioredis";
+// from Redis' own clock, so nodes with skewed clocks agree on what expired. Every change
+// publishes the user's ID, so each node can answer look-ups from a cache that is dropped as
+// soon as the user's sessions change (a call's fan-out then asks Redis nothing). Each script
+// touches one key, so all of it runs on a Redis Cluster as well.
+import { duplicateClient, type RedisClient, redisClient, redisTag } from "../redis-connection.js";
 import type { DeviceRef, DeviceState, LostNode, Presence } from "./presence.js";
 
 export interface RedisPresenceOptions {
+  /** `redis://host:port/db`, or `redis://host:port?cluster=1` for a Redis Cluster. */
   url: string;
   /** Put before every key, so several deployments can share one Redis. */
   prefix?: string;
@@ -49,20 +53,33 @@ local function flat(sessions)
   end
   return out
 end
+-- Tells every node's cache that the user's sessions changed (a keyless PUBLISH: any slot).
+local function changed(channel, user)
+  redis.call('PUBLISH', channel, user)
+end
 `;
 
-// KEYS: user. Returns the live sessions, flat: device, node, login, away, …
+// KEYS: user. Returns Redis' time, the earliest expiry among the live sessions (0 for none),
+// then the sessions, flat: device, node, login, away, …
 const devicesScript = `${common}
-return flat(live(KEYS[1], now()))
+local at = now()
+local sessions = live(KEYS[1], at)
+local soonest = 0
+for _, s in ipairs(sessions) do
+  if soonest == 0 or s.expires < soonest then soonest = s.expires end
+end
+local out = flat(sessions)
+table.insert(out, 1, tostring(soonest))
+table.insert(out, 1, tostring(at))
+return out
 `;
 
-// KEYS: user, the node's user list. ARGV: device, node, login, away, lease, max devices. Returns
-// the sessions pushed out by the cap, oldest first, flat.
+// KEYS: user. ARGV: device, node, login, away, lease, max devices, user, channel. Returns the
+// sessions pushed out by the cap, oldest first, flat.
 const joinScript = `${common}
 local at = now()
 local lease = tonumber(ARGV[5])
-redis.call('SADD', KEYS[2], ARGV[7])
-redis.call('PEXPIRE', KEYS[2], 4 * lease)
+changed(ARGV[8], ARGV[7])
 local others = {}
 for _, s in ipairs(live(KEYS[1], at)) do
   if s.device ~= ARGV[1] then others[#others + 1] = s end
@@ -80,28 +97,29 @@ end
 return flat(out)
 `;
 
-// KEYS: user, the node's user list. ARGV: device, node, away, lease, user. Also renews the
-// lease. Returns the session's login time, or false when there is no such session.
+// KEYS: user. ARGV: device, node, away, lease, user, channel. Also renews the lease. Returns the
+// session's login time, or false when there is no such session.
 const markScript = `${common}
 local value = redis.call('HGET', KEYS[1], ARGV[1])
 if not value then return false end
 local s = parse(value)
 local at = now()
+changed(ARGV[6], ARGV[5])
 if s.expires <= at then redis.call('HDEL', KEYS[1], ARGV[1]); return false end
 local lease = tonumber(ARGV[4])
-redis.call('SADD', KEYS[2], ARGV[5])
-redis.call('PEXPIRE', KEYS[2], 4 * lease)
 redis.call('HSET', KEYS[1], ARGV[1], (at + lease) .. '|' .. s.login .. '|' .. ARGV[3] .. '|' .. ARGV[2])
 redis.call('PEXPIRE', KEYS[1], lease)
 return s.login
 `;
 
-// KEYS: user. ARGV: lease, then device, node, login, away per session. Puts back sessions that
-// are missing (Redis lost its data); one that is there (a newer login) is left alone.
+// KEYS: user. ARGV: lease, user, channel, then device, node, login, away per session. Puts back
+// sessions that are missing (Redis lost its data); one that is there (a newer login) is left
+// alone.
 const restoreScript = `${common}
 local at = now()
 local lease = tonumber(ARGV[1])
-for i = 2, #ARGV, 4 do
+changed(ARGV[3], ARGV[2])
+for i = 4, #ARGV, 4 do
   redis.call('HSETNX', KEYS[1], ARGV[i],
     (at + lease) .. '|' .. ARGV[i + 2] .. '|' .. ARGV[i + 3] .. '|' .. ARGV[i + 1])
 end
@@ -129,11 +147,12 @@ if renewed > 0 then redis.call('PEXPIRE', KEYS[1], lease) end
 return renewed
 `;
 
-// KEYS: user. ARGV: lost node, this node, lease. The lost node's live sessions become this
-// node's, away since now unless they already were. Returns them, flat.
+// KEYS: user. ARGV: lost node, this node, lease, user, channel. The lost node's live sessions
+// become this node's, away since now unless they already were. Returns them, flat.
 const takeOverScript = `${common}
 local at = now()
 local lease = tonumber(ARGV[3])
+changed(ARGV[5], ARGV[4])
 local taken = {}
 for _, s in ipairs(live(KEYS[1], at)) do
   if s.node == ARGV[1] then
@@ -147,11 +166,12 @@ if #taken > 0 then redis.call('PEXPIRE', KEYS[1], lease) end
 return flat(taken)
 `;
 
-// KEYS: user. ARGV: device, login time.
+// KEYS: user. ARGV: device, login time, user, channel.
 const leaveScript = `${common}
 local value = redis.call('HGET', KEYS[1], ARGV[1])
 if value and parse(value).login == ARGV[2] then
   redis.call('HDEL', KEYS[1], ARGV[1])
+  changed(ARGV[4], ARGV[3])
   return 1
 end
 return 0
@@ -161,6 +181,17 @@ return 0
 const COMMIT_LIST_TIMEOUT_MS = 1_000;
 
 type ScriptCall = (...args: Array<string | number>) => Promise<unknown>;
+
+/** The longest a look-up is answered from the cache, whatever the leases say. */
+const CACHE_MS = 60_000;
+/** Users whose sessions a node keeps cached at most (the least recently read go first). */
+const CACHED_USERS = 50_000;
+
+interface Cached {
+  devices: DeviceState[];
+  /** This node's clock: when the earliest of their leases runs out. */
+  until: number;
+}
 
 function isTime(value: number): boolean {
   return Number.isSafeInteger(value) && value >= 0;
@@ -182,11 +213,18 @@ export class RedisPresence implements Presence {
   private publishedFlush: NodeJS.Timeout | undefined;
   /** Users this node put in its user list; those it no longer holds are taken out by `refresh`. */
   private readonly listed = new Set<string>();
+  /** Users' sessions as last read, dropped when any node changes them. */
+  private readonly cache = new Map<string, Cached>();
+  /** Look-ups under way per user; a change meanwhile keeps their answer out of the cache. */
+  private readonly reading = new Map<string, { count: number; stale: boolean }>();
+  private readonly changes: string;
 
   private constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
+    private readonly subscriber: RedisClient,
     options: RedisPresenceOptions,
   ) {
+    this.changes = `${options.prefix ?? "beckon:"}presence`;
     this.prefix = options.prefix ?? "beckon:";
     this.leaseMs = options.leaseMs ?? 90_000;
     this.nodeID = options.nodeID;
@@ -224,13 +262,18 @@ export class RedisPresence implements Presence {
     if (devices.size === 0) this.held.delete(device.userID);
   }
 
+  /** A node's keys share its hash tag (one slot), so they can change together. */
+  private nodeKey(nodeID: string): string {
+    return `${this.prefix}node:${redisTag(nodeID)}`;
+  }
+
   private get markerKey(): string {
-    return `${this.prefix}node:${this.nodeID}`;
+    return this.nodeKey(this.nodeID ?? "");
   }
 
   /** The users a node holds (or held) sessions of: where to look when it is lost. */
   private usersKey(nodeID: string): string {
-    return `${this.prefix}node:${nodeID}:users`;
+    return `${this.nodeKey(nodeID)}:users`;
   }
 
   private get nodesKey(): string {
@@ -247,7 +290,7 @@ export class RedisPresence implements Presence {
 
   /** Calls a node is committing and publishing a decision of. */
   private inflightKey(nodeID: string): string {
-    return `${this.prefix}node:${nodeID}:inflight`;
+    return `${this.nodeKey(nodeID)}:inflight`;
   }
 
   onNodeLost(listener: (lost: LostNode) => Promise<void>): void {
@@ -305,6 +348,15 @@ export class RedisPresence implements Presence {
     });
   }
 
+  /** Puts the user on the node's list (where to look if the node is lost); its own slot. */
+  private async listUser(nodeID: string, userID: string): Promise<void> {
+    const users = this.usersKey(nodeID);
+    await Promise.all([
+      this.redis.sadd(users, userID),
+      this.redis.pexpire(users, 4 * this.leaseMs),
+    ]);
+  }
+
   /**
    * Takes over the live sessions `lost` holds (away, from now) and forgets the node; once per
    * lost node across the cluster, as the claim says.
@@ -323,7 +375,10 @@ export class RedisPresence implements Presence {
         lost,
         this.nodeID,
         this.leaseMs,
+        userID,
+        this.changes,
       )) as string[];
+      this.forget(userID);
       for (const device of this.unflatten(userID, flat)) {
         this.hold(device);
         taken.push(device);
@@ -332,9 +387,11 @@ export class RedisPresence implements Presence {
     if (taken.length > 0) {
       await this.redis.sadd(this.usersKey(this.nodeID), ...new Set(taken.map((d) => d.userID)));
     }
-    const forget = this.redis.multi().del(this.inflightKey(lost));
-    if (lost !== this.nodeID) forget.del(this.usersKey(lost)).srem(this.nodesKey, lost);
-    await forget.exec();
+    await this.redis.del(this.inflightKey(lost));
+    if (lost !== this.nodeID) {
+      await this.redis.del(this.usersKey(lost));
+      await this.redis.srem(this.nodesKey, lost);
+    }
     return { devices: taken, calls };
   }
 
@@ -343,13 +400,11 @@ export class RedisPresence implements Presence {
     if (this.nodeID === undefined) return;
     const others = (await this.redis.smembers(this.nodesKey)).filter((id) => id !== this.nodeID);
     if (others.length === 0) return;
-    const pipeline = this.redis.pipeline();
-    for (const id of others) pipeline.exists(`${this.prefix}node:${id}`);
-    const alive = (await pipeline.exec()) ?? [];
+    const alive = await Promise.all(others.map((id) => this.redis.exists(this.nodeKey(id))));
     for (const [i, id] of others.entries()) {
-      if (alive[i]?.[1] !== 0) continue;
+      if (alive[i] !== 0) continue;
       const claimed = await this.redis.set(
-        `${this.prefix}node:${id}:claim`,
+        `${this.nodeKey(id)}:claim`,
         this.nodeID,
         "PX",
         this.leaseMs,
@@ -393,38 +448,45 @@ export class RedisPresence implements Presence {
       await this.checkNodes();
       return;
     }
-    const pipeline = this.redis.pipeline();
-    const restore = (
-      pipeline as unknown as Record<string, (...args: Array<string | number>) => void>
-    ).beckonRestore as (...args: Array<string | number>) => void;
-    for (const [userID, devices] of this.held) {
-      const args: Array<string | number> = [];
-      for (const d of devices.values()) args.push(d.deviceID, d.nodeID, d.loginTime, d.awaySince);
-      restore.call(pipeline, this.key(userID), this.leaseMs, ...args);
-    }
-    if (this.held.size > 0) pipeline.sadd(this.usersKey(this.nodeID), ...this.held.keys());
-    pipeline.pexpire(this.usersKey(this.nodeID), 4 * this.leaseMs);
-    pipeline.sadd(this.nodesKey, this.nodeID);
-    pipeline.set(this.markerKey, "1", "PX", this.markerMs);
-    const results = await pipeline.exec();
-    const failed = results?.find(([error]) => error !== null);
-    if (failed) throw failed[0];
+    // Sent together, not as one pipeline: in a Redis Cluster a pipeline must stay in one slot.
+    const restore = this.script("beckonRestore");
+    await Promise.all([
+      ...[...this.held].map(([userID, devices]) => {
+        const args: Array<string | number> = [];
+        for (const d of devices.values()) args.push(d.deviceID, d.nodeID, d.loginTime, d.awaySince);
+        return restore.call(
+          this.redis,
+          this.key(userID),
+          this.leaseMs,
+          userID,
+          this.changes,
+          ...args,
+        );
+      }),
+      this.held.size > 0 ? this.redis.sadd(this.usersKey(this.nodeID), ...this.held.keys()) : null,
+      this.redis.pexpire(this.usersKey(this.nodeID), 4 * this.leaseMs),
+      this.redis.sadd(this.nodesKey, this.nodeID),
+      this.redis.set(this.markerKey, "1", "PX", this.markerMs),
+    ]);
   }
 
   static async open(options: RedisPresenceOptions): Promise<RedisPresence> {
     if (options.leaseMs !== undefined && !(options.leaseMs > 0))
       throw new Error("leaseMs must be positive");
-    const redis = new Redis(options.url, { lazyConnect: true });
+    const redis = redisClient(options.url, { lazyConnect: true });
     redis.on("error", () => {});
     await redis.connect();
+    const subscriber = duplicateClient(redis);
+    subscriber.on("error", () => {});
     redis.defineCommand("beckonDevices", { lua: devicesScript, numberOfKeys: 1 });
-    redis.defineCommand("beckonJoin", { lua: joinScript, numberOfKeys: 2 });
-    redis.defineCommand("beckonMark", { lua: markScript, numberOfKeys: 2 });
+    redis.defineCommand("beckonJoin", { lua: joinScript, numberOfKeys: 1 });
+    redis.defineCommand("beckonMark", { lua: markScript, numberOfKeys: 1 });
     redis.defineCommand("beckonTakeOver", { lua: takeOverScript, numberOfKeys: 1 });
     redis.defineCommand("beckonTouch", { lua: touchScript, numberOfKeys: 1 });
     redis.defineCommand("beckonLeave", { lua: leaveScript, numberOfKeys: 1 });
     redis.defineCommand("beckonRestore", { lua: restoreScript, numberOfKeys: 1 });
-    const presence = new RedisPresence(redis, options);
+    const presence = new RedisPresence(redis, subscriber, options);
+    await presence.listen();
     if (options.nodeID !== undefined) {
       await redis.set(presence.markerKey, "1", "PX", presence.markerMs);
       await redis.sadd(presence.nodesKey, options.nodeID);
@@ -445,7 +507,40 @@ export class RedisPresence implements Presence {
   }
 
   private key(userID: string): string {
-    return `${this.prefix}p:${userID}`;
+    return `${this.prefix}p:${redisTag(userID)}${userID}`;
+  }
+
+  /** Hears every node's changes; until then, and after a lost connection, nothing is cached. */
+  private async listen(): Promise<void> {
+    this.subscriber.on("message", (channel: string, userID: string) => {
+      if (channel === this.changes) this.forget(userID);
+    });
+    // Changes published while the connection was down were missed: start the cache over.
+    this.subscriber.on("close", () => this.forgetAll());
+    this.subscriber.on("ready", () => this.forgetAll());
+    await this.subscriber.subscribe(this.changes);
+  }
+
+  private forget(userID: string): void {
+    this.cache.delete(userID);
+    const reading = this.reading.get(userID);
+    if (reading) reading.stale = true;
+  }
+
+  private forgetAll(): void {
+    this.cache.clear();
+    for (const reading of this.reading.values()) reading.stale = true;
+  }
+
+  /** The user's sessions from the cache, while no change was heard and no lease ran out. */
+  devicesNow(userID: string): DeviceState[] | undefined {
+    const cached = this.cache.get(userID);
+    if (!cached) return undefined;
+    if (Date.now() >= cached.until) {
+      this.cache.delete(userID);
+      return undefined;
+    }
+    return cached.devices.slice();
   }
 
   private unflatten(userID: string, flat: string[]): DeviceState[] {
@@ -463,11 +558,36 @@ export class RedisPresence implements Presence {
   }
 
   async devicesOf(userID: string): Promise<DeviceState[]> {
-    const flat = (await this.script("beckonDevices").call(
-      this.redis,
-      this.key(userID),
-    )) as string[];
-    return this.unflatten(userID, flat);
+    const cached = this.devicesNow(userID);
+    if (cached) return cached;
+    let reading = this.reading.get(userID);
+    if (reading) reading.count += 1;
+    else {
+      reading = { count: 1, stale: this.subscriber.status !== "ready" };
+      this.reading.set(userID, reading);
+    }
+    const asked = Date.now();
+    try {
+      const [redisNow, soonest, ...flat] = (await this.script("beckonDevices").call(
+        this.redis,
+        this.key(userID),
+      )) as string[];
+      const devices = this.unflatten(userID, flat);
+      if (!reading.stale) {
+        // Leases are on Redis' clock; the cache's deadline is moved onto this node's.
+        const leaseLeft = Number(soonest) === 0 ? CACHE_MS : Number(soonest) - Number(redisNow);
+        this.cache.delete(userID);
+        this.cache.set(userID, { devices, until: asked + Math.min(CACHE_MS, leaseLeft) });
+        if (this.cache.size > CACHED_USERS) {
+          const oldest = this.cache.keys().next().value;
+          if (oldest !== undefined) this.cache.delete(oldest);
+        }
+      }
+      return devices.slice();
+    } finally {
+      reading.count -= 1;
+      if (reading.count === 0) this.reading.delete(userID);
+    }
   }
 
   async join(device: DeviceState, maxDevices: number): Promise<DeviceState[]> {
@@ -475,10 +595,10 @@ export class RedisPresence implements Presence {
       throw new Error(`maxDevices must be a positive integer, not ${maxDevices}`);
     if (!isTime(device.loginTime) || !isTime(device.awaySince))
       throw new Error("loginTime and awaySince must be epoch milliseconds");
+    await this.listUser(device.nodeID, device.userID);
     const flat = (await this.script("beckonJoin").call(
       this.redis,
       this.key(device.userID),
-      this.usersKey(device.nodeID),
       device.deviceID,
       device.nodeID,
       device.loginTime,
@@ -486,7 +606,9 @@ export class RedisPresence implements Presence {
       this.leaseMs,
       maxDevices,
       device.userID,
+      this.changes,
     )) as string[];
+    this.forget(device.userID);
     this.hold(device);
     const evicted = this.unflatten(device.userID, flat);
     for (const other of evicted) this.release(other);
@@ -495,16 +617,18 @@ export class RedisPresence implements Presence {
 
   async mark(device: DeviceRef, nodeID: string, awaySince: number): Promise<void> {
     if (!isTime(awaySince)) throw new Error("awaySince must be epoch milliseconds");
+    await this.listUser(nodeID, device.userID);
     const loginTime = (await this.script("beckonMark").call(
       this.redis,
       this.key(device.userID),
-      this.usersKey(nodeID),
       device.deviceID,
       nodeID,
       awaySince,
       this.leaseMs,
       device.userID,
+      this.changes,
     )) as string | null;
+    this.forget(device.userID);
     if (loginTime === null) this.release(device);
     else this.hold({ ...device, nodeID, awaySince, loginTime: Number(loginTime) });
   }
@@ -524,15 +648,14 @@ export class RedisPresence implements Presence {
     nodeID: string,
   ): Promise<void> {
     if (byUser.size === 0) return;
-    // One round trip for a whole heartbeat sweep.
-    const pipeline = this.redis.pipeline();
-    const touch = (pipeline as unknown as Record<string, (...args: Array<string | number>) => void>)
-      .beckonTouch as (...args: Array<string | number>) => void;
-    for (const [userID, deviceIDs] of byUser)
-      touch.call(pipeline, this.key(userID), this.leaseMs, nodeID, ...deviceIDs);
-    const results = await pipeline.exec();
-    const failed = results?.find(([error]) => error !== null);
-    if (failed) throw failed[0];
+    // Sent together (one write for a whole heartbeat sweep), not as one pipeline: in a Redis
+    // Cluster a pipeline must stay in one slot.
+    const touch = this.script("beckonTouch");
+    await Promise.all(
+      [...byUser].map(([userID, deviceIDs]) =>
+        touch.call(this.redis, this.key(userID), this.leaseMs, nodeID, ...deviceIDs),
+      ),
+    );
   }
 
   async leave(device: DeviceRef, loginTime: number): Promise<void> {
@@ -541,7 +664,10 @@ export class RedisPresence implements Presence {
       this.key(device.userID),
       device.deviceID,
       loginTime,
+      device.userID,
+      this.changes,
     );
+    this.forget(device.userID);
     this.release(device, loginTime);
   }
 
@@ -549,6 +675,6 @@ export class RedisPresence implements Presence {
     clearInterval(this.refresher);
     clearTimeout(this.publishedFlush);
     this.flushPublished();
-    await this.redis.quit().catch(() => {});
+    await Promise.allSettled([this.subscriber.quit(), this.redis.quit()]);
   }
 }
