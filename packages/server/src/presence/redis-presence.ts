@@ -182,6 +182,8 @@ const COMMIT_LIST_TIMEOUT_MS = 1_000;
 
 type ScriptCall = (...args: Array<string | number>) => Promise<unknown>;
 
+/** How long a call whose events are out stays on its node's in-flight list. */
+const LIST_LINGER_MS = 2_000;
 /** The longest a look-up is answered from the cache, whatever the leases say. */
 const CACHE_MS = 60_000;
 /** Users whose sessions a node keeps cached at most (the least recently read go first). */
@@ -209,7 +211,10 @@ export class RedisPresence implements Presence {
   private unheard: LostNode = { devices: [], calls: [] };
   /** Commits under way per call; a call leaves the in-flight list when its count is back to 0. */
   private readonly committing = new Map<string, number>();
-  private readonly published = new Set<string>();
+  /** Calls whose events are out, by when: taken off the list once they rest a while. */
+  private readonly published = new Map<string, number>();
+  /** Calls on this node's in-flight list in Redis (or being put there). */
+  private readonly onList = new Map<string, Promise<void>>();
   private publishedFlush: NodeJS.Timeout | undefined;
   /** Users this node put in its user list; those it no longer holds are taken out by `refresh`. */
   private readonly listed = new Set<string>();
@@ -305,10 +310,23 @@ export class RedisPresence implements Presence {
     if (this.nodeID === undefined) return;
     this.committing.set(callID, (this.committing.get(callID) ?? 0) + 1);
     this.published.delete(callID);
+    // A call stays on the list a while after its events are out: the next command of the call
+    // (a receipt, the accept) then costs Redis nothing.
+    let listed = this.onList.get(callID);
+    if (!listed) {
+      listed = this.redis.zadd(this.inflightKey(this.nodeID), String(Date.now()), callID).then(
+        () => {},
+        (error: unknown) => {
+          this.onList.delete(callID);
+          throw error;
+        },
+      );
+      listed.catch(() => {});
+      this.onList.set(callID, listed);
+    }
     // Bounded: a stalled Redis must not hold a decision until after the deadlines it set. The
     // command still runs when Redis answers; the call then leaves the list as after a publish.
     let timer: NodeJS.Timeout | undefined;
-    const listed = this.redis.zadd(this.inflightKey(this.nodeID), String(Date.now()), callID);
     const late = new Promise<"late">((resolve) => {
       timer = setTimeout(() => resolve("late"), COMMIT_LIST_TIMEOUT_MS);
     });
@@ -316,7 +334,6 @@ export class RedisPresence implements Presence {
       const outcome = await Promise.race([listed, late]);
       if (outcome === "late") throw new Error("Redis did not answer in time");
     } catch (error) {
-      listed.catch(() => {});
       this.commitPublished(callID);
       throw error;
     } finally {
@@ -332,17 +349,31 @@ export class RedisPresence implements Presence {
       return;
     }
     this.committing.delete(callID);
-    this.published.add(callID);
-    // Taken off the list in batches: one is left there a little longer at most, which costs a
-    // needless resync if the node is lost just then.
-    this.publishedFlush ??= setTimeout(() => this.flushPublished(), 100);
+    this.published.set(callID, Date.now());
+    // Taken off the list in batches, a while after: one is left there a little longer, which
+    // costs a needless resync if the node is lost just then.
+    this.scheduleFlush();
   }
 
-  private flushPublished(): void {
+  private scheduleFlush(): void {
+    if (this.publishedFlush) return;
+    this.publishedFlush = setTimeout(() => this.flushPublished(), LIST_LINGER_MS);
+    this.publishedFlush.unref();
+  }
+
+  private flushPublished(all = false): void {
     this.publishedFlush = undefined;
     if (this.nodeID === undefined || this.published.size === 0) return;
-    const done = [...this.published];
-    this.published.clear();
+    const done: string[] = [];
+    const now = Date.now();
+    for (const [callID, at] of this.published) {
+      if (!all && now - at < LIST_LINGER_MS) continue;
+      this.published.delete(callID);
+      this.onList.delete(callID);
+      done.push(callID);
+    }
+    if (this.published.size > 0 && !all) this.scheduleFlush();
+    if (done.length === 0) return;
     this.redis.zrem(this.inflightKey(this.nodeID), ...done).catch(() => {
       // Left on the list: a needless resync if this node is lost, nothing worse.
     });
@@ -674,7 +705,7 @@ export class RedisPresence implements Presence {
   async close(): Promise<void> {
     clearInterval(this.refresher);
     clearTimeout(this.publishedFlush);
-    this.flushPublished();
+    this.flushPublished(true);
     await Promise.allSettled([this.subscriber.quit(), this.redis.quit()]);
   }
 }

@@ -1,10 +1,10 @@
-// Rate limits for a cluster, on Redis, with rate-limiter-flexible: one counter per key and fixed
-// window, incremented and expired by one script, so every node spends the same budget. A key
-// found spent is refused on this node from memory for the rest of its window, so a flood costs
-// Redis one round trip per node and window, not one per request. When Redis is away or slow,
-// the node's own budgets (the memory ones) answer: limits loosen to per node, never refuse all.
-import { Redis } from "ioredis";
-import { RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
+// Rate limits for a cluster, on Redis: one counter per key and fixed window (the window's number
+// is in the key's name, so every node counts in the same one), so every node spends the same
+// budget for one INCR per request (and a PEXPIRE when a window opens). A key found spent is
+// refused on this node from memory for the rest of its window, so a flood costs Redis one round
+// trip per node and window, not one per request. When Redis is away or slow, the node's own
+// budgets (the memory ones) answer: limits loosen to per node, never refuse all.
+import { type RedisClient, redisClient, redisTag } from "../redis-connection.js";
 import { MemoryRateLimits } from "./memory-rate-limits.js";
 import {
   type LimitName,
@@ -15,6 +15,7 @@ import {
 } from "./rate-limits.js";
 
 export interface RedisRateLimitsOptions {
+  /** `redis://host:port/db`, or `redis://host:port?cluster=1` for a Redis Cluster. */
   url: string;
   /** Put before every key, so several deployments can share one Redis. */
   prefix?: string;
@@ -42,46 +43,41 @@ export function fixedWindow(limit: RateLimit): { points: number; duration: numbe
   return { points: Math.max(limit.burst, Math.floor(limit.perSecond * duration)), duration };
 }
 
+/** Spent keys remembered on a node before the ones whose window ended are swept out. */
+const SPENT_SWEEP_AT = 10_000;
+
 export class RedisRateLimits implements RateLimits {
-  private readonly limiters: Record<LimitName, RateLimiterRedis>;
+  private readonly windows: Record<LimitName, { points: number; ms: number }>;
+  private readonly prefix: string;
   private readonly local: MemoryRateLimits;
   private readonly clock: () => number;
   private readonly retryAfterMs: number;
+  /** Keys whose budget is spent, by `name\0key`: until when (the end of their window). */
+  private readonly spent = new Map<string, number>();
   /** Until then the node's own budgets answer: Redis failed or timed out lately. */
   private localUntil = 0;
   private degraded = false;
 
   private constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly options: RedisRateLimitsOptions,
   ) {
-    const prefix = options.prefix ?? "beckon:";
+    this.prefix = `${options.prefix ?? "beckon:"}rl:`;
     this.clock = options.clock ?? Date.now;
     this.retryAfterMs = options.retryAfterMs ?? DEFAULT_RETRY_AFTER_MS;
     this.local = new MemoryRateLimits(options.limits, this.clock);
-    const limiter = (name: LimitName) => {
-      const { points, duration } = fixedWindow(options.limits[name]);
-      return new RateLimiterRedis({
-        storeClient: redis,
-        keyPrefix: `${prefix}rl:${name}`,
-        points,
-        duration,
-        // The request that spends a key's last point marks the key spent here until its window
-        // ends: further requests are refused without asking Redis.
-        inMemoryBlockOnConsumed: points,
-        rejectIfRedisNotReady: true,
-      });
-    };
-    this.limiters = Object.fromEntries(limitNames.map((name) => [name, limiter(name)])) as Record<
-      LimitName,
-      RateLimiterRedis
-    >;
+    this.windows = Object.fromEntries(
+      limitNames.map((name) => {
+        const { points, duration } = fixedWindow(options.limits[name]);
+        return [name, { points, ms: duration * 1_000 }];
+      }),
+    ) as Record<LimitName, { points: number; ms: number }>;
   }
 
   static async open(options: RedisRateLimitsOptions): Promise<RedisRateLimits> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     if (!(timeoutMs > 0)) throw new Error("timeoutMs must be positive");
-    const redis = new Redis(options.url, {
+    const redis = redisClient(options.url, {
       lazyConnect: true,
       // While disconnected a command fails at once (and the local budget answers) instead of
       // waiting in a queue; a connected but silent Redis is cut short by the timeout.
@@ -113,18 +109,37 @@ export class RedisRateLimits implements RateLimits {
       this.fallBack(new Error(`Redis connection is ${this.redis.status}`), false);
       return this.local.take(name, key);
     }
-    if (this.clock() < this.localUntil) return this.local.take(name, key);
-    return this.limiters[name].consume(key).then(
-      () => {
+    const now = this.clock();
+    if (now < this.localUntil) return this.local.take(name, key);
+    const id = `${name}\u0000${key}`;
+    const spentUntil = this.spent.get(id);
+    if (spentUntil !== undefined) {
+      if (now < spentUntil) return false;
+      this.spent.delete(id);
+    }
+    const { points, ms } = this.windows[name];
+    const window = Math.floor(now / ms);
+    const counter = `${this.prefix}${name}:${redisTag(key)}${key}:${window}`;
+    return this.redis.incr(counter).then(
+      (count) => {
+        // The first request of a window sets its expiry (a little after the window ends).
+        if (count === 1) this.redis.pexpire(counter, ms + 1_000).catch(() => {});
+        if (count >= points) this.markSpent(id, (window + 1) * ms);
         this.recovered();
-        return true;
+        return count <= points;
       },
       (error: unknown) => {
-        if (error instanceof RateLimiterRes) return false;
         this.fallBack(error instanceof Error ? error : new Error(String(error)), true);
         return this.local.take(name, key);
       },
     );
+  }
+
+  private markSpent(id: string, until: number): void {
+    this.spent.set(id, until);
+    if (this.spent.size < SPENT_SWEEP_AT) return;
+    const now = this.clock();
+    for (const [key, end] of this.spent) if (end <= now) this.spent.delete(key);
   }
 
   private fallBack(error: Error, pause: boolean): void {
