@@ -346,7 +346,7 @@ export function formatReport(results: RunResults): string {
         cluster.rows.find((row) => !row.perCall && row.offeredPerSecond === rate);
       parts.push(
         "",
-        "Per complete call (PostgreSQL transactions from pg_stat_database, Redis commands and CPU from INFO; CPU in ms; ×SQLite: against the SQLite node at the same rate)",
+        "Per call completed in the window (PostgreSQL transactions from pg_stat_database, Redis commands and CPU from INFO; CPU in ms; ×SQLite: against the SQLite node at the same rate)",
         "",
         table(
           [
@@ -364,9 +364,7 @@ export function formatReport(results: RunResults): string {
           counted.map((row) => {
             const per = row.perCall as NonNullable<typeof row.perCall>;
             const base = sqlite(row.offeredPerSecond);
-            const baseCpu = base
-              ? (base.nodesCpuPercent * 10) / Math.max(1, base.completedPerSecond)
-              : Number.NaN;
+            const baseCpu = base ? base.nodesCpuMsPerCall : Number.NaN;
             return [
               whole(row.offeredPerSecond),
               row.setup,

@@ -50,6 +50,11 @@ export interface WorkloadArgs {
 export interface WorkloadResult {
   sent: number;
   completed: number;
+  /**
+   * Calls that completed inside the measured window, whenever they started: the work a window
+   * holds is divided by these for a cost per call.
+   */
+  finishedInWindow: number;
   skipped: number;
   errors: number;
   unfinished: number;
@@ -227,6 +232,7 @@ function run({ rate, warmupMs, durationMs, offline }: WorkloadArgs): Promise<Wor
   const result: WorkloadResult = {
     sent: 0,
     completed: 0,
+    finishedInWindow: 0,
     skipped: 0,
     errors: 0,
     unfinished: 0,
@@ -286,6 +292,7 @@ function run({ rate, warmupMs, durationMs, offline }: WorkloadArgs): Promise<Wor
       done: () => {
         if (settled) return;
         const now = performance.now();
+        if (now >= measureFrom && now <= end) result.finishedInWindow += 1;
         if (measured) {
           if (pending.rangAt > 0) result.ringMs.push(pending.rangAt - pending.sentAt);
           result.callMs.push(now - pending.sentAt);

@@ -52,6 +52,8 @@ export interface ClusterRow {
   loadCpuPercent: number;
   /** The busiest node's event-loop delay. */
   loopDelayMaxMs: number;
+  /** The nodes' CPU per call that completed in the window (whenever it started), ms. */
+  nodesCpuMsPerCall: number;
   /** Cluster setups only. */
   perCall?: PerCall;
 }
@@ -317,7 +319,7 @@ export async function runCluster(
         const seconds = cluster.durationMs / 1000;
         const nodesCpuPercent = share(nodePids);
         const postgresCpuPercent = share(postgresPids);
-        const calls = Math.max(1, result.completed);
+        const calls = Math.max(1, result.finishedInWindow);
         /** CPU ms per complete call from a share of one core over the window. */
         const msPerCall = (percent: number) => (percent * 10 * (elapsed / 1000)) / calls;
         const row: ClusterRow = {
@@ -335,6 +337,7 @@ export async function runCluster(
           redisCpuPercent: share(redisPids),
           loadCpuPercent: share([load.pid]),
           loopDelayMaxMs,
+          nodesCpuMsPerCall: msPerCall(nodesCpuPercent),
         };
         if (countedBefore && countedAfter) {
           const top: Array<[string, number]> = [];
