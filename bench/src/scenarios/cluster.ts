@@ -23,6 +23,8 @@ import { type Summary, summarize } from "../stats.js";
 export interface PerCall {
   /** PostgreSQL transactions (pg_stat_database xact_commit + xact_rollback of the bench's database). */
   postgresTransactions: number;
+  /** Of which rolled back: lost compare-and-sets and other failed commits. */
+  postgresRollbacks: number;
   /** Redis commands as `INFO stats` counts them (those run inside scripts included). */
   redisCommands: number;
   /** Redis CPU (`INFO cpu` used_cpu_sys + used_cpu_user), ms. */
@@ -187,6 +189,7 @@ function databaseUrl(database: string): string {
 
 interface Counters {
   transactions: number;
+  rollbacks: number;
   redisCommands: number;
   redisCpuSeconds: number;
   commandstats: Map<string, number>;
@@ -199,8 +202,8 @@ function infoField(info: string, field: string): number {
 
 async function readCounters(redis: Redis, database: string): Promise<Counters> {
   // From the admin database, so reading the counters adds nothing to the bench's own.
-  const [row] = await adminQuery<{ n: string }>(
-    "SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = $1",
+  const [row] = await adminQuery<{ n: string; r: string }>(
+    "SELECT xact_commit + xact_rollback AS n, xact_rollback AS r FROM pg_stat_database WHERE datname = $1",
     [database],
   );
   const stats = await redis.info("stats");
@@ -211,6 +214,7 @@ async function readCounters(redis: Redis, database: string): Promise<Counters> {
     commandstats.set(match[1] as string, Number(match[2]));
   return {
     transactions: Number(row?.n ?? 0),
+    rollbacks: Number(row?.r ?? 0),
     redisCommands: infoField(stats, "total_commands_processed"),
     redisCpuSeconds: infoField(cpu, "used_cpu_sys") + infoField(cpu, "used_cpu_user"),
     commandstats,
@@ -348,6 +352,7 @@ export async function runCluster(
           top.sort((a, b) => b[1] - a[1]);
           row.perCall = {
             postgresTransactions: (countedAfter.transactions - countedBefore.transactions) / calls,
+            postgresRollbacks: (countedAfter.rollbacks - countedBefore.rollbacks) / calls,
             redisCommands: (countedAfter.redisCommands - countedBefore.redisCommands) / calls,
             redisCpuMs:
               (1000 * (countedAfter.redisCpuSeconds - countedBefore.redisCpuSeconds)) / calls,
@@ -363,7 +368,7 @@ export async function runCluster(
         const per = row.perCall;
         if (per) {
           log(
-            `    per call: ${per.postgresTransactions.toFixed(2)} PostgreSQL transactions, ${per.redisCommands.toFixed(1)} Redis commands, Redis CPU ${per.redisCpuMs.toFixed(3)} ms, PostgreSQL CPU ${per.postgresCpuMs.toFixed(2)} ms`,
+            `    per call: ${per.postgresTransactions.toFixed(2)} PostgreSQL transactions (${per.postgresRollbacks.toFixed(2)} rolled back), ${per.redisCommands.toFixed(1)} Redis commands, Redis CPU ${per.redisCpuMs.toFixed(3)} ms, PostgreSQL CPU ${per.postgresCpuMs.toFixed(2)} ms`,
           );
           log(
             `    Redis commands per call: ${per.redisTop.map(([name, n]) => `${name} ${n.toFixed(1)}`).join(", ")}`,

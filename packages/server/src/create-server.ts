@@ -34,6 +34,7 @@ import { type RateLimits, rateLimitSettings } from "./rate-limits/rate-limits.js
 import { type ResolvedOptions, resolveOptions, type ServerOptions } from "./server-options.js";
 import { SessionService } from "./session-service.js";
 import type { CallStore } from "./store/call-store.js";
+import { PostgresCallStore } from "./store/postgres-call-store.js";
 import { MemoryStreamBroker } from "./streams/memory-stream-broker.js";
 import { RedisStreamBroker } from "./streams/redis-stream-broker.js";
 import type { StreamBroker } from "./streams/stream-broker.js";
@@ -155,7 +156,15 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
     clock,
   });
   const hooks = [observabilityHook(metrics, log), ...integrations.hooks, ...(given.hooks ?? [])];
-  const relay = new OutboxRelay(store, hooks, log);
+  // A shared database pays a transaction per round: rounds gather longer there (hooks are off
+  // the ring's path, and a read of the timeline flushes the round anyway).
+  const relay = new OutboxRelay(
+    store,
+    hooks,
+    log,
+    undefined,
+    store instanceof PostgresCallStore ? 50 : undefined,
+  );
   const calls = new CallService({
     store,
     broker,

@@ -100,7 +100,11 @@ describe.runIf(available)("PostgresCallStore", () => {
       ]);
       expect(outbox[1]?.facts.map((f) => f.kind)).toEqual(["member.accepted"]);
       await store.ackOutbox(outbox.map((e) => e.id));
+      // The acknowledgement rides on the relay's next read: one statement a round, not two.
+      const rows = () => store.pool.query<{ n: string }>("SELECT count(*) AS n FROM outbox");
+      expect(Number((await rows()).rows[0]?.n)).toBe(2);
       expect(await store.readOutbox(10)).toEqual([]);
+      expect(Number((await rows()).rows[0]?.n)).toBe(0);
     });
 
     it("a lost compare-and-set keeps its connection: conflicts cost no new connections", async () => {

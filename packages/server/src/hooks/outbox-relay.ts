@@ -29,6 +29,8 @@ export class OutboxRelay {
     private readonly log: Logger,
     /** Another node's commits reach this store too; a slow poll picks them up. */
     pollMs = 1_000,
+    /** How long facts wait after a commit, so one round carries many commits. */
+    private readonly gatherMs = GATHER_MS,
   ) {
     this.poll = setInterval(() => this.kick(), pollMs);
     this.poll.unref();
@@ -40,7 +42,7 @@ export class OutboxRelay {
     this.gathering = setTimeout(() => {
       this.gathering = null;
       this.run();
-    }, GATHER_MS);
+    }, this.gatherMs);
   }
 
   /**

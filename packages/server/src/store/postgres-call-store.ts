@@ -52,6 +52,8 @@ function flagsOf(call: Call, member: Member): { active: boolean; accepted: boole
 }
 
 const deadlock = "40P01";
+/** Acknowledged outbox entries kept for the next read to delete, at most. */
+const ACKS_HELD = 10_000;
 /** How often a node that is not the outbox relay asks whether it may become it. */
 const RELAY_ASK_EVERY_MS = 1_000;
 
@@ -102,6 +104,14 @@ const sql = {
     text: "SELECT id, call_id, version, facts FROM outbox ORDER BY id LIMIT $1",
   },
   ackOutbox: { name: "beckon_ack_outbox", text: "DELETE FROM outbox WHERE id = ANY($1::bigint[])" },
+  // The entries acknowledged since the last read go in the same statement (one transaction a
+  // round, not two); a data-changing CTE is not seen by its own SELECT, hence the filter.
+  ackAndReadOutbox: {
+    name: "beckon_ack_read_outbox",
+    text: `WITH acked AS (DELETE FROM outbox WHERE id = ANY($2::bigint[]))
+           SELECT id, call_id, version, facts FROM outbox WHERE NOT (id = ANY($2::bigint[]))
+           ORDER BY id LIMIT $1`,
+  },
   purge: {
     name: "beckon_purge",
     text: `DELETE FROM calls WHERE state = ${CallState.Ended} AND end_time < $1`,
@@ -160,6 +170,8 @@ export class PostgresCallStore implements CallStore {
   private relayAskAgainAt = 0;
   private closed = false;
   private readonly knownUsersCache = new KnownUsers();
+  /** Outbox entries the hooks have, deleted with the next read (or at close). */
+  private acked: number[] = [];
 
   private constructor(
     /**
@@ -384,12 +396,18 @@ export class PostgresCallStore implements CallStore {
           return [];
         }
       }
-      const result = await client.query<{
-        id: number;
-        call_id: string;
-        version: number;
-        facts: Fact[];
-      }>({ ...sql.readOutbox, values: [limit] });
+      const acked = this.acked;
+      this.acked = [];
+      const result = await client
+        .query<{ id: number; call_id: string; version: number; facts: Fact[] }>(
+          acked.length > 0
+            ? { ...sql.ackAndReadOutbox, values: [limit, acked] }
+            : { ...sql.readOutbox, values: [limit] },
+        )
+        .catch((error: unknown) => {
+          this.acked = [...acked, ...this.acked];
+          throw error;
+        });
       return result.rows.map((row) => ({
         id: row.id,
         callID: row.call_id,
@@ -402,9 +420,17 @@ export class PostgresCallStore implements CallStore {
     }
   }
 
+  /**
+   * Only the relay acknowledges, and it reads again after: the delete rides on that read. A
+   * relay that stops first leaves them to be handed out again (at least once, as promised).
+   */
   async ackOutbox(ids: readonly number[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.pool.query({ ...sql.ackOutbox, values: [ids] });
+    this.acked.push(...ids);
+    if (this.acked.length < ACKS_HELD) return;
+    const acked = this.acked;
+    this.acked = [];
+    await this.pool.query({ ...sql.ackOutbox, values: [acked] });
   }
 
   /** The relay's own connection, kept open so a node that is not the relay can ask again cheaply. */
@@ -512,6 +538,11 @@ export class PostgresCallStore implements CallStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.acked.length > 0) {
+      const acked = this.acked;
+      this.acked = [];
+      await this.pool.query({ ...sql.ackOutbox, values: [acked] }).catch(() => {});
+    }
     if (this.relayReady) await this.dropRelay(this.relayReady);
     await this.pool.end();
   }
