@@ -166,6 +166,7 @@ export const startOptionsSchema = serverOptionsSchema
     redis: true,
     devTokens: true,
     staticDir: true,
+    consoleDir: true,
     push: true,
   })
   .extend({ port: serverOptionsSchema.shape.port.unwrap().default(4000) })

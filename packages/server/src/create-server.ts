@@ -8,6 +8,10 @@ import type { Logger } from "pino";
 import { API_PREFIX } from "./api/api-dependencies.js";
 import { beckonApi } from "./api/api-plugin.js";
 import { CallService } from "./call-service.js";
+import { ConsoleFeed } from "./console/console-feed.js";
+import { ConsoleSessions } from "./console/console-sessions.js";
+import { LiveStats } from "./console/live-stats.js";
+import { MemoryStatsBoard, RedisStatsBoard, type StatsBoard } from "./console/stats-board.js";
 import { Gateway } from "./gateway/gateway.js";
 import type { Hook } from "./hooks/hook.js";
 import { observabilityHook } from "./hooks/observability-hook.js";
@@ -25,6 +29,7 @@ import {
   openRedisRateLimits,
   openStore,
   redactUrl,
+  redisTarget,
   timerSourceFor,
 } from "./node-services.js";
 import { MemoryPresence } from "./presence/memory-presence.js";
@@ -155,7 +160,28 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
     log,
     clock,
   });
-  const hooks = [observabilityHook(metrics, log), ...integrations.hooks, ...(given.hooks ?? [])];
+  // The console's live numbers: this node's, left for the others on a board (Redis in a cluster).
+  const liveStats = new LiveStats({
+    nodeID,
+    registry: metrics.registry,
+    devicesOnline: () => gauges.devicesOnline(),
+    clock,
+  });
+  let board: StatsBoard;
+  try {
+    board = own(
+      redis ? await RedisStatsBoard.open(redisTarget(redis.url)) : new MemoryStatsBoard(),
+    );
+  } catch (error) {
+    for (const made of owned.reverse()) await made.close().catch(() => {});
+    throw error;
+  }
+  const hooks = [
+    observabilityHook(metrics, log),
+    liveStats.hook,
+    ...integrations.hooks,
+    ...(given.hooks ?? []),
+  ];
   // A shared database pays a transaction per round: rounds gather longer there (hooks are off
   // the ring's path, and a read of the timeline flushes the round anyway).
   const relay = new OutboxRelay(
@@ -250,6 +276,15 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
     },
     log,
   );
+  const consoleFeed = new ConsoleFeed({
+    stats: liveStats,
+    board,
+    store,
+    health: integrations.health,
+    log,
+    clock,
+  });
+  await consoleFeed.start();
   await http.register(beckonApi, {
     prefix: API_PREFIX,
     secret: config.secret,
@@ -259,6 +294,17 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
     rateLimits,
     ...integrations.api,
     settled: () => relay.flush(),
+    console: {
+      sessions: new ConsoleSessions({ secret: config.secret, keys: integrations.keys, clock }),
+      feed: consoleFeed,
+      store,
+      presence,
+      pushRegistrations: integrations.pushRegistrations,
+      webhooks: integrations.webhooks,
+      health: integrations.health,
+      pushProviders: integrations.dispatcher.providerNames(),
+      clock,
+    },
   });
   http.all("/metrics", async (request, reply) => {
     if (request.method !== "GET" && request.method !== "HEAD") {
@@ -278,6 +324,7 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
     closing ??= (async () => {
       clearInterval(purgeTimer);
       sweeping = false;
+      await consoleFeed.close(nodeID);
       gateway.close();
       http.server.closeAllConnections();
       await http.close();

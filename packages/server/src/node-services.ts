@@ -48,7 +48,7 @@ export interface RedisSettings {
   clock: () => number;
 }
 
-function redisTarget(location: string): { url: string; prefix?: string } {
+export function redisTarget(location: string): { url: string; prefix?: string } {
   if (!/^rediss?:\/\//.test(location))
     throw new Error(`createServer: \`redis\` must be a redis:// or rediss:// URL, not ${location}`);
   const { url, value: prefix } = takeParam(location, "prefix");

@@ -269,6 +269,17 @@ export const serverOptionsSchema = z
           cli: false,
         }),
       ),
+    consoleDir: z
+      .string()
+      .min(1)
+      .optional()
+      .meta(
+        meta({
+          description:
+            "the built operator console, served at /console (default: apps/console/dist when built)",
+          cli: false,
+        }),
+      ),
     logLevel: z
       .enum(logLevels)
       .default("info")

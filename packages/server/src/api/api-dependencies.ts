@@ -1,6 +1,8 @@
 // What the server API needs of the rest of the node, handed to each of its plugins as options.
+
 import type { Actor, CallCommand, InviteCommand, ReplyOf } from "@beckon/engine";
 import type { CallInvitationSentResult } from "@beckon/protocol";
+import type { ConsoleRouteDependencies } from "../console/console-routes.js";
 import type { Presence } from "../presence/presence.js";
 import type { PushRegistrationStore } from "../push/push-registration-store.js";
 import type { RateLimits } from "../rate-limits/rate-limits.js";
@@ -43,6 +45,8 @@ export interface ApiDependencies {
   /** The largest extendedData the engine takes (server option); the schemas refuse more. */
   maxExtendedDataBytes?: number;
   clock?: () => number;
+  /** The operator console's sign-in, live stream and read models; absent: no such routes. */
+  console?: ConsoleRouteDependencies;
 }
 
 /** Where a node mounts the server API. */

@@ -4,6 +4,7 @@
 // their own file. A new resource is a new `*-routes.ts` registered below.
 import type { FastifyInstance, RegisterOptions } from "fastify";
 import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
+import { consoleRoutes } from "../console/console-routes.js";
 import type { ApiDependencies } from "./api-dependencies.js";
 import { apiKeyRoutes } from "./api-key-routes.js";
 import { API_BODY_LIMIT_BYTES } from "./api-schemas.js";
@@ -40,4 +41,5 @@ export async function beckonApi(
     await app.register(webhookRoutes, { ...deps.webhooks, clock: deps.clock });
   }
   await app.register(apiKeyRoutes, { keys: deps.keys, clock: deps.clock });
+  if (deps.console) await app.register(consoleRoutes, deps.console);
 }

@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import { decodeJwt } from "jose";
 import { verifyToken } from "../auth-tokens.js";
+import { consoleSessionKey } from "../console/console-routes.js";
 import type { ApiDependencies } from "./api-dependencies.js";
 import { type ApiKey, type ApiScope, allows } from "./api-key-store.js";
 import { ApiProblem } from "./problem.js";
@@ -23,7 +24,10 @@ declare module "fastify" {
   }
 }
 
-export type AuthOptions = Pick<ApiDependencies, "secret" | "keys" | "rateLimits" | "clock">;
+export type AuthOptions = Pick<
+  ApiDependencies,
+  "secret" | "keys" | "rateLimits" | "clock" | "console"
+>;
 
 function bearer(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
@@ -73,7 +77,7 @@ async function auth(app: FastifyInstance, options: AuthOptions): Promise<void> {
     return subject;
   }
 
-  app.addHook("onRequest", async (request) => {
+  app.addHook("onRequest", async (request, reply) => {
     const { scope, user } = request.routeOptions.config;
     if (user) {
       request.userID = await loginTokenUser(bearer(request));
@@ -82,6 +86,19 @@ async function auth(app: FastifyInstance, options: AuthOptions): Promise<void> {
     }
     if (!scope) return;
     const presented = bearer(request);
+    // No key: perhaps the operator console's session cookie stands for one.
+    const sessionKey =
+      presented || !options.console
+        ? undefined
+        : await consoleSessionKey(request, reply, options.console.sessions);
+    if (sessionKey) {
+      if (!allows(sessionKey.scopes, scope)) {
+        throw new ApiProblem(403, ErrorCode.TokenInvalid, `this needs the ${scope} scope`);
+      }
+      request.apiKey = sessionKey;
+      await charge(`key:${sessionKey.id}`);
+      return;
+    }
     if (!presented) {
       throw new ApiProblem(
         401,

@@ -17,6 +17,7 @@ import { API_PREFIX } from "../api/api-dependencies.js";
 import { problem } from "../api/problem.js";
 import type { ResolvedOptions } from "../server-options.js";
 import { badRequestLog } from "./bad-request-log.js";
+import { builtConsoleDir, consoleStaticPlugin } from "./console-static.js";
 import { demoStaticPlugin } from "./demo-static.js";
 import { planConnections } from "./descriptor-budget.js";
 import { devRoutesPlugin } from "./dev-routes.js";
@@ -157,6 +158,8 @@ export async function buildHttpApp(
   if (options.devTokens) {
     await app.register(devRoutesPlugin, { secret: options.secret, onlineUsers: node.onlineUsers });
   }
+  const consoleDir = options.consoleDir ?? builtConsoleDir();
+  if (consoleDir) await app.register(consoleStaticPlugin, { root: consoleDir });
   if (options.staticDir) await app.register(demoStaticPlugin, { root: options.staticDir });
   return app;
 }

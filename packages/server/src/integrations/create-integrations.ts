@@ -4,6 +4,7 @@
 import type { Logger } from "pino";
 import type { ApiDependencies } from "../api/api-dependencies.js";
 import type { ApiKeyStore } from "../api/api-key-store.js";
+import type { IntegrationHealth } from "../console/integration-health.js";
 import type { Hook } from "../hooks/hook.js";
 import type { Presence } from "../presence/presence.js";
 import { type ApnsOptions, ApnsProvider } from "../push/apns-provider.js";
@@ -65,6 +66,8 @@ export interface Integrations {
   /** Invitations sent to devices and their receipts (the call service records into it). */
   deliveries: DeliveryLog;
   dispatcher: PushDispatcher;
+  /** Webhook endpoints' and push providers' health, for operators. */
+  health: IntegrationHealth;
   /** The VAPID public key pages subscribe with; undefined without Web Push. */
   vapidPublicKey: string | undefined;
   /** The server API's dependencies, less the call service and the secret. */
@@ -159,6 +162,7 @@ export function createIntegrations(options: IntegrationOptions): Integrations {
     timeline,
     deliveries,
     dispatcher,
+    health: stores.health,
     vapidPublicKey,
     api: {
       presence: options.presence,

@@ -5,6 +5,11 @@
 import type pg from "pg";
 import { type ApiKeyStore, SqliteApiKeyStore } from "../api/api-key-store.js";
 import { PostgresApiKeyStore } from "../api/postgres-api-key-store.js";
+import {
+  type IntegrationHealth,
+  PostgresIntegrationHealth,
+  SqliteIntegrationHealth,
+} from "../console/integration-health.js";
 import { PostgresPushRegistrationStore } from "../push/postgres-push-registration-store.js";
 import {
   type PushRegistrationStore,
@@ -26,6 +31,8 @@ export interface IntegrationStores {
   timeline: TimelineStore;
   /** When each device was sent a call's invitation and acknowledged it. */
   deliveries: DeliveryLogStore;
+  /** Webhook endpoints' and push providers' health, read from the tables above. */
+  health: IntegrationHealth;
   /**
    * Other nodes use the same stores: queued work is then looked for now and then (not only
    * when this node queued it), and a push queued long ago is a dead node's to take over.
@@ -38,12 +45,16 @@ export interface IntegrationStores {
 export function sqliteIntegrationStores(path: string): IntegrationStores {
   const db = openSqlite(path);
   const releaseCheckpoints = checkpointInBackground(db, path);
+  const pushRegistrations = new SqlitePushRegistrationStore(db);
+  const webhooks = new SqliteWebhookStore(db);
   return {
     keys: new SqliteApiKeyStore(db),
-    pushRegistrations: new SqlitePushRegistrationStore(db),
-    webhooks: new SqliteWebhookStore(db),
+    pushRegistrations,
+    webhooks,
     timeline: new SqliteTimelineStore(db),
     deliveries: new SqliteDeliveryLogStore(db),
+    // After the push and webhook stores: it reads (and indexes) their tables.
+    health: new SqliteIntegrationHealth(db),
     shared: false,
     async close() {
       await releaseCheckpoints();
@@ -64,6 +75,7 @@ export function postgresIntegrationStores(pool: pg.Pool): IntegrationStores {
     webhooks: new PostgresWebhookStore(pool),
     timeline: new PostgresTimelineStore(pool),
     deliveries: new PostgresDeliveryLogStore(pool),
+    health: new PostgresIntegrationHealth(pool),
     shared: true,
     async close() {},
   };

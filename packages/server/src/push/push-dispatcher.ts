@@ -64,6 +64,11 @@ export class PushDispatcher {
     this.retryBaseMs = options.retryBaseMs ?? 1_000;
   }
 
+  /** The names of the providers configured. */
+  providerNames(): PushProviderName[] {
+    return [...this.providers.keys()];
+  }
+
   /** The providers configured, by name. */
   has(provider: PushProviderName): boolean {
     return this.providers.has(provider);

@@ -14,6 +14,9 @@ export interface CallPage {
   next: number;
 }
 
+/** Which calls an operator lists: ringing (started, someone still pending), started, or any. */
+export type CallListFilter = "ringing" | "started" | "recent";
+
 /** One decision, written atomically with what it means for the outside world. */
 export interface CallCommit {
   /** The call as decided, its version already bumped. */
@@ -59,6 +62,10 @@ export interface CallStore {
   activeCallsOf(userID: string): Promise<Call[]>;
   /** Calls where the user is or was a member, newest first; `before` 0 starts from the newest. */
   listCallsOf(userID: string, count: number, before: number): Promise<CallPage>;
+  /** Calls by `filter`, newest first (operators' views; through indexes, never a full scan). */
+  listCalls(filter: CallListFilter, limit: number): Promise<Call[]>;
+  /** How many started calls have an invitee still pending (a ring deadline is set). */
+  countRingingCalls(): Promise<number>;
   /** Every started call, for the sweep after a restart. */
   startedCallIDs(): Promise<string[]>;
   /** How many calls are started and not ended, by mode: the active-calls gauge at scrape time. */

@@ -6,6 +6,7 @@ import { CallState, CallUserState, isActive } from "@beckon/protocol";
 import { runner } from "node-pg-migrate";
 import pg from "pg";
 import {
+  type CallListFilter,
   type CallCommit,
   type CallPage,
   type CallStore,
@@ -80,6 +81,24 @@ const sql = {
     name: "beckon_list_calls",
     text: `SELECT m.list_pos, c.data FROM call_members m JOIN calls c ON c.seq = m.call_seq
            WHERE m.user_id = $1 AND m.list_pos < $2 ORDER BY m.list_pos DESC LIMIT $3`,
+  },
+  listRinging: {
+    name: "beckon_list_ringing",
+    text: `SELECT data FROM calls WHERE seq IN
+             (SELECT DISTINCT call_seq FROM timers WHERE kind = 'deadline')
+           ORDER BY seq DESC LIMIT $1`,
+  },
+  listStarted: {
+    name: "beckon_list_started",
+    text: `SELECT data FROM calls WHERE state = ${CallState.Started} ORDER BY seq DESC LIMIT $1`,
+  },
+  listRecent: {
+    name: "beckon_list_recent",
+    text: "SELECT data FROM calls ORDER BY seq DESC LIMIT $1",
+  },
+  countRinging: {
+    name: "beckon_count_ringing",
+    text: "SELECT count(DISTINCT call_seq)::int AS n FROM timers WHERE kind = 'deadline'",
   },
   startedCalls: {
     name: "beckon_started_calls",
@@ -343,6 +362,22 @@ export class PostgresCallStore implements CallStore {
       calls: page.map((row) => row.data),
       next: result.rows.length > count && last ? last.list_pos : 0,
     };
+  }
+
+  async listCalls(filter: CallListFilter, limit: number): Promise<Call[]> {
+    const query =
+      filter === "ringing"
+        ? sql.listRinging
+        : filter === "started"
+          ? sql.listStarted
+          : sql.listRecent;
+    const result = await this.pool.query<{ data: Call }>({ ...query, values: [limit] });
+    return result.rows.map((row) => row.data);
+  }
+
+  async countRingingCalls(): Promise<number> {
+    const result = await this.pool.query<{ n: number }>(sql.countRinging);
+    return result.rows[0]?.n ?? 0;
   }
 
   async startedCallIDs(): Promise<string[]> {

@@ -6,6 +6,7 @@ import { CallState, CallUserState, isActive } from "@beckon/protocol";
 import Database from "better-sqlite3";
 import { checkpointInBackground } from "../sqlite/checkpointer.js";
 import {
+  type CallListFilter,
   type CallCommit,
   type CallPage,
   type CallStore,
@@ -64,6 +65,8 @@ const migrations = [
    );`,
   // The active-calls gauge counts started calls at every scrape; without this it reads the table.
   "CREATE INDEX IF NOT EXISTS calls_started ON calls(seq) WHERE state = 1;",
+  // Operators list and count ringing calls through their deadlines.
+  "CREATE INDEX IF NOT EXISTS timers_kind ON timers(kind, call_seq);",
 ];
 
 interface CallRow {
@@ -163,6 +166,20 @@ export class SqliteCallStore implements CallStore {
       listCalls: db.prepare<[string, number, number], CallRow>(
         `SELECT c.seq, c.data FROM call_members m JOIN calls c ON c.seq = m.call_seq
          WHERE m.user_id = ? AND m.call_seq < ? ORDER BY m.call_seq DESC LIMIT ?`,
+      ),
+      listRinging: db.prepare<[number], CallRow>(
+        `SELECT seq, data FROM calls WHERE seq IN
+           (SELECT DISTINCT call_seq FROM timers WHERE kind = 'deadline')
+         ORDER BY seq DESC LIMIT ?`,
+      ),
+      listStarted: db.prepare<[number], CallRow>(
+        `SELECT seq, data FROM calls WHERE state = ${CallState.Started} ORDER BY seq DESC LIMIT ?`,
+      ),
+      listRecent: db.prepare<[number], CallRow>(
+        "SELECT seq, data FROM calls ORDER BY seq DESC LIMIT ?",
+      ),
+      countRinging: db.prepare<[], { n: number }>(
+        "SELECT count(DISTINCT call_seq) AS n FROM timers WHERE kind = 'deadline'",
       ),
       startedCalls: db.prepare<[], { call_id: string }>(
         `SELECT call_id FROM calls WHERE state = ${CallState.Started}`,
@@ -334,6 +351,20 @@ export class SqliteCallStore implements CallStore {
       calls: page.map((row) => JSON.parse(row.data) as Call),
       next: rows.length > count && last ? last.seq : 0,
     };
+  }
+
+  async listCalls(filter: CallListFilter, limit: number): Promise<Call[]> {
+    const statement =
+      filter === "ringing"
+        ? this.statements.listRinging
+        : filter === "started"
+          ? this.statements.listStarted
+          : this.statements.listRecent;
+    return statement.all(limit).map((row) => JSON.parse(row.data) as Call);
+  }
+
+  async countRingingCalls(): Promise<number> {
+    return this.statements.countRinging.get()?.n ?? 0;
   }
 
   async startedCallIDs(): Promise<string[]> {
