@@ -10,6 +10,7 @@ import { CallUserState } from "@beckon/protocol";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { SqliteApiKeyStore } from "../src/api/api-key-store.js";
+import type { ConsoleSnapshot } from "../src/console/console-feed.js";
 import { openSqlite } from "../src/sqlite/module-schema.js";
 import { useWorld } from "./support/world.js";
 
@@ -151,7 +152,7 @@ describe("operator routes", () => {
     const decoder = new TextDecoder();
     let buffered = "";
     /** The next snapshot event that satisfies `test`. */
-    const nextSnapshot = async (test: (snapshot: Record<string, never>) => boolean) => {
+    const nextSnapshot = async (test: (snapshot: ConsoleSnapshot) => boolean) => {
       for (;;) {
         const end = buffered.indexOf("\n\n");
         if (end >= 0) {
@@ -159,7 +160,7 @@ describe("operator routes", () => {
           buffered = buffered.slice(end + 2);
           const data = /^data: (.*)$/m.exec(event)?.[1];
           if (event.startsWith("event: snapshot") && data) {
-            const snapshot = JSON.parse(data) as Record<string, never>;
+            const snapshot = JSON.parse(data) as ConsoleSnapshot;
             if (test(snapshot)) return snapshot;
           }
           continue;
@@ -176,11 +177,9 @@ describe("operator routes", () => {
     const phone = await world.device(server, "bob", { deviceID: "phone" });
     await world.device(server, "bob", { deviceID: "laptop" });
     const { callID } = await alice.client.callInvite(["bob"], { timeout: 30 });
-    const ringing = await nextSnapshot(
-      (s) => (s as { calls: { ringing: number } }).calls.ringing === 1,
-    );
+    const ringing = await nextSnapshot((s) => s.calls.ringing === 1);
     expect(ringing).toMatchObject({ devicesOnline: 3, rings: 1 });
-    expect((ringing as { liveCalls: Array<{ callID: string }> }).liveCalls[0]?.callID).toBe(callID);
+    expect(ringing.liveCalls[0]?.callID).toBe(callID);
 
     const devices = (await (
       await fetch(`${server.httpUrl}/api/users/bob/devices`, { headers: auth })
@@ -190,11 +189,9 @@ describe("operator routes", () => {
 
     await phone.waitFor("callInvitationReceived", (e) => e.callID === callID);
     await phone.client.callAccept(callID, {});
-    const answered = await nextSnapshot(
-      (s) => (s as { calls: { ringing: number } }).calls.ringing === 0,
-    );
+    const answered = await nextSnapshot((s) => s.calls.ringing === 0);
     expect(answered).toMatchObject({ calls: { ringing: 0 } });
-    expect((answered as { latency: { count: number } }).latency.count).toBeGreaterThan(0);
+    expect(answered.latency.count).toBeGreaterThan(0);
     const started = await fetch(`${server.httpUrl}/api/calls?state=recent`, { headers: auth });
     const list = (await started.json()) as { calls: Array<{ callID: string; members: unknown[] }> };
     expect(list.calls[0]?.callID).toBe(callID);

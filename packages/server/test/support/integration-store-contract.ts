@@ -500,6 +500,75 @@ export function describeIntegrationStores(
       });
     });
 
+    describe("health (the console's read model)", () => {
+      it("tells each endpoint's pause, queue and last failure, and the pushes by provider", async () => {
+        const failing = await stores.webhooks.addEndpoint(
+          { url: "https://a.example/hook", events: null, description: "" },
+          NOW,
+        );
+        const quiet = await stores.webhooks.addEndpoint(
+          { url: "https://b.example/hook", events: ["call_end"], description: "" },
+          NOW + 1,
+        );
+        await stores.webhooks.enqueueMany(
+          [
+            { dedupeKey: "h1", payload: payload("call_invite") },
+            { dedupeKey: "h2", payload: payload("call_accept") },
+          ],
+          NOW,
+        );
+        const [first] = await stores.webhooks.claimDue(NOW + 10, 1, NOW + 100, "node-a");
+        await stores.webhooks.recordAttempt(
+          {
+            deliveryID: first?.id as string,
+            attempt: 1,
+            at: NOW + 20,
+            httpStatus: 503,
+            error: "",
+            durationMs: 3,
+          },
+          { status: "pending", nextAttemptAt: NOW + 2_000 },
+        );
+        await stores.webhooks.pauseEndpoint(failing.id, NOW + 60_000);
+        const health = await stores.health.endpoints(NOW - 1);
+        expect(health).toEqual([
+          {
+            endpointID: failing.id,
+            pausedUntil: NOW + 60_000,
+            queueDepth: 2,
+            delivered: 0,
+            dead: 0,
+            lastError: { at: NOW + 20, httpStatus: 503, error: "" },
+          },
+          {
+            endpointID: quiet.id,
+            pausedUntil: 0,
+            queueDepth: 0,
+            delivered: 0,
+            dead: 0,
+            lastError: null,
+          },
+        ]);
+
+        const bob = await stores.pushRegistrations.add(
+          "bob",
+          "phone",
+          { provider: "fcm", token: "hb" },
+          NOW,
+        );
+        const sent = await stores.pushRegistrations.claimSend("hk1", bob, message("hc"), NOW);
+        const failed = await stores.pushRegistrations.claimSend("hk2", bob, message("hc"), NOW);
+        await stores.pushRegistrations.claimSend("hk3", bob, message("hc"), NOW);
+        const old = await stores.pushRegistrations.claimSend("hk4", bob, message("hc"), NOW - 10);
+        await stores.pushRegistrations.finishSend(sent?.id ?? 0, "sent", 200, "", NOW + 1);
+        await stores.pushRegistrations.finishSend(failed?.id ?? 0, "failed", 500, "", NOW + 1);
+        await stores.pushRegistrations.finishSend(old?.id ?? 0, "failed", 500, "", NOW + 1);
+        expect(await stores.health.pushes(NOW)).toEqual([
+          { provider: "fcm", sent: 1, failed: 1, expired: 0, queued: 1 },
+        ]);
+      });
+    });
+
     describe("device deliveries", () => {
       const record = (deviceID: string, at: number, step: "sent" | "received" = "sent") => ({
         callID: "c1",
