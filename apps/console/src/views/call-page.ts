@@ -77,9 +77,15 @@ function diagram(sequence: Sequence): HTMLElement {
       ),
       h(
         "td",
-        { class: `seq-step tone-text-${step.tone}`, testid: "step-label" },
-        step.label,
+        { class: `seq-step tone-text-${step.tone}` },
+        h("span", { testid: "step-label" }, step.label),
         step.derived ? h("span", { class: "sub" }, "implied by the rules") : null,
+        // On a phone the time column folds into the step.
+        h(
+          "span",
+          { class: "sub seq-when-inline" },
+          `${timeOf(step.at)} · +${duration(step.sinceStart)} · Δ ${duration(step.sincePrevious)}`,
+        ),
       ),
       cells,
     );

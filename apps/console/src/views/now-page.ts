@@ -54,7 +54,7 @@ function chart(title: string, series: uPlot.Series[], kind: "bars" | "lines") {
       ...series.map((s) =>
         kind === "bars"
           ? { ...s, paths: uPlot.paths.bars?.({ size: [0.7, 14] }), points: { show: false } }
-          : { ...s, spanGaps: false, points: { show: false } },
+          : { ...s, spanGaps: false, points: { show: true, size: 5 } },
       ),
     ],
   });
@@ -130,7 +130,11 @@ export const nowPage: Page = (container, { feed }) => {
     );
     rings.set(String(snapshot.rings));
     p50.set(latency(snapshot.latency.p50));
-    p99.set(latency(snapshot.latency.p99), null, `${snapshot.latency.count} deliveries, last hour`);
+    p99.set(
+      latency(snapshot.latency.p99),
+      null,
+      `${snapshot.latency.count} ${snapshot.latency.count === 1 ? "delivery" : "deliveries"}, last hour`,
+    );
     shed.set(
       snapshot.shed === null ? "—" : String(snapshot.shed),
       snapshot.shed ? "bad" : null,
