@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BeckonServer, createServer } from "@beckon/server";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { runApikeyCommand } from "../../../packages/server/src/api/apikey-command.js";
+import { runApikeyCommand } from "../../../packages/server/src/cli-apikey.js";
 import {
   postgresUrl,
   redisUrl,

@@ -80,7 +80,11 @@ describe("combineStats", () => {
 describe("LiveStats", () => {
   it("reads the ring latency histogram and counts invitations from the facts", async () => {
     let now = T0 + 5_000;
-    const metrics = new BeckonMetrics({ devicesOnline: () => 3, pendingDeadlines: () => 0 });
+    const metrics = new BeckonMetrics({
+      devicesOnline: () => 3,
+      pendingDeadlines: () => 0,
+      activeCalls: async () => ({ general: 0, advanced: 0 }),
+    });
     const stats = new LiveStats({
       nodeID: "n",
       registry: metrics.registry,

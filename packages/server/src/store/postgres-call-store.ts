@@ -6,8 +6,8 @@ import { CallState, CallUserState, isActive } from "@beckon/protocol";
 import { runner } from "node-pg-migrate";
 import pg from "pg";
 import {
-  type CallListFilter,
   type CallCommit,
+  type CallListFilter,
   type CallPage,
   type CallStore,
   type CommitResult,

@@ -6,8 +6,8 @@ import { CallState, CallUserState, isActive } from "@beckon/protocol";
 import Database from "better-sqlite3";
 import { checkpointInBackground } from "../sqlite/checkpointer.js";
 import {
-  type CallListFilter,
   type CallCommit,
+  type CallListFilter,
   type CallPage,
   type CallStore,
   type CommitResult,
