@@ -328,6 +328,7 @@ describe.runIf(available)("PostgresCallStore", () => {
         "0005_device_deliveries",
         "0006_webhook_endpoint_pause",
         "0007_webhook_claims_per_endpoint",
+        "0008_integration_health",
       ]);
     } finally {
       await second.close();

@@ -141,6 +141,28 @@ export function describeCallStore(name: string, open: () => Promise<CallStore>):
       expect(await store.countStartedCalls()).toEqual({ general: 0, advanced: 1 });
     });
 
+    it("lists calls by state, newest first, and counts the ringing ones (operators)", async () => {
+      const ringing = makeCall("alice", ["bob"]);
+      const answered = { ...makeCall("carol", ["dave"]), mode: CallInvitationMode.Advanced };
+      const over = makeCall("erin", ["frank"]);
+      for (const call of [ringing, answered, over]) await insert(store, call);
+      await update(store, answered, accepted(answered, "dave").call);
+      await update(store, over, ended(over, 5));
+      const ids = (calls: Call[]) => calls.map((call) => call.callID);
+      expect(ids(await store.listCalls("ringing", 10))).toEqual([ringing.callID]);
+      expect(ids(await store.listCalls("started", 10))).toEqual([answered.callID, ringing.callID]);
+      expect(ids(await store.listCalls("recent", 10))).toEqual([
+        over.callID,
+        answered.callID,
+        ringing.callID,
+      ]);
+      expect(ids(await store.listCalls("recent", 1))).toEqual([over.callID]);
+      expect(await store.countRingingCalls()).toBe(1);
+      await update(store, ringing, ended(ringing, 6));
+      expect(await store.countRingingCalls()).toBe(0);
+      expect(await store.listCalls("ringing", 10)).toEqual([]);
+    });
+
     it("pages a user's calls newest first, without skips or repeats while calls are added", async () => {
       const ids: string[] = [];
       for (let i = 0; i < 25; i++) {
