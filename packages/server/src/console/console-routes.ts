@@ -5,6 +5,7 @@
 import { ErrorCode } from "@beckon/protocol";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { z } from "zod";
 import type { ApiKey } from "../api/api-key-store.js";
 import * as s from "../api/api-schemas.js";
 import { ApiProblem } from "../api/problem.js";
@@ -43,13 +44,6 @@ declare module "fastify" {
     consoleSession?: ConsoleSession;
   }
 }
-
-const problemReplies = {
-  400: s.problemSchema,
-  401: s.problemSchema,
-  403: s.problemSchema,
-  404: s.problemSchema,
-};
 
 const HOUR = 3_600_000;
 /** Sent now and then so proxies keep an idle stream open. */
@@ -139,6 +133,7 @@ export async function consoleRoutes(
     {
       schema: {
         tags: ["console"],
+        operationId: "signInConsole",
         summary: "Sign in to the console: an admin API key for a session cookie",
         description:
           "The reply sets an HttpOnly, SameSite=Strict cookie scoped to /api; requests with it " +
@@ -146,7 +141,7 @@ export async function consoleRoutes(
           "session opened with `actions: true`.",
         security: [],
         body: c.signInBody,
-        response: { 200: c.sessionView, ...problemReplies },
+        response: { 200: c.sessionView, ...s.bodyProblemReplies },
       },
     },
     async (request, reply) => {
@@ -166,8 +161,9 @@ export async function consoleRoutes(
       config: { scope: "read" },
       schema: {
         tags: ["console"],
+        operationId: "getConsoleSession",
         summary: "The console session the cookie carries",
-        response: { 200: c.sessionView, ...problemReplies },
+        response: { 200: c.sessionView, ...s.problemReplies },
       },
     },
     async (request) => {
@@ -183,9 +179,10 @@ export async function consoleRoutes(
     {
       schema: {
         tags: ["console"],
+        operationId: "signOutConsole",
         summary: "Sign out of the console (clears the session cookie)",
         security: [],
-        response: { 204: s.noContent, ...problemReplies },
+        response: { 204: s.noContent, ...s.publicProblemReplies },
       },
     },
     async (request, reply) =>
@@ -201,8 +198,9 @@ export async function consoleRoutes(
       config: { scope: "read" },
       schema: {
         tags: ["console"],
+        operationId: "getStats",
         summary: "The deployment now: calls, devices online, rings and ring latency (last hour)",
-        response: { 200: c.snapshotView, ...problemReplies },
+        response: { 200: c.snapshotView, ...s.problemReplies },
       },
     },
     async () => feed.snapshot(),
@@ -214,12 +212,19 @@ export async function consoleRoutes(
       config: { scope: "read" },
       schema: {
         tags: ["console"],
+        operationId: "streamEvents",
         summary: "The same as /stats, live, as Server-Sent Events",
         description:
           "`text/event-stream`: an `event: snapshot` whose data is a ConsoleSnapshot at once, " +
           "then whenever it changes (checked every second). Works with EventSource; a comment " +
           "line keeps an idle stream open.",
-        response: problemReplies,
+        response: {
+          200: {
+            description: "A stream of `snapshot` events (text/event-stream)",
+            content: { "text/event-stream": { schema: z.string() } },
+          },
+          ...s.problemReplies,
+        },
       },
     },
     async (request, reply) => {
@@ -257,9 +262,10 @@ export async function consoleRoutes(
       config: { scope: "read" },
       schema: {
         tags: ["calls"],
+        operationId: "listCalls",
         summary: "Calls by state, newest first: ringing, started, or any recent one",
         querystring: c.listCallsQuery,
-        response: { 200: c.callListReply, ...problemReplies },
+        response: { 200: c.callListReply, ...s.problemReplies },
       },
     },
     async (request) => {
@@ -274,9 +280,10 @@ export async function consoleRoutes(
       config: { scope: "read" },
       schema: {
         tags: ["users"],
+        operationId: "listUserDevices",
         summary: "The user's devices: online where and since, platform, push registrations",
         params: s.userParams,
-        response: { 200: c.devicesReply, ...problemReplies },
+        response: { 200: c.devicesReply, ...s.problemReplies },
       },
     },
     async (request) => {
@@ -318,8 +325,9 @@ export async function consoleRoutes(
       config: { scope: "admin" },
       schema: {
         tags: ["webhooks", "push"],
+        operationId: "getIntegrationHealth",
         summary: "Webhook endpoints' state and the push providers' last hour",
-        response: { 200: c.integrationsReply, ...problemReplies },
+        response: { 200: c.integrationsReply, ...s.problemReplies },
       },
     },
     async () => {
