@@ -1,6 +1,7 @@
 // The fault suite: three `beckon start` processes on a PostgreSQL and a Redis of the suite's own,
 // each user's devices spread over the nodes behind failover balancers, under steady ringing.
-// In turn: kill -9 of a node, a Redis restart, a PostgreSQL restart, a 5 s stall of Redis.
+// In turn: a Redis restart, a PostgreSQL restart, a 5 s stall of Redis, kill -9 of a node (last,
+// so the cluster needs no restart).
 // After each: every acknowledged operation is in the store (read through the server API), every
 // device that stays connected gets each event once and never an invitation after its deadline,
 // every deadline fires exactly once, no node has exited or logged an uncaught error, and every
@@ -31,7 +32,7 @@ import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy.js";
 import { SECRET } from "./support/world.js";
 
 /** After a fault is over, every pair's callee rings again within this. */
-const RESUME_BOUND_MS = 15_000;
+const RESUME_BOUND_MS = 20_000;
 /** Ring time of the suite's calls: short, so deadlines keep firing during every fault. */
 const CALL_TIMEOUT_S = 3;
 const PAIRS = 6;
@@ -429,6 +430,18 @@ describe.runIf(available)("cluster faults", () => {
     }
   }
 
+  it("a Redis restart", async () => {
+    await phase("Redis restart", () => redis.restart(500), 3);
+  }, 90_000);
+
+  it("a PostgreSQL restart", async () => {
+    await phase("PostgreSQL restart", () => postgres.restart(1_000), 3);
+  }, 90_000);
+
+  it("a 5 s stall of Redis", async () => {
+    await phase("Redis stalled 5 s", () => redis.stall(5_000), 3);
+  }, 90_000);
+
   it("kill -9 of a node", async () => {
     await phase(
       "kill -9 of a node",
@@ -442,21 +455,5 @@ describe.runIf(available)("cluster faults", () => {
       },
       2,
     );
-    // The node comes back for the next faults, behind its balancer again.
-    const back = await startNode(0);
-    nodes[0] = back;
-    balancers[0]?.retarget(back.port);
-  }, 90_000);
-
-  it("a Redis restart", async () => {
-    await phase("Redis restart", () => redis.restart(500), 3);
-  }, 90_000);
-
-  it("a PostgreSQL restart", async () => {
-    await phase("PostgreSQL restart", () => postgres.restart(1_000), 3);
-  }, 90_000);
-
-  it("a 5 s stall of Redis", async () => {
-    await phase("Redis stalled 5 s", () => redis.stall(5_000), 3);
   }, 90_000);
 });
