@@ -1,7 +1,7 @@
 // Where the nodes of a deployment leave their live numbers for each other's consoles: in this
 // process for a single node, in a Redis hash (one field per node) for a cluster. A node's entry
 // older than a few publishing rounds is a stopped node's and is left out.
-import { Redis } from "ioredis";
+import { type RedisClient, redisClient } from "../redis-connection.js";
 import type { NodeStats } from "./live-stats.js";
 
 export interface StatsBoard {
@@ -34,12 +34,13 @@ export class MemoryStatsBoard implements StatsBoard {
 /** Infinity does not survive JSON: the last histogram bound travels as null. */
 export class RedisStatsBoard implements StatsBoard {
   private constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly key: string,
   ) {}
 
   static async open(options: { url: string; prefix?: string }): Promise<RedisStatsBoard> {
-    const redis = new Redis(options.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    // One hash, so one slot: a Redis Cluster (`?cluster=1`) serves it as a single Redis does.
+    const redis = redisClient(options.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
     // Failures surface as rejected commands; the console then shows this node's own numbers.
     redis.on("error", () => {});
     await redis.connect();
