@@ -21,6 +21,7 @@ const PATH_KEYS = [
   "push.fcm.serviceAccountFile",
   "push.apns.keyFile",
   "push.http.secretFile",
+  "zegoServerSecretFile",
 ];
 
 /** Apple's key and team IDs are ten upper-case letters and digits. */
@@ -125,6 +126,39 @@ const pushSchema = z
   .strict()
   .prefault({});
 
+/**
+ * Extra token keys as `{kid: file}`: a file holds a PEM public key or an HMAC secret. A flag or
+ * variable gives them as `kid=file,kid=file`.
+ */
+const tokenKeysSchema = z
+  .preprocess(
+    (value) =>
+      typeof value === "string"
+        ? Object.fromEntries(
+            value
+              .split(",")
+              .filter((pair) => pair.trim() !== "")
+              .map((pair) => {
+                const at = pair.indexOf("=");
+                return at < 0
+                  ? [pair.trim(), ""]
+                  : [pair.slice(0, at).trim(), pair.slice(at + 1).trim()];
+              }),
+          )
+        : value,
+    z.record(
+      z
+        .string()
+        .regex(/^[\x21-\x7e]{1,128}$/, "a kid must be 1–128 printable characters without spaces"),
+      z.string().regex(/./, "must be kid=file: the file of the key"),
+    ),
+  )
+  .optional()
+  .meta({
+    description:
+      "more token keys {kid: file} (flag: kid=file,…): a PEM public key or an HMAC secret per file (docs/tokens.md)",
+  });
+
 /** Options of the CLI itself, beside the ones it hands to `createServer`. */
 export const cliOnlySchema = z.object({
   data: z
@@ -153,6 +187,15 @@ export const cliOnlySchema = z.object({
     .optional()
     .meta({ description: "redis://…[?prefix=name] for cluster mode (needs --store postgres://…)" }),
   push: pushSchema,
+  tokenKeys: tokenKeysSchema,
+  zegoAppID: z.number().int().min(1).max(4_294_967_295).optional().meta({
+    description:
+      "the app's ZEGO appID: its token04 kit tokens log in too (with BECKON_ZEGO_SERVER_SECRET)",
+  }),
+  zegoServerSecretFile: z.string().min(1).optional().meta({
+    description:
+      "read the ZEGO server secret from this file (instead of BECKON_ZEGO_SERVER_SECRET)",
+  }),
 });
 
 /**
@@ -168,6 +211,8 @@ export const startOptionsSchema = serverOptionsSchema
     staticDir: true,
     consoleDir: true,
     push: true,
+    tokenKeys: true,
+    zego: true,
   })
   .extend({ port: serverOptionsSchema.shape.port.unwrap().default(4000) })
   .extend(cliOnlySchema.shape)
@@ -281,6 +326,15 @@ function readConfigFile(path: string): Nested {
   for (const key of PATH_KEYS) {
     const value = getPath(file, key);
     if (typeof value === "string") setPath(file, key, resolve(dirname(path), value));
+  }
+  const tokenKeys = file.tokenKeys;
+  if (typeof tokenKeys === "object" && tokenKeys !== null && !Array.isArray(tokenKeys)) {
+    file.tokenKeys = Object.fromEntries(
+      Object.entries(tokenKeys).map(([kid, value]) => [
+        kid,
+        typeof value === "string" ? resolve(dirname(path), value) : value,
+      ]),
+    );
   }
   return file;
 }
@@ -413,6 +467,9 @@ export function serverOptionsOf(options: StartOptions): Omit<ServerOptions, "sec
     secretFile: _secretFile,
     store: _store,
     push: _push,
+    tokenKeys: _tokenKeys,
+    zegoAppID: _zegoAppID,
+    zegoServerSecretFile: _zegoServerSecretFile,
     redis,
     ...server
   } = options;

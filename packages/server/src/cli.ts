@@ -19,6 +19,7 @@ import {
   UsageError,
 } from "./cli-options.js";
 import { cliPush } from "./cli-push.js";
+import { cliTokens } from "./cli-tokens.js";
 import { createServer } from "./create-server.js";
 import { installProcessGuards } from "./process-guards.js";
 import {
@@ -75,6 +76,10 @@ The push gateway's signing secret: BECKON_PUSH_HTTP_SECRET, or --push-http-secre
 Secret: BECKON_SECRET, or --secret-file. In development mode without either, a random secret is
 kept in <data>/dev-secret. With BECKON_SECRET set in development mode, /dev/token stays off
 (it would mint tokens signed with your real secret).
+More keys tokens may be signed with, each selected by the token's kid: --token-keys kid=file,…
+(a PEM public key: RS256, ES256, EdDSA; or an HMAC secret), --token-jwks-url, and ZEGO's token04
+with --zego-app-id and BECKON_ZEGO_SERVER_SECRET. Rotating a secret without logging anyone out:
+docs/tokens.md.
 Docs: docs/configuration.md
 `;
 }
@@ -149,6 +154,7 @@ async function start(cli: ResolvedCli, env: NodeJS.ProcessEnv): Promise<number> 
   const { options } = cli;
   // Push files are checked before the secret: a wrong setting writes nothing.
   const push = cliPush(options, env);
+  const tokens = cliTokens(options, env);
   const secret = loadSecret(options, env);
   const devTokens = !options.production && !secret.real;
   const staticDir = demoDir();
@@ -159,6 +165,7 @@ async function start(cli: ResolvedCli, env: NodeJS.ProcessEnv): Promise<number> 
     devTokens,
     staticDir,
     ...(push.settings ? { push: push.settings } : {}),
+    ...tokens.settings,
   });
   const wildcard = options.host === "0.0.0.0" || options.host === "::";
   const local = (url: string) => url.replace(/\/\/(0\.0\.0\.0|\[::\])/, "//localhost");
@@ -177,6 +184,9 @@ async function start(cli: ResolvedCli, env: NodeJS.ProcessEnv): Promise<number> 
       "  Tokens:    /dev/token is off: BECKON_SECRET (or --secret-file) is set, and /dev/token",
       "             would mint tokens signed with it. Mint tokens in your backend, or unset it.",
     );
+  }
+  if (tokens.summary.length > 0) {
+    lines.push(`  Tokens:    also verified with ${tokens.summary.join("; ")} (docs/tokens.md)`);
   }
   if (wildcard) {
     for (const address of lanAddresses()) {
@@ -221,8 +231,17 @@ async function token(cli: ResolvedCli, env: NodeJS.ProcessEnv): Promise<number> 
     );
   }
   const secret = loadSecret(cli.options, env);
-  process.stderr.write(`beckon: token signed with the secret from ${secret.origin}\n`);
-  process.stdout.write(`${await signToken({ secret: secret.value, userID, ttlSeconds })}\n`);
+  const keyID = cli.options.secretKeyID;
+  process.stderr.write(
+    `beckon: token signed with the secret from ${secret.origin}${keyID === undefined ? "" : ` (kid ${keyID})`}\n`,
+  );
+  const token = await signToken({
+    secret: secret.value,
+    userID,
+    ttlSeconds,
+    ...(keyID === undefined ? {} : { keyID }),
+  });
+  process.stdout.write(`${token}\n`);
   return 0;
 }
 
@@ -235,14 +254,15 @@ function genconfig(cli: ResolvedCli): number {
 }
 
 function checkconfig(cli: ResolvedCli, env: NodeJS.ProcessEnv): number {
-  // The push key files are read as start would read them.
+  // The push and token key files are read as start would read them.
   const push = cliPush(cli.options, env);
+  const tokens = cliTokens(cli.options, env);
   const shown = Object.entries(cli.options).map(([key, value]) => {
     const source = cli.sources.get(key) ?? (typeof value === "object" ? undefined : "default");
     return `  ${key.padEnd(24)} ${JSON.stringify(value)}${source ? `   (${source})` : ""}`;
   });
   process.stdout.write(
-    `Configuration is valid${cli.configFile ? ` (config file ${cli.configFile})` : ""}:\n${shown.join("\n")}\n  push providers: ${push.summary.join(", ") || "none"}\n`,
+    `Configuration is valid${cli.configFile ? ` (config file ${cli.configFile})` : ""}:\n${shown.join("\n")}\n  push providers: ${push.summary.join(", ") || "none"}\n  token keys besides the secret: ${tokens.summary.join("; ") || "none"}\n`,
   );
   return 0;
 }

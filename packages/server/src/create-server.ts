@@ -44,6 +44,7 @@ import { MemoryStreamBroker } from "./streams/memory-stream-broker.js";
 import { RedisStreamBroker } from "./streams/redis-stream-broker.js";
 import type { StreamBroker } from "./streams/stream-broker.js";
 import type { TimerSource } from "./timers/timer-source.js";
+import { TokenVerifier } from "./token-verifier.js";
 
 /** Instances a node can be given instead of building its own. Shared ones are not closed by it. */
 export interface NodeServices {
@@ -96,6 +97,21 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
     owned.push(made);
     return made;
   };
+  const tokens = own(
+    await new TokenVerifier(
+      {
+        secret: config.secret,
+        ...(config.secretKeyID === undefined ? {} : { secretKeyID: config.secretKeyID }),
+        ...(config.tokenKeys ? { tokenKeys: config.tokenKeys } : {}),
+        ...(config.tokenJwksUrl ? { tokenJwksUrl: config.tokenJwksUrl } : {}),
+        tokenJwksRefreshSeconds: config.tokenJwksRefreshSeconds,
+        ...(config.zego ? { zego: config.zego } : {}),
+        maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds,
+      },
+      log,
+      clock,
+    ).start(),
+  );
   const redis = config.redis
     ? {
         url: config.redis,
@@ -221,10 +237,9 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
     calls,
     hooks,
     settings: {
-      secret: config.secret,
+      tokens,
       maxDevicesPerUser: config.maxDevicesPerUser,
       resumeWindowMs: config.resumeWindowMs,
-      maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds,
     },
     log,
     clock,
@@ -289,6 +304,8 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
     prefix: API_PREFIX,
     secret: config.secret,
     maxExtendedDataBytes: config.maxExtendedDataBytes,
+    ...(config.secretKeyID === undefined ? {} : { secretKeyID: config.secretKeyID }),
+    tokens,
     calls,
     store,
     rateLimits,

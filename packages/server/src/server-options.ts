@@ -5,6 +5,7 @@ import { defaultEngineSettings } from "@beckon/engine";
 import { MAX_DEVICES_PER_USER, MAX_EXTENDED_DATA_BYTES } from "@beckon/protocol";
 import { z } from "zod";
 import type { PushOptions } from "./integrations/create-integrations.js";
+import { publicKeyProblem } from "./token-verifier.js";
 
 /** The shortest token-signing secret a node accepts. */
 export const MIN_SECRET_LENGTH = 16;
@@ -29,6 +30,30 @@ type OptionMeta = {
 const meta = (value: OptionMeta) => value;
 const int = () => z.number().int();
 
+/** A JWT `kid`: printable, no spaces, so it reads the same in a flag, a file name and a log. */
+const keyID = () =>
+  z.string().regex(/^[\x21-\x7e]{1,128}$/, "must be 1–128 printable characters without spaces");
+
+/** One extra token key: an HMAC secret or a PEM public key, named by its kid. */
+const tokenKeySchema = z
+  .object({
+    kid: keyID(),
+    secret: z.string().min(16, "must be at least 16 characters").optional(),
+    publicKey: z
+      .string()
+      .optional()
+      .superRefine((pem, context) => {
+        const problem = pem === undefined ? undefined : publicKeyProblem(pem);
+        if (problem) context.addIssue({ code: "custom", message: problem });
+      }),
+  })
+  .strict()
+  .superRefine((key, context) => {
+    if ((key.secret === undefined) === (key.publicKey === undefined)) {
+      context.addIssue({ code: "custom", message: "needs either secret or publicKey" });
+    }
+  });
+
 export const serverOptionsSchema = z
   .object({
     secret: z
@@ -41,6 +66,77 @@ export const serverOptionsSchema = z
           cli: false,
         }),
       ),
+    secretKeyID: keyID()
+      .optional()
+      .meta(
+        meta({
+          description:
+            "the secret's kid: tokens Beckon mints carry it; a token naming it is checked with the secret (docs/tokens.md)",
+        }),
+      ),
+    tokenKeys: z
+      .array(tokenKeySchema)
+      .max(100)
+      .superRefine((keys, context) => {
+        const seen = new Set<string>();
+        for (const [index, { kid }] of keys.entries()) {
+          if (seen.has(kid)) {
+            context.addIssue({
+              code: "custom",
+              path: [index, "kid"],
+              message: `"${kid}" is used twice`,
+            });
+          }
+          seen.add(kid);
+        }
+      })
+      .optional()
+      .meta(
+        meta({
+          description:
+            "more token keys, selected by kid: [{kid, secret}] (HS256) or [{kid, publicKey}] (PEM: RS256, ES256, EdDSA)",
+          cli: false,
+        }),
+      ),
+    tokenJwksUrl: z
+      .url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" })
+      .optional()
+      .meta(
+        meta({
+          description:
+            "a JWKS URL whose keys verify tokens by kid; refreshed, the last good set kept when a fetch fails",
+        }),
+      ),
+    tokenJwksRefreshSeconds: int()
+      .min(1)
+      .max(DAY_MS / 1000)
+      .default(300)
+      .meta(meta({ description: "how often the JWKS is fetched again (with tokenJwksUrl)" })),
+    zego: z
+      .object({
+        appID: int()
+          .min(1)
+          .max(4_294_967_295)
+          .meta(
+            meta({
+              description:
+                "with serverSecret, the app's ZEGO token04 kit tokens log in too (the CLI: zegoAppID)",
+              cli: false,
+            }),
+          ),
+        serverSecret: z
+          .string()
+          .regex(/^.{32}$/, "must be the 32-character ZEGO server secret")
+          .meta(
+            meta({
+              description:
+                "the app's ZEGO server secret (the CLI: BECKON_ZEGO_SERVER_SECRET or zegoServerSecretFile)",
+              cli: false,
+            }),
+          ),
+      })
+      .strict()
+      .optional(),
     port: int()
       .min(0)
       .max(65_535)
@@ -327,7 +423,9 @@ export function optionIssues(error: z.ZodError): OptionIssue[] {
     const path = issue.path.join(".");
     const got =
       // An object is the parent of a missing or wrong key: the key's path says enough.
-      path === "secret" || issue.input === undefined || typeof issue.input === "object"
+      /(^|\.)(secret|serverSecret|publicKey)$/.test(path) ||
+      issue.input === undefined ||
+      typeof issue.input === "object"
         ? ""
         : ` (got ${JSON.stringify(issue.input)})`;
     switch (issue.code) {

@@ -15,7 +15,6 @@ import {
   type ServerFrame,
 } from "@beckon/protocol";
 import type { Logger } from "pino";
-import { verifyToken } from "./auth-tokens.js";
 import type { CallService } from "./call-service.js";
 import type { Hook } from "./hooks/hook.js";
 import type { BeckonMetrics } from "./metrics.js";
@@ -27,14 +26,14 @@ import {
   type StreamPosition,
   streamOf,
 } from "./streams/stream-broker.js";
+import type { TokenVerifier } from "./token-verifier.js";
 
 export interface SessionSettings {
-  secret: string;
+  /** Checks login and renew tokens (keys, JWKS, ZEGO tokens, lifetime bound). */
+  tokens: Pick<TokenVerifier, "verify">;
   maxDevicesPerUser: number;
   /** How long a dropped device's session waits to be resumed before it ends. */
   resumeWindowMs: number;
-  /** Tokens expiring further ahead are refused. */
-  maxTokenLifetimeSeconds?: number;
 }
 
 /** What a node holding a device's socket is told to do with it. */
@@ -142,8 +141,7 @@ export class SessionService {
   }
 
   private verify(token: string, userID: string): Promise<number> {
-    const { secret, maxTokenLifetimeSeconds } = this.deps.settings;
-    return verifyToken(secret, token, userID, maxTokenLifetimeSeconds);
+    return this.deps.settings.tokens.verify(token, userID);
   }
 
   /**

@@ -9,6 +9,7 @@ import type { RateLimits } from "../rate-limits/rate-limits.js";
 import type { CallStore } from "../store/call-store.js";
 import type { DeliveryRecord } from "../timeline/delivery-log-store.js";
 import type { TimelineEntry } from "../timeline/timeline-hook.js";
+import type { TokenVerifier } from "../token-verifier.js";
 import type { WebhookService } from "../webhooks/webhook-service.js";
 import type { WebhookStore } from "../webhooks/webhook-store.js";
 import type { ApiKeyStore } from "./api-key-store.js";
@@ -22,8 +23,11 @@ export interface ApiCallService {
 }
 
 export interface ApiDependencies {
-  /** Signs login tokens (the server's `secret`). */
+  /** Signs login tokens (the server's `secret`, with its key ID). */
   secret: string;
+  secretKeyID?: string;
+  /** Checks the login tokens users call the API with; absent: `secret` alone. */
+  tokens?: Pick<TokenVerifier, "identify">;
   calls: ApiCallService;
   store: Pick<CallStore, "getCall" | "listCallsOf" | "activeCallsOf" | "addUsers" | "knownUsers">;
   presence: Pick<Presence, "devicesOf">;

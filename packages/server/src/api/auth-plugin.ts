@@ -3,9 +3,8 @@
 import { ErrorCode } from "@beckon/protocol";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
-import { decodeJwt } from "jose";
-import { verifyToken } from "../auth-tokens.js";
 import { consoleSessionKey } from "../console/console-routes.js";
+import { DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, TokenVerifier } from "../token-verifier.js";
 import type { ApiDependencies } from "./api-dependencies.js";
 import { type ApiKey, type ApiScope, allows } from "./api-key-store.js";
 import { ApiProblem } from "./problem.js";
@@ -26,7 +25,7 @@ declare module "fastify" {
 
 export type AuthOptions = Pick<
   ApiDependencies,
-  "secret" | "keys" | "rateLimits" | "clock" | "console"
+  "secret" | "tokens" | "keys" | "rateLimits" | "clock" | "console"
 >;
 
 function bearer(request: FastifyRequest): string | undefined {
@@ -38,6 +37,12 @@ function bearer(request: FastifyRequest): string | undefined {
 
 async function auth(app: FastifyInstance, options: AuthOptions): Promise<void> {
   const clock = options.clock ?? Date.now;
+  const tokens =
+    options.tokens ??
+    new TokenVerifier(
+      { secret: options.secret, maxTokenLifetimeSeconds: DEFAULT_MAX_TOKEN_LIFETIME_SECONDS },
+      app.log,
+    );
 
   /** Spends one of the caller's requests; over the budget the request is refused with 429. */
   async function charge(key: string): Promise<void> {
@@ -65,16 +70,7 @@ async function auth(app: FastifyInstance, options: AuthOptions): Promise<void> {
         "send the user's login token as a Bearer token",
       );
     }
-    let subject: unknown;
-    try {
-      subject = decodeJwt(token).sub;
-    } catch {
-      throw new ApiProblem(401, ErrorCode.TokenInvalid, "the token is invalid");
-    }
-    if (typeof subject !== "string")
-      throw new ApiProblem(401, ErrorCode.TokenInvalid, "the token is invalid");
-    await verifyToken(options.secret, token, subject);
-    return subject;
+    return (await tokens.identify(token)).userID;
   }
 
   app.addHook("onRequest", async (request, reply) => {

@@ -106,7 +106,12 @@ export async function usersRoutes(app: FastifyInstance, deps: ApiDependencies): 
       const { userID } = request.params;
       const { ttlSeconds } = request.body;
       await deps.store.addUsers([userID]);
-      const token = await signToken({ secret: deps.secret, userID, ttlSeconds });
+      const token = await signToken({
+        secret: deps.secret,
+        userID,
+        ttlSeconds,
+        ...(deps.secretKeyID === undefined ? {} : { keyID: deps.secretKeyID }),
+      });
       return { userID, token, expiresAt: clock() + ttlSeconds * 1000 };
     },
   );

@@ -24,8 +24,9 @@ function isCrossOrigin(request: FastifyRequest): boolean {
 
 export const devRoutesPlugin: FastifyPluginAsync<{
   secret: string;
+  keyID?: string;
   onlineUsers: (limit: number) => string[];
-}> = async (app, { secret, onlineUsers }) => {
+}> = async (app, { secret, keyID, onlineUsers }) => {
   // The body is parsed here, whatever its content type, so a bad one gets this route's message.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(
@@ -44,7 +45,10 @@ export const devRoutesPlugin: FastifyPluginAsync<{
       return reply.code(400).send({ error: 'send {"userID": "..."} as JSON' });
     }
     if (!isValidUserID(userID)) return reply.code(400).send({ error: "invalid userID" });
-    return { userID, token: await signToken({ secret, userID }) };
+    return {
+      userID,
+      token: await signToken({ secret, userID, ...(keyID === undefined ? {} : { keyID }) }),
+    };
   });
   // Who is online, for the demo. In production this would tell anyone who uses the service; an
   // app shows presence through its own backend and rules.

@@ -156,7 +156,11 @@ export async function buildHttpApp(
   );
   await app.register(healthRoutesPlugin, { readiness: node.readiness });
   if (options.devTokens) {
-    await app.register(devRoutesPlugin, { secret: options.secret, onlineUsers: node.onlineUsers });
+    await app.register(devRoutesPlugin, {
+      secret: options.secret,
+      ...(options.secretKeyID === undefined ? {} : { keyID: options.secretKeyID }),
+      onlineUsers: node.onlineUsers,
+    });
   }
   const consoleDir = options.consoleDir ?? builtConsoleDir();
   if (consoleDir) await app.register(consoleStaticPlugin, { root: consoleDir });

@@ -71,7 +71,7 @@ export interface Integrations {
   /** The VAPID public key pages subscribe with; undefined without Web Push. */
   vapidPublicKey: string | undefined;
   /** The server API's dependencies, less the call service and the secret. */
-  api: Omit<ApiDependencies, "calls" | "secret" | "store">;
+  api: Omit<ApiDependencies, "calls" | "secret" | "secretKeyID" | "tokens" | "store">;
   /** A call's facts, deliveries and pushes as stored now, for its timeline. */
   records(callID: string): Promise<CallRecords>;
   /** Starts the webhook worker and resumes pushes a stopped node left queued. */
