@@ -81,6 +81,7 @@ export type {
   WebSocketLike,
 } from "./web-socket-like.js";
 export { ZIM } from "./zim.js";
+export type { ZIMServerOptions, ZIMTokenHook } from "./zim-server-config.js";
 export * from "./zim-types.js";
 
 // React Native kits load ZIM's module and call `module.default.getInstance()`.

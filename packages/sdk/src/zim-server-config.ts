@@ -6,8 +6,30 @@ import { invalidParams } from "./client-errors.js";
 /** The environment variable read in Node when the app registered no server. */
 export const SERVER_URL_ENV = "BECKON_SERVER_URL";
 
-const byAppID = new Map<number, string>();
-let fallback: string | undefined;
+/**
+ * Turns the token a kit hands to `login` or `renewToken` (for example ZEGO's own kit token) into
+ * the Beckon token to log in with, e.g. by asking the app's backend.
+ */
+export type ZIMTokenHook = (
+  tokenFromKit: string,
+  userInfo: { userID: string; userName?: string },
+) => string | Promise<string>;
+
+/** `ZIM.setServer`'s options beside the URL. */
+export interface ZIMServerOptions {
+  /** Only for this appID; every appID when absent. */
+  appID?: number;
+  /** Maps the kit's token to a Beckon token before it is sent. */
+  token?: ZIMTokenHook;
+}
+
+interface Registered {
+  url: string;
+  token?: ZIMTokenHook;
+}
+
+const byAppID = new Map<number, Registered>();
+let fallback: Registered | undefined;
 
 /** Throws ParamsInvalid unless `url` is a ws:// or wss:// URL. */
 export function checkServerURL(url: unknown, name: string): string {
@@ -17,15 +39,20 @@ export function checkServerURL(url: unknown, name: string): string {
   return url;
 }
 
-/** Registers the server for one appID, or for every appID when none is given. */
-export function registerServer(url: string, appID?: number): void {
+/** Registers the server (and token hook) for one appID, or for every appID when none is given. */
+export function registerServer(url: string, options: number | ZIMServerOptions = {}): void {
   const checked = checkServerURL(url, "server");
+  const { appID, token } = typeof options === "number" ? { appID: options } : (options ?? {});
+  if (token !== undefined && typeof token !== "function") {
+    throw invalidParams("setServer: token must be a function (tokenFromKit, userInfo) => token");
+  }
+  const entry: Registered = token ? { url: checked, token } : { url: checked };
   if (appID === undefined) {
-    fallback = checked;
+    fallback = entry;
     return;
   }
   if (!Number.isSafeInteger(appID)) throw invalidParams("appID must be a whole number");
-  byAppID.set(appID, checked);
+  byAppID.set(appID, entry);
 }
 
 /** Forgets every registered server (for apps that switch environments, and for tests). */
@@ -44,5 +71,10 @@ function environmentServer(): string | undefined {
 
 /** The server for `appID`: registered for it, registered for all, or from the environment. */
 export function serverFor(appID: number): string | undefined {
-  return byAppID.get(appID) ?? fallback ?? environmentServer();
+  return (byAppID.get(appID) ?? fallback)?.url ?? environmentServer();
+}
+
+/** The token hook registered with the server for `appID` (or for all), if any. */
+export function tokenHookFor(appID: number): ZIMTokenHook | undefined {
+  return (byAppID.get(appID) ?? fallback)?.token;
 }

@@ -44,7 +44,14 @@ import { type BeckonEventMap, type BeckonEventName, beckonEventNames } from "./c
 import { randomDeviceID } from "./device-id.js";
 import { ListenerRegistry } from "./listener-registry.js";
 import { LegacyCallEvents, type LegacyEventMap } from "./zim-legacy-events.js";
-import { checkServerURL, registerServer, serverFor } from "./zim-server-config.js";
+import {
+  checkServerURL,
+  registerServer,
+  serverFor,
+  tokenHookFor,
+  type ZIMServerOptions,
+  type ZIMTokenHook,
+} from "./zim-server-config.js";
 import {
   installUnsupportedMethods,
   type UnsupportedMethods,
@@ -161,10 +168,11 @@ export class ZIM {
   /**
    * Tells the façade where the Beckon server is, so a kit's own `ZIM.create({ appID })` needs
    * no change: for one appID, or for every appID when `appID` is omitted. Call it at start-up,
-   * before the kit logs in.
+   * before the kit logs in. `{ token }` maps the token the kit hands to `login` and
+   * `renewToken` (e.g. ZEGO's own kit token) to the Beckon token sent instead.
    */
-  static setServer(url: string, appID?: number): void {
-    registerServer(url, appID);
+  static setServer(url: string, appIDOrOptions?: number | ZIMServerOptions): void {
+    registerServer(url, appIDOrOptions);
   }
 
   /** ZIM's version that Beckon follows, with Beckon's own as build metadata. */
@@ -195,13 +203,20 @@ export class ZIM {
         ),
       );
     }
+    let loginConfig: LoginConfig;
     if (typeof user === "object" && user !== null) {
-      const loginConfig: LoginConfig =
+      loginConfig =
         typeof config === "string" ? { token: config, userName: user.userName } : config;
-      return client.login(user.userID, loginConfig);
+    } else {
+      loginConfig = typeof config === "string" ? { token: config } : config;
     }
-    if (typeof config === "string") return client.login(user, { token: config });
-    return client.login(user, config);
+    const hook = tokenHookFor(this.appID);
+    if (!hook) return client.login(userID, loginConfig);
+    const userInfo =
+      loginConfig?.userName === undefined ? { userID } : { userID, userName: loginConfig.userName };
+    return mapToken(hook, loginConfig?.token, userInfo).then((token) =>
+      client.login(userID, { ...loginConfig, token }),
+    );
   }
 
   /** ZIM's `logout(config?)`; the config is accepted and ignored. Never rejects. */
@@ -210,8 +225,13 @@ export class ZIM {
   }
 
   renewToken(token: string): Promise<TokenRenewedResult> {
-    if (!this.client) return Promise.reject(notLoggedIn());
-    return this.client.renewToken(token);
+    const client = this.client;
+    if (!client) return Promise.reject(notLoggedIn());
+    const hook = tokenHookFor(this.appID);
+    if (!hook || client.userID === null) return client.renewToken(token);
+    return mapToken(hook, token, { userID: client.userID }).then((beckonToken) =>
+      client.renewToken(beckonToken),
+    );
   }
 
   /** Logs out, drops every listener and clears the instance, so ZIM.create makes a new one. */
@@ -368,6 +388,28 @@ export class ZIM {
 }
 
 installUnsupportedMethods(ZIM.prototype);
+
+/** The hook's Beckon token for the kit's; a hook that fails or returns no token rejects. */
+async function mapToken(
+  hook: ZIMTokenHook,
+  tokenFromKit: unknown,
+  userInfo: { userID: string; userName?: string },
+): Promise<string> {
+  let mapped: unknown;
+  try {
+    mapped = await hook(typeof tokenFromKit === "string" ? tokenFromKit : "", userInfo);
+  } catch (error) {
+    if (error instanceof BeckonError) throw error;
+    throw new BeckonError(
+      ErrorCode.TokenInvalid,
+      `the token hook failed: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+  if (typeof mapped !== "string" || mapped === "") {
+    throw new BeckonError(ErrorCode.TokenInvalid, "the token hook returned no token");
+  }
+  return mapped;
+}
 
 const refuse = () => Promise.reject(notLoggedIn());
 
