@@ -247,9 +247,17 @@ async function jwksServer(): Promise<{
   url: string;
   serve: (keys: object[]) => void;
   fail: () => void;
+  /** Resolves once `count` more requests have been answered. */
+  requests: (count: number) => Promise<void>;
 }> {
   let body: string | null = JSON.stringify({ keys: [] });
+  let answered = 0;
+  const waiters: Array<() => void> = [];
   const server: Server = createHttpServer((_request, response) => {
+    response.once("finish", () => {
+      answered += 1;
+      for (const wake of waiters.splice(0)) wake();
+    });
     if (body === null) {
       response.writeHead(503).end();
       return;
@@ -272,6 +280,10 @@ async function jwksServer(): Promise<{
     },
     fail: () => {
       body = null;
+    },
+    requests: async (count) => {
+      const target = answered + count;
+      while (answered < target) await new Promise<void>((resolve) => waiters.push(resolve));
     },
   };
 }
@@ -346,6 +358,8 @@ describe("keys from a JWKS URL", () => {
     // The endpoint fails: the keys fetched last stay in use.
     endpoint.fail();
     await log.next("fetching the JWKS failed: the keys fetched last stay in use");
+    // Long enough failing that a cache kept only for one refresh period would have lapsed.
+    await endpoint.requests(2);
     await loginWith(server, "carol", await jwt("carol", "ES256", second.privateKey, "k2"));
     await loginWith(server, "dan", await jwt("dan", "RS256", first.privateKey, "k1"));
 
