@@ -156,7 +156,7 @@ const tokenKeysSchema = z
   .optional()
   .meta({
     description:
-      "more token keys {kid: file} (flag: kid=file,…): a PEM public key or an HMAC secret per file (docs/tokens.md)",
+      "{kid: file} (flag kid=file,…), each a PEM public key or an HMAC secret (docs/tokens.md)",
   });
 
 /** Options of the CLI itself, beside the ones it hands to `createServer`. */

@@ -94,7 +94,7 @@ export const serverOptionsSchema = z
       .meta(
         meta({
           description:
-            "more token keys, selected by kid: [{kid, secret}] (HS256) or [{kid, publicKey}] (PEM: RS256, ES256, EdDSA)",
+            "more token keys by kid: [{kid, secret}] (HS256) or [{kid, publicKey}] (PEM: RS256, ES256, EdDSA)",
           cli: false,
         }),
       ),
