@@ -12,6 +12,7 @@ import type { Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SqliteApiKeyStore } from "../../../packages/server/src/api/api-key-store.js";
 import { openSqlite } from "../../../packages/server/src/sqlite/module-schema.js";
+import { HttpReceiver } from "../../../packages/server/test/support/http-receiver.js";
 import { Harness, hasChromium, inCI, noteSkip, phone, SECRET } from "./console-harness.js";
 
 noteSkip("console.browser.test");
@@ -23,6 +24,8 @@ describe.skipIf(!hasChromium && !inCI)("the console on one node", { timeout: 120
   let dataDir: string;
   let adminKey: string;
   let writeKey: string;
+  /** The HTTP push provider's gateway (what would bridge to FCM/APNs): answers 201. */
+  let pushGateway: HttpReceiver;
 
   beforeAll(async () => {
     await harness.start();
@@ -33,6 +36,7 @@ describe.skipIf(!hasChromium && !inCI)("the console on one node", { timeout: 120
     adminKey = (await keys.create("ops", ["admin"], Date.now())).key;
     writeKey = (await keys.create("backend", ["read", "write"], Date.now())).key;
     db.close();
+    pushGateway = await new HttpReceiver().start();
     server = await createServer({
       secret: SECRET,
       port: 0,
@@ -41,6 +45,12 @@ describe.skipIf(!hasChromium && !inCI)("the console on one node", { timeout: 120
       logLevel: "silent",
       // The shortest the server allows, so "not yet received" shows soon.
       notReceivedCheckMs: 3_000,
+      push: {
+        http: {
+          url: pushGateway.url,
+          secret: `whsec_${Buffer.from("p".repeat(24)).toString("base64")}`,
+        },
+      },
     });
   }, 60_000);
 
@@ -49,6 +59,7 @@ describe.skipIf(!hasChromium && !inCI)("the console on one node", { timeout: 120
   afterAll(async () => {
     await harness.stop();
     await server?.close();
+    await pushGateway?.stop();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -269,5 +280,50 @@ describe.skipIf(!hasChromium && !inCI)("the console on one node", { timeout: 120
     await harness.screenshot(page, "integrations-desktop");
     await page.setViewportSize(phone);
     await harness.screenshot(page, "integrations-phone");
+  });
+
+  it("shows a push to a device that is away, with the provider's answer, and counts it", async () => {
+    const admin = { authorization: `Bearer ${adminKey}`, "content-type": "application/json" };
+    await fetch(`${server.httpUrl}/api/users`, {
+      method: "POST",
+      headers: admin,
+      body: JSON.stringify({ userIDs: ["hank"] }),
+    });
+    const registered = await fetch(`${server.httpUrl}/api/users/hank/push-registrations`, {
+      method: "POST",
+      headers: admin,
+      body: JSON.stringify({
+        deviceID: "hank-phone",
+        target: { provider: "http", token: "hank-token" },
+      }),
+    });
+    expect(registered.status).toBe(201);
+    const ivan = await harness.device(server.url, "ivan", "ivan-laptop");
+    const { callID } = await ivan.callInvite(["hank"], {
+      timeout: 60,
+      pushConfig: { title: "Ivan", content: "is calling", payload: "{}" },
+    });
+    const page = await harness.open(server.httpUrl);
+    await harness.signIn(page, adminKey);
+    await page.goto(`${server.httpUrl}/console/#/calls/${callID}`);
+    await expect
+      .poll(async () => {
+        await page.reload();
+        await page.getByTestId("sequence").waitFor();
+        return (await steps(page)).join("\n");
+      })
+      .toContain("Pushed invite via http — sent (201)");
+    expect(await page.getByTestId("lane").allTextContents()).toContain("hank · hank-phone");
+    await page.getByTestId("find-input").fill("hank");
+    await page.getByTestId("find-input").press("Enter");
+    await expect
+      .poll(() => page.locator('[data-testid="device"][data-device="hank-phone"]').textContent())
+      .toMatch(/Not logged in.*reached by push only/);
+    await page.getByRole("link", { name: "Integrations" }).click();
+    await expect
+      .poll(() =>
+        page.locator('[data-testid="push-provider"][data-provider="http"] td').nth(1).textContent(),
+      )
+      .toBe("1");
   });
 });
