@@ -255,6 +255,7 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
     log,
     clock,
     callRecords,
+    metrics,
   );
   gauges = {
     devicesOnline: () => gateway.deviceCount,
@@ -342,7 +343,7 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
       clearInterval(purgeTimer);
       sweeping = false;
       await consoleFeed.close(nodeID);
-      gateway.close();
+      await gateway.close();
       http.server.closeAllConnections();
       await http.close();
       await sweep;

@@ -60,6 +60,9 @@ export class BeckonMetrics {
   private readonly receiptLatency: Histogram;
   private readonly deadlineLateness: Histogram;
   private readonly storeCommit: Histogram;
+  private readonly socketsClosed: Counter<"reason">;
+  private readonly shed: Counter<"op" | "bound">;
+  private readonly overflow: Counter<"queue">;
 
   constructor(sources: GaugeSources) {
     const registers = [this.registry];
@@ -144,6 +147,24 @@ export class BeckonMetrics {
       buckets: COMMIT_BUCKETS,
       registers,
     });
+    this.socketsClosed = new Counter({
+      name: "beckon_sockets_closed_total",
+      help: "Sockets the node closed on its own: slow_reader (4005), flooding (1008)",
+      labelNames: ["reason"],
+      registers,
+    });
+    this.shed = new Counter({
+      name: "beckon_requests_shed_total",
+      help: "Requests refused with 6000009 (server busy) because the node was past a bound, by operation and bound",
+      labelNames: ["op", "bound"],
+      registers,
+    });
+    this.overflow = new Counter({
+      name: "beckon_queue_overflow_total",
+      help: "Work left in the store because an in-memory window was full (push), retried from there",
+      labelNames: ["queue"],
+      registers,
+    });
     for (const result of ["ok", "token_invalid", "token_expired", "token_too_long", "other"]) {
       this.logins.inc({ result }, 0);
     }
@@ -178,6 +199,15 @@ export class BeckonMetrics {
   }
   observeStoreCommit(ms: number): void {
     this.storeCommit.observe(seconds(ms));
+  }
+  onSocketClosed(reason: "slow_reader" | "flooding"): void {
+    this.socketsClosed.inc({ reason });
+  }
+  onShed(op: string, bound: string): void {
+    this.shed.inc({ op, bound });
+  }
+  onOverflow(queue: "push"): void {
+    this.overflow.inc({ queue });
   }
 
   get contentType(): string {

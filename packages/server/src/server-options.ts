@@ -237,6 +237,16 @@ export const serverOptionsSchema = z
       .max(3_600_000)
       .default(10_000)
       .meta(meta({ description: "a socket that has not logged in by then is closed" })),
+    slowReaderMs: int()
+      .min(10)
+      .max(600_000)
+      .default(5_000)
+      .meta(
+        meta({
+          description:
+            "a socket that drains nothing of what waits for it for this long is closed with 4005",
+        }),
+      ),
     retentionMs: int()
       .min(60_000)
       .max(3_650 * DAY_MS)

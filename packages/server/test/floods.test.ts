@@ -18,6 +18,7 @@ async function online(httpUrl: string): Promise<string[]> {
 it("a socket that stops reading while asking for large call lists is closed, not buffered for", async () => {
   const server = await world.server({
     devTokens: true,
+    slowReaderMs: 200,
     rateLimit: { burst: 5_000, perSecond: 5_000 },
   });
   const callers = await Promise.all(["c0", "c1", "c2", "c3"].map((u) => world.device(server, u)));

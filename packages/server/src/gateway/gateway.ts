@@ -21,6 +21,7 @@ import type { RawData, WebSocket } from "ws";
 import type { CallService } from "../call-service.js";
 import { KeyedQueue } from "../keyed-queue.js";
 import { clampDelay, LongTimeout } from "../long-timeout.js";
+import type { BeckonMetrics } from "../metrics.js";
 import type { RateLimits } from "../rate-limits/rate-limits.js";
 import { TokenBucket } from "../rate-limits/token-bucket.js";
 import type { SessionService, Signal } from "../session-service.js";
@@ -31,12 +32,18 @@ import { type CallRecords, memberTimeline } from "../timeline/device-timelines.j
 import { ConnectionGuard } from "./connection-guard.js";
 import { FrameBudget, TOO_MANY_FRAMES_CLOSE_CODE } from "./frame-budget.js";
 import {
+  closeInSlices,
   closeSocket,
+  DEFAULT_SLOW_READER_MS,
+  drained,
+  GOING_AWAY_CLOSE_CODE,
+  HIGH_WATER_BYTES,
   MAX_BUFFERED_BYTES,
   rawSocketOf,
   releaseWrites,
+  type SendState,
   SLOW_READER_CLOSE_CODE,
-  terminateInSlices,
+  SlowReaderWatch,
   WriteCoalescer,
 } from "./socket-writer.js";
 
@@ -46,7 +53,12 @@ export interface GatewaySettings {
   tokenWarningSeconds: number;
   loginTimeoutMs: number;
   rateLimit: { burst: number; perSecond: number };
+  /** A socket that drains nothing of its backlog for this long is closed with 4005. */
+  slowReaderMs?: number;
 }
+
+/** How long a node going away waits for its sockets to take their last frames. */
+const SHUTDOWN_GRACE_MS = 1_000;
 
 /** A logged-in device whose socket is on this node. */
 interface LocalDevice {
@@ -78,6 +90,12 @@ interface Connection {
   frames: FrameBudget;
   device: LocalDevice | null;
   loggingIn: boolean;
+  send: SendState;
+  /**
+   * Set while the socket has more unsent than HIGH_WATER_BYTES: it is not read, and the frames
+   * already read wait here (heartbeats excepted) until it has drained.
+   */
+  waiting: string[] | null;
 }
 
 type Handler<K extends OperationName> = (
@@ -86,6 +104,9 @@ type Handler<K extends OperationName> = (
 ) => Promise<OperationMap[K]["result"]>;
 
 /** `{"id":N,"op":"ping","data":{"ack":M}}` or without `ack`: heartbeats skip JSON and schemas. */
+/** Silent sockets ended per event-loop turn by the sweep. */
+const SWEEP_SLICE = 200;
+
 const PING = /^\{"id":(\d{1,15}),"op":"ping","data":\{(?:"ack":(\d{1,15}))?\}\}$/;
 
 export class Gateway {
@@ -97,6 +118,7 @@ export class Gateway {
   private readonly logins = new KeyedQueue();
   private readonly unsubscribe: () => void;
   private readonly guard: ConnectionGuard;
+  private readonly slowReaders: SlowReaderWatch;
   /** Named store failures (a full disk), for replies and /readyz. */
   readonly storeHealth = new StoreHealth();
   /** Set by close(): sockets dropping now are the server going away, not devices getting lost. */
@@ -117,12 +139,19 @@ export class Gateway {
       deliveries: [],
       pushes: [],
     }),
+    private readonly metrics?: Pick<BeckonMetrics, "onSocketClosed">,
   ) {
     this.sweepTimer = setInterval(() => this.sweep(), clampDelay(settings.heartbeatIntervalMs));
     this.sweepTimer.unref();
     this.guard = new ConnectionGuard(
       settings.loginTimeoutMs,
       (count) => log.info({ count }, "closed sockets that did not log in in time"),
+      clock,
+    );
+    const slowReaderMs = settings.slowReaderMs ?? DEFAULT_SLOW_READER_MS;
+    this.slowReaders = new SlowReaderWatch(
+      slowReaderMs,
+      (state) => this.tooSlow(state.socket, `nothing drained for ${slowReaderMs} ms`),
       clock,
     );
     this.unsubscribe = broker.subscribe(
@@ -166,6 +195,8 @@ export class Gateway {
       frames: new FrameBudget(this.settings.rateLimit, now),
       device: null,
       loggingIn: false,
+      send: { socket, written: 0, drainedMark: 0, progressAt: now, watched: false },
+      waiting: null,
     };
     this.connections.add(connection);
     this.guard.opened(socket, remoteAddress);
@@ -174,13 +205,27 @@ export class Gateway {
     socket.on("error", (error) => this.log.debug({ err: error }, "socket error"));
   }
 
-  close(): void {
+  /**
+   * Stops serving: every socket gets what was written to it (this turn's frames included) and a
+   * close (1001, the SDK reconnects), and is cut after a short grace if its peer does not answer.
+   */
+  async close(): Promise<void> {
     clearInterval(this.sweepTimer);
     this.guard.stop();
+    this.slowReaders.stop();
     this.closing = true;
     this.unsubscribe();
     for (const device of this.local.values()) this.clearTokenTimers(device);
-    for (const connection of this.connections) connection.socket.terminate();
+    const sockets = [...this.connections].map((connection) => connection.socket);
+    const closed = sockets.map(
+      (socket) =>
+        new Promise<void>((resolve) => {
+          if (socket.readyState === socket.CLOSED) resolve();
+          else socket.once("close", () => resolve());
+        }),
+    );
+    closeInSlices(sockets, GOING_AWAY_CLOSE_CODE, "the server is shutting down", SHUTDOWN_GRACE_MS);
+    await Promise.all(closed);
   }
 
   /** Drops every socket, the server staying up: this node cannot serve them now (no Redis). */
@@ -254,7 +299,36 @@ export class Gateway {
       if (connection.lastSeen < silentSince) silent.push(connection.socket);
     }
     // Sockets that never logged in are the connection guard's: each has its own deadline.
-    terminateInSlices(silent);
+    // What was written to a silent socket still leaves: it may only have been slow to answer.
+    let next = 0;
+    const slice = () => {
+      const end = Math.min(next + SWEEP_SLICE, silent.length);
+      for (; next < end; next++) {
+        const socket = silent[next];
+        if (socket) this.endSilent(socket);
+      }
+      if (next < silent.length) setImmediate(slice);
+    };
+    slice();
+  }
+
+  /**
+   * A silent socket goes at once, after what it was written is handed to the kernel (which
+   * sends it before the FIN); only what the kernel cannot take yet is given the close's grace.
+   */
+  private endSilent(socket: WebSocket): void {
+    releaseWrites(socket);
+    const raw = rawSocketOf(socket);
+    if (raw && raw.writableLength > 0) {
+      closeSocket(socket, GOING_AWAY_CLOSE_CODE, "silent for two heartbeat intervals");
+    } else socket.terminate();
+  }
+
+  /** Closes a socket that does not read what it is sent (4005: the SDK resumes after it). */
+  private tooSlow(socket: WebSocket, why: string): void {
+    if (socket.readyState !== socket.OPEN) return;
+    this.metrics?.onSocketClosed("slow_reader");
+    closeSocket(socket, SLOW_READER_CLOSE_CODE, `too slow to read: ${why}`);
   }
 
   /** Drops the socket at once, after handing over what this turn already wrote to it. */
@@ -264,24 +338,50 @@ export class Gateway {
   }
 
   /**
-   * Every write goes through here: one byte budget per socket, and the frames one callback causes
-   * for a socket leave in one write.
+   * Every write goes through here: one send-buffer policy per socket, and the frames one callback
+   * causes for a socket leave in one write. A large burst is fine for a peer that drains it; one
+   * that drains nothing for a while is closed (SlowReaderWatch), and past the hard cap at once.
    */
   private write(connection: Connection, text: string): void {
     const { socket } = connection;
     if (socket.readyState !== socket.OPEN) return;
-    // One cap for replies and events alike: a peer that stops reading is closed with a reason.
-    if (socket.bufferedAmount + text.length > MAX_BUFFERED_BYTES) {
-      closeSocket(
-        socket,
-        SLOW_READER_CLOSE_CODE,
-        `too slow to read: over ${MAX_BUFFERED_BYTES} bytes unsent`,
-      );
+    const bytes = Buffer.byteLength(text);
+    if (socket.bufferedAmount + bytes > MAX_BUFFERED_BYTES) {
+      this.tooSlow(socket, `over ${MAX_BUFFERED_BYTES} bytes unsent`);
       return;
     }
     const raw = rawSocketOf(socket);
     if (raw) this.coalescer.hold(raw);
     socket.send(text);
+    connection.send.written += bytes;
+    this.slowReaders.wrote(connection.send);
+    if (connection.waiting === null && socket.bufferedAmount > HIGH_WATER_BYTES) {
+      this.holdRequests(connection);
+    }
+  }
+
+  /** Stops reading the socket until what it was sent has drained; its requests wait. */
+  private holdRequests(connection: Connection): void {
+    connection.waiting = [];
+    connection.socket.pause();
+    void drained(connection.socket).then(() => this.releaseRequests(connection));
+  }
+
+  private releaseRequests(connection: Connection): void {
+    const { socket } = connection;
+    const waiting = connection.waiting ?? [];
+    connection.waiting = null;
+    if (socket.readyState === socket.OPEN) socket.resume();
+    // In arrival order; one may fill the buffer again, and the rest wait once more.
+    for (const [index, text] of waiting.entries()) {
+      // Set again by a reply that filled the buffer: the rest wait behind it.
+      const again = connection.waiting as string[] | null;
+      if (again) {
+        again.push(...waiting.slice(index));
+        return;
+      }
+      this.onText(connection, text);
+    }
   }
 
   private reply(connection: Connection, frame: ReplyFrame | ServerFrame): void {
@@ -293,10 +393,13 @@ export class Gateway {
   }
 
   private onFrame(connection: Connection, raw: RawData, isBinary: boolean): void {
+    // A socket being closed (too slow, flooding, kicked, logged out) runs none of its frames.
+    if (connection.socket.readyState !== connection.socket.OPEN) return;
     connection.lastSeen = this.clock();
     const charge = connection.frames.charge(connection.lastSeen);
     if (charge !== "ok") {
       if (charge === "close") {
+        this.metrics?.onSocketClosed("flooding");
         closeSocket(connection.socket, TOO_MANY_FRAMES_CLOSE_CODE, "too many frames");
       }
       return;
@@ -311,6 +414,13 @@ export class Gateway {
       this.heartbeat(connection, connection.device, Number(ping[1]), ping[2]);
       return;
     }
+    if (connection.waiting) connection.waiting.push(text);
+    else this.onText(connection, text);
+  }
+
+  /** A text frame within the socket's budgets, other than a heartbeat. */
+  private onText(connection: Connection, text: string): void {
+    if (connection.socket.readyState !== connection.socket.OPEN) return;
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
@@ -334,9 +444,15 @@ export class Gateway {
     if (allowed === true) this.request(connection, id, op, data);
     else if (allowed === false) this.tooMany(connection, id);
     else {
+      const { socket } = connection;
       allowed.then(
-        (ok) => (ok ? this.request(connection, id, op, data) : this.tooMany(connection, id)),
+        (ok) => {
+          if (socket.readyState !== socket.OPEN) return;
+          if (ok) this.request(connection, id, op, data);
+          else this.tooMany(connection, id);
+        },
         (error: unknown) => {
+          if (socket.readyState !== socket.OPEN) return;
           // A budget that cannot be checked lets the request through: never refuse all.
           this.log.warn({ err: error }, "rate limit check failed");
           this.request(connection, id, op, data);
@@ -505,13 +621,19 @@ export class Gateway {
           resumed: opened.resumed,
         };
         this.reply(connection, { id, ok: true, data: result });
-        // The replay, then what arrived while it was read: both ascending, so an entry in both
-        // is written once (writeEntry skips offsets already sent).
+        // The replay, then what arrived while it was written: both ascending, so an entry in
+        // both is written once (writeEntry skips offsets already sent). A large replay (a login
+        // picture of thousands of invitations) is streamed: past the high-water mark it waits
+        // for the socket to drain, live entries still held back meanwhile.
+        for (const entry of opened.replay) {
+          if (socket.bufferedAmount > HIGH_WATER_BYTES) await drained(socket);
+          this.writeEntry(device, entry);
+        }
         const held = device.held ?? [];
         device.held = null;
-        for (const entry of opened.replay) this.writeEntry(device, entry);
         for (const { entry, epoch } of held)
           if (epoch === device.epoch) this.writeEntry(device, entry);
+        if (socket.readyState !== socket.OPEN) return;
         if (device.pendingKick) {
           this.applyKick(device, device.pendingKick);
           return;
@@ -580,6 +702,8 @@ export class Gateway {
 
   private onClose(connection: Connection): void {
     this.connections.delete(connection);
+    this.slowReaders.forget(connection.send);
+    connection.waiting = null;
     this.guard.settled(connection.socket);
     const { device } = connection;
     if (!device) return;
