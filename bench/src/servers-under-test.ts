@@ -38,6 +38,8 @@ export interface StartServerOptions {
   callerGraceMs?: number;
   /** Beckon only: offline push providers. */
   push?: CreateServerOptions["push"];
+  /** Beckon only: the load bound (overload shedding); the server's defaults without it. */
+  overload?: CreateServerOptions["overload"];
 }
 
 let serial = 0;
@@ -68,6 +70,7 @@ export async function startServer(
           redis: options.redis,
           callerGraceMs: options.callerGraceMs,
           push: options.push,
+          overload: options.overload,
         }
       : {};
   const { child, info } = await BenchChild.start(`${system} server`, scripts[system], {

@@ -57,6 +57,8 @@ export interface WorkloadResult {
   finishedInWindow: number;
   skipped: number;
   errors: number;
+  /** Invitations the server refused as busy (6000020): not calls, and not errors. */
+  refused: number;
   unfinished: number;
   /** Calls sent in the measured window that also invited an offline user (cancelled). */
   offlineCalls: number;
@@ -72,6 +74,8 @@ const PUSH_CONFIG = { title: "Incoming call", content: "Tap to answer", payload:
 const CANCEL_PUSH_CONFIG = { title: "Missed call", content: "", payload: '{"bench":1}' };
 
 const DEVICES = 2;
+/** ErrorCode.ServerBusy: the node refused the invitation under load (nothing was done). */
+const SERVER_BUSY = 6000020;
 const callers: User[] = [];
 const callees: User[] = [];
 /** By callee userID: the call ringing it (one at a time per pair). */
@@ -235,6 +239,7 @@ function run({ rate, warmupMs, durationMs, offline }: WorkloadArgs): Promise<Wor
     finishedInWindow: 0,
     skipped: 0,
     errors: 0,
+    refused: 0,
     unfinished: 0,
     offlineCalls: 0,
     firstError: null,
@@ -308,7 +313,9 @@ function run({ rate, warmupMs, durationMs, offline }: WorkloadArgs): Promise<Wor
         cancelLater();
       },
       (error: unknown) => {
-        fail(error);
+        if ((error as { code?: number }).code === SERVER_BUSY) {
+          if (measured) result.refused += 1;
+        } else fail(error);
         release();
       },
     );

@@ -23,6 +23,8 @@ export interface WorkloadRow {
   callMs: Summary;
   skipped: number;
   errors: number;
+  /** Invitations refused as busy (6000020) in the measured window. */
+  refused: number;
   firstError: string | null;
   serverCpuPercent: number;
   loadCpuPercent: number;
@@ -40,9 +42,25 @@ export async function runWorkload(
 ): Promise<WorkloadRow[]> {
   const rows: WorkloadRow[] = [];
   const { workload } = config;
-  for (const system of ["beckon", "ws-relay"] as const) {
-    if (!selected(system)) continue;
-    const server = await startServer(system, workDir);
+  // `beckon-unbounded`: the same server with its load bound off, to show what shedding buys.
+  const variants = [
+    { key: "beckon", system: "beckon" as const, label: systemLabels.beckon },
+    {
+      key: "beckon-unbounded",
+      system: "beckon" as const,
+      label: "Beckon, no load bound",
+      overload: { maxLoopDelayMs: 0, maxPendingInvites: 0 },
+    },
+    { key: "ws-relay", system: "ws-relay" as const, label: systemLabels["ws-relay"] },
+  ];
+  for (const variant of variants) {
+    if (!selected(variant.key)) continue;
+    const { system } = variant;
+    const server = await startServer(
+      system,
+      workDir,
+      variant.overload ? { overload: variant.overload } : {},
+    );
     const { child: load } = await BenchChild.start("workload load", workloadScript);
     try {
       const connected = await load.call<{ users: number; devices: number }>(
@@ -50,7 +68,7 @@ export async function runWorkload(
         { target: server.target, prefix: "w", pairs: workload.users / 2, concurrency: 50 },
         600_000,
       );
-      const label = systemLabels[system];
+      const { label } = variant;
       log(`  ${label}: ${connected.users} users, ${connected.devices} devices logged in`);
       for (const rate of workload.rates) {
         await server.child.call<LoopDelayReport>("loopDelay");
@@ -79,6 +97,7 @@ export async function runWorkload(
           callMs: summarize(result.callMs),
           skipped: result.skipped,
           errors: result.errors + result.unfinished,
+          refused: result.refused,
           firstError: result.firstError,
           serverCpuPercent: serverCpu ?? Number.NaN,
           loadCpuPercent: loadCpu ?? Number.NaN,
@@ -87,7 +106,7 @@ export async function runWorkload(
         };
         rows.push(row);
         log(
-          `  ${label} @ ${rate}/s: ${row.completedPerSecond.toFixed(0)} calls/s, ring p50 ${row.ringMs.p50.toFixed(2)} p99 ${row.ringMs.p99.toFixed(2)} ms, server CPU ${row.serverCpuPercent.toFixed(0)}%`,
+          `  ${label} @ ${rate}/s: ${row.completedPerSecond.toFixed(0)} calls/s, ring p50 ${row.ringMs.p50.toFixed(2)} p99 ${row.ringMs.p99.toFixed(2)} ms, refused ${row.refused}, server CPU ${row.serverCpuPercent.toFixed(0)}%`,
         );
       }
     } finally {

@@ -14,6 +14,7 @@ interface BeckonServerSettings {
   callerGraceMs?: number;
   /** Offline push providers, as `createServer` takes them. */
   push?: CreateServerOptions["push"];
+  overload?: CreateServerOptions["overload"];
 }
 
 const settings = JSON.parse(process.env.BENCH_SERVER ?? "{}") as BeckonServerSettings;
@@ -27,6 +28,7 @@ const server = await createServer({
   ...(settings.redis === undefined ? {} : { redis: settings.redis }),
   ...(settings.callerGraceMs === undefined ? {} : { callerGraceMs: settings.callerGraceMs }),
   ...(settings.push ? { push: settings.push } : {}),
+  ...(settings.overload ? { overload: settings.overload } : {}),
 });
 
 const stop = () => {

@@ -17,6 +17,12 @@ export enum ErrorCode {
    * the first outcome). ZIM's number for a server error.
    */
   ServiceUnavailable = 6000102,
+  /**
+   * Not in SPEC §7: the node is past its load bound and refused a new invitation at once, doing
+   * nothing (no call was made). Retry after a short, jittered wait, or on another node. Beckon's
+   * own number in ZIM's common-module range, which ZIM leaves unused (it stops at 6000016).
+   */
+  ServerBusy = 6000020,
   CallCommonError = 6000270,
   CallCancelError = 6000271,
   CallLimitExceeded = 6000272,
@@ -34,6 +40,8 @@ export enum ErrorCode {
   /** Beckon: a request without reply, or in flight when the socket dropped (ZIM: not initialized). */
   CommonModuleNotInit = NetworkError,
   CommonModuleTriggerServerFrequencyLimit = ServerFrequencyLimit,
+  /** Beckon's own (ZIM has none): the node refused a new invitation under load; retry later. */
+  CommonModuleServerBusy = ServerBusy,
   /** A ZIM feature Beckon does not implement (conversations, messages, rooms, groups, …). */
   CommonModuleUnsupportedRequest = 6000013,
   NetworkModuleCommonError = 6000101,
@@ -60,6 +68,17 @@ export enum ErrorCode {
   CallModuleUserAlreadyInTheCall = CallUserAlreadyInTheCall,
   /** Beckon: an advanced-mode operation on a general call (ZIM: a message edit time limit). */
   MessageModuleMessageExceedsEditTime = CallModeMismatch,
+}
+
+/** Codes that mean "nothing was done; the same request may succeed if sent again later". */
+export const retryableErrorCodes: ReadonlySet<ErrorCode> = new Set([
+  ErrorCode.ServerBusy,
+  ErrorCode.ServerFrequencyLimit,
+]);
+
+/** Whether an error (or its code) says the request may simply be sent again later. */
+export function isRetryableError(error: { code: number } | number): boolean {
+  return retryableErrorCodes.has((typeof error === "number" ? error : error.code) as ErrorCode);
 }
 
 export interface BeckonErrorInfo {

@@ -148,6 +148,7 @@ const retriableCodes: ReadonlySet<number> = new Set([
   ErrorCode.ServerError,
   ErrorCode.ServerFrequencyLimit,
   ErrorCode.ServiceUnavailable,
+  ErrorCode.ServerBusy,
 ]);
 
 function positiveNumber(value: number | undefined, fallback: number): number {

@@ -50,6 +50,7 @@ export {
   ConnectionEvent,
   ConnectionState,
   ErrorCode,
+  isRetryableError,
   PROTOCOL_VERSION,
 } from "@beckon/protocol";
 export {

@@ -12,6 +12,7 @@ const FIRST_RETRY_MS = 100;
 const retriable: ReadonlySet<number> = new Set([
   ErrorCode.ServerError,
   ErrorCode.ServerFrequencyLimit,
+  ErrorCode.ServerBusy,
 ]);
 
 export class ReceiptRetry {

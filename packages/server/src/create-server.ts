@@ -5,6 +5,7 @@
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
+import { Admission } from "./admission/admission.js";
 import { API_PREFIX } from "./api/api-dependencies.js";
 import { beckonApi } from "./api/api-plugin.js";
 import { CallService } from "./call-service.js";
@@ -158,11 +159,12 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
   }
   const timers = given.timers ?? timerSourceFor(store, nodeID, clock, log);
   // The gauges read the node's own parts, which exist by the time Prometheus scrapes.
-  let gauges = { devicesOnline: () => 0, pendingDeadlines: () => 0 };
+  let gauges = { devicesOnline: () => 0, pendingDeadlines: () => 0, pendingInvites: () => 0 };
   const metrics = new BeckonMetrics({
     devicesOnline: () => gauges.devicesOnline(),
     pendingDeadlines: () => gauges.pendingDeadlines(),
     activeCalls: () => store.countStartedCalls(),
+    pendingInvites: () => gauges.pendingInvites(),
   });
   // Webhooks, push, timelines and keys keep their tables beside the calls: in PostgreSQL's
   // schema when the store is there (shared by every node), else in the SQLite file.
@@ -245,6 +247,7 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
     clock,
     metrics,
   });
+  const admission = new Admission(config.overload, (op, bound) => metrics.onShed(op, bound));
   const gateway = new Gateway(
     config,
     sessions,
@@ -256,10 +259,12 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
     clock,
     callRecords,
     metrics,
+    admission,
   );
   gauges = {
     devicesOnline: () => gateway.deviceCount,
     pendingDeadlines: () => timers.pending,
+    pendingInvites: () => admission.pendingInvites,
   };
   const restored = await calls.startTimers();
   await integrations.start();
@@ -323,6 +328,7 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
       pushProviders: integrations.dispatcher.providerNames(),
       clock,
     },
+    admission,
   });
   http.all("/metrics", async (request, reply) => {
     if (request.method !== "GET" && request.method !== "HEAD") {
@@ -344,6 +350,7 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
       sweeping = false;
       await consoleFeed.close(nodeID);
       await gateway.close();
+      admission.stop();
       http.server.closeAllConnections();
       await http.close();
       await sweep;

@@ -19,6 +19,8 @@ export interface GaugeSources {
    * zero when a call begun before a restart ended after it.
    */
   activeCalls(): Promise<{ general: number; advanced: number }>;
+  /** New invitations admitted and not yet answered (the admission bound's measure). */
+  pendingInvites?(): number;
 }
 
 // Process metrics (event-loop delay, heap, GC…) are registered once per process: each
@@ -80,6 +82,14 @@ export class BeckonMetrics {
       registers,
       collect() {
         this.set(sources.pendingDeadlines());
+      },
+    });
+    new Gauge({
+      name: "beckon_pending_invites",
+      help: "New invitations being handled on this node (admitted, not yet answered)",
+      registers,
+      collect() {
+        this.set(sources.pendingInvites?.() ?? 0);
       },
     });
     this.logins = new Counter({

@@ -293,6 +293,37 @@ export const serverOptionsSchema = z
             "per connection; a user's devices together get twice it (across the cluster with redis); over it a request gets 6000005",
         }),
       ),
+    overload: z
+      .object({
+        maxLoopDelayMs: int()
+          .min(0)
+          .max(60_000)
+          .default(50)
+          .meta(
+            meta({
+              description:
+                "new invitations are refused while the event loop runs this late (ms); 0: off",
+            }),
+          ),
+        maxPendingInvites: int()
+          .min(0)
+          .max(1_000_000)
+          .default(1_000)
+          .meta(
+            meta({
+              description:
+                "new invitations are refused while this many are being handled at once; 0: off",
+            }),
+          ),
+      })
+      .strict()
+      .prefault({})
+      .meta(
+        meta({
+          description:
+            "past either bound a node refuses new invitations at once with 6000020 (server busy, retryable); calls already ringing keep working",
+        }),
+      ),
     loginRateLimit: z
       .object({
         burst: int()

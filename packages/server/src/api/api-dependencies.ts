@@ -2,6 +2,7 @@
 
 import type { Actor, CallCommand, InviteCommand, ReplyOf } from "@beckon/engine";
 import type { CallInvitationSentResult } from "@beckon/protocol";
+import type { Admission } from "../admission/admission.js";
 import type { ConsoleRouteDependencies } from "../console/console-routes.js";
 import type { Presence } from "../presence/presence.js";
 import type { PushRegistrationStore } from "../push/push-registration-store.js";
@@ -41,6 +42,8 @@ export interface ApiDependencies {
   deliveries?: (callID: string) => Promise<DeliveryRecord[]>;
   /** Resolves once the facts committed so far reached the hooks, so a read shows them. */
   settled?: () => Promise<void>;
+  /** Refuses new calls (503, 6000020) while the node is past its load bound. */
+  admission?: Pick<Admission, "invitation">;
   webhooks?: { store: WebhookStore; service: Pick<WebhookService, "replay"> };
   /** Requests per API key (or per user on login-token routes); absent: no limit. */
   rateLimits?: Pick<RateLimits, "take">;

@@ -350,7 +350,7 @@ const refusalDescriptions = {
   422: "An invitee is unknown, or a call's member limit would be exceeded",
   429: "Too many requests for this API key or user; slow down",
   500: "The server could not do this; try again",
-  503: "The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds",
+  503: "The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given",
 };
 
 type RefusalStatus = keyof typeof refusalDescriptions;

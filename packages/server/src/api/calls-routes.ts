@@ -48,7 +48,10 @@ export async function callsRoutes(app: FastifyInstance, deps: ApiDependencies): 
     },
     async (request, reply) => {
       const { caller, ...config } = request.body;
-      const result = await deps.calls.invite({ actor: apiActor(caller), ...config });
+      const invite = () => deps.calls.invite({ actor: apiActor(caller), ...config });
+      const result = await (deps.admission
+        ? deps.admission.invitation("api.createCall", invite)
+        : invite());
       return reply.code(201).send(result);
     },
   );

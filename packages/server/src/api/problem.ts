@@ -25,6 +25,7 @@ export class ApiProblem extends Error {
 const statusOfCode: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.ParamsInvalid]: 400,
   [ErrorCode.ServerFrequencyLimit]: 429,
+  [ErrorCode.ServerBusy]: 503,
   [ErrorCode.TokenInvalid]: 401,
   [ErrorCode.TokenExpired]: 401,
   [ErrorCode.UserIsNotLogged]: 401,

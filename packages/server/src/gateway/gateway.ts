@@ -18,6 +18,7 @@ import {
 import { isOperationName, requestEnvelopeSchema, requestSchemas } from "@beckon/protocol/schemas";
 import type { Logger } from "pino";
 import type { RawData, WebSocket } from "ws";
+import type { Admission } from "../admission/admission.js";
 import type { CallService } from "../call-service.js";
 import { KeyedQueue } from "../keyed-queue.js";
 import { clampDelay, LongTimeout } from "../long-timeout.js";
@@ -140,6 +141,8 @@ export class Gateway {
       pushes: [],
     }),
     private readonly metrics?: Pick<BeckonMetrics, "onSocketClosed">,
+    /** Refuses new invitations while the node is past its load bound; none without it. */
+    private readonly admission?: Admission,
   ) {
     this.sweepTimer = setInterval(() => this.sweep(), clampDelay(settings.heartbeatIntervalMs));
     this.sweepTimer.unref();
@@ -735,8 +738,11 @@ export class Gateway {
       if (ack !== undefined) await this.sessions.acknowledge(device, ack);
       return { serverTime: this.clock() };
     },
-    callInvite: async (device, { idempotencyKey, ...request }) =>
-      this.calls.invite({ ...request, actor: actorOf(device) }, idempotencyKey),
+    callInvite: async (device, { idempotencyKey, ...request }) => {
+      const invite = () =>
+        this.calls.invite({ ...request, actor: actorOf(device) }, idempotencyKey);
+      return this.admission ? this.admission.invitation("callInvite", invite) : invite();
+    },
     callCancel: async (device, { callID, ...rest }) =>
       this.calls.execute(callID, { type: "cancel", actor: actorOf(device), ...rest }),
     callAccept: async (device, { callID, extendedData }) =>
