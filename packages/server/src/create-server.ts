@@ -177,6 +177,8 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
     presence,
     log,
     clock,
+    webhookMaxPerSecond: config.webhookMaxPerSecond,
+    onPushOverflow: () => metrics.onOverflow("push"),
   });
   // The console's live numbers: this node's, left for the others on a board (Redis in a cluster).
   const liveStats = new LiveStats({

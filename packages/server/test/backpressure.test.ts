@@ -145,13 +145,15 @@ it("a socket closed as too slow runs none of its later frames: its invite rings 
   // ... and what it sends now is read by the server but must not run.
   raw.socket.send(JSON.stringify({ id: 999, op: "callInvite", data: { invitees: ["victim"] } }));
   tcp.resume();
-  expect((await raw.closed).code).toBe(4005);
+  // 4005 once the reader answers the close; on a machine too busy to answer within the close's
+  // grace the node cuts it (1006). Either way the invite sent after the close must not run.
+  expect([4005, 1006]).toContain((await raw.closed).code);
   // A later invitation reaches the victim; the reader's never did.
   const { callID } = await callers[0]!.client.callInvite(["victim"], { timeout: 30 });
   await victim.waitFor("callInvitationReceived", (event) => event.callID === callID);
   const inviters = victim.events("callInvitationReceived").map((event) => event.inviter);
   expect(inviters).toEqual(["c0"]);
-});
+}, 120_000);
 
 it("a prompt reader asking for ten pages of 100 calls every 100 ms is not closed", async () => {
   const { server, ring, register } = await serverWithApi({

@@ -83,7 +83,7 @@ describe.runIf(await havePostgres())("on PostgreSQL", () => {
     const schema = schemas.create();
     const server = await world.server({
       store: `${postgresUrl}?schema=${schema}`,
-      overload: { maxPendingInvites: 1 },
+      overload: { maxPendingInvites: 1, maxLoopDelayMs: 0 },
     });
     const bob = await world.device(server, "bob");
     const carol = await world.device(server, "carol");

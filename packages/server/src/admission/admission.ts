@@ -20,6 +20,12 @@ export type ShedBound = "loop_delay" | "pending_invites";
 const SAMPLE_MS = 10;
 /** The window the loop's delay is averaged over: one long pause is not a load to shed. */
 const WINDOW_MS = 100;
+/**
+ * Share of one core this process must have used over the window for the loop's delay to count:
+ * then the delay is the node's own work. A process the machine starves of CPU (other programs
+ * on a shared host) runs late too, but refusing calls would not help it.
+ */
+const BUSY_CPU_SHARE = 0.5;
 
 export class Admission {
   private pending = 0;
@@ -27,6 +33,7 @@ export class Admission {
   private windowStart = performance.now();
   private windowDelay = 0;
   private windowSamples = 0;
+  private windowCpu = process.cpuUsage();
   /** How late the loop ran on average over the last full window (ms). */
   private meanDelay = 0;
   private readonly timer: NodeJS.Timeout | undefined;
@@ -46,7 +53,10 @@ export class Admission {
     return this.pending;
   }
 
-  /** One sample of the loop's delay; each window ends with its average. */
+  /**
+   * One sample of the loop's delay; each window ends with its average, counted only when the
+   * process was busy with its own work over the window.
+   */
   private sample(): void {
     const now = performance.now();
     this.windowDelay += Math.max(0, now - this.lastTick - SAMPLE_MS);
@@ -54,7 +64,10 @@ export class Admission {
     this.lastTick = now;
     const elapsed = now - this.windowStart;
     if (elapsed < WINDOW_MS) return;
-    this.meanDelay = this.windowDelay / this.windowSamples;
+    const cpu = process.cpuUsage(this.windowCpu);
+    const busy = (cpu.user + cpu.system) / 1000 >= BUSY_CPU_SHARE * elapsed;
+    this.meanDelay = busy ? this.windowDelay / this.windowSamples : 0;
+    this.windowCpu = process.cpuUsage();
     this.windowStart = now;
     this.windowDelay = 0;
     this.windowSamples = 0;

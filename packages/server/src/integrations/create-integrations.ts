@@ -54,6 +54,10 @@ export interface IntegrationOptions {
   clock?: () => number;
   /** Webhook retry delays (tests shorten them). */
   webhookRetryDelaysMs?: readonly number[];
+  /** Webhook attempts this node starts per second at most (the sender's own pace). */
+  webhookMaxPerSecond?: number;
+  /** Told of each push left in the store because the dispatcher's window was full. */
+  onPushOverflow?: () => void;
 }
 
 export interface Integrations {
@@ -100,6 +104,7 @@ export function createIntegrations(options: IntegrationOptions): Integrations {
     ...(stores.shared ? { pollMs: WEBHOOK_POLL_MS } : {}),
     ...(options.log ? { log: options.log } : {}),
     ...(options.webhookRetryDelaysMs ? { retryDelaysMs: options.webhookRetryDelaysMs } : {}),
+    ...(options.webhookMaxPerSecond ? { maxPerSecond: options.webhookMaxPerSecond } : {}),
   });
 
   const providers: PushProvider[] = [];
@@ -121,6 +126,7 @@ export function createIntegrations(options: IntegrationOptions): Integrations {
     clock,
     ...(options.log ? { log: options.log } : {}),
     ...(stores.shared ? { orphanAfterMs: PUSH_ORPHAN_AFTER_MS } : {}),
+    ...(options.onPushOverflow ? { onOverflow: options.onPushOverflow } : {}),
     // A push that finally failed is news for the app backend.
     onOutcome: ({ send, result, final }) => {
       if (result.ok || !final) return;

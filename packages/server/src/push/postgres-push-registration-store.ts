@@ -119,7 +119,7 @@ const sql = {
     // SKIP LOCKED: nodes sweeping at the same moment split the orphans instead of sharing them.
     text: `WITH stale AS (
              SELECT id FROM push_sends WHERE status = 'queued' AND claimed_at < $1
-             ORDER BY id FOR UPDATE SKIP LOCKED
+             ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED
            )
            UPDATE push_sends s SET claimed_at = $2 FROM stale WHERE s.id = stale.id
            RETURNING s.*`,
@@ -256,8 +256,11 @@ export class PostgresPushRegistrationStore implements PushRegistrationStore {
     return result.rows.map(sendOf);
   }
 
-  async reclaimQueued(claimedBefore: number, now: number): Promise<PushSend[]> {
-    const result = await this.pool.query<SendRow>({ ...sql.reclaim, values: [claimedBefore, now] });
+  async reclaimQueued(claimedBefore: number, now: number, limit?: number): Promise<PushSend[]> {
+    const result = await this.pool.query<SendRow>({
+      ...sql.reclaim,
+      values: [claimedBefore, now, limit ?? null],
+    });
     return result.rows.map(sendOf).sort((a, b) => a.id - b.id);
   }
 

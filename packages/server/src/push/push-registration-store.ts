@@ -64,7 +64,7 @@ export interface PushRegistrationStore {
    * stopped or died before sending), marking them claimed at `now`; oldest first. Each goes to
    * one caller, however many nodes ask at once.
    */
-  reclaimQueued(claimedBefore: number, now: number): Promise<PushSend[]>;
+  reclaimQueued(claimedBefore: number, now: number, limit?: number): Promise<PushSend[]>;
   /** Forgets finished pushes queued before `time` (the calls' retention); returns how many. */
   purgeSendsBefore(time: number): Promise<number>;
 }
@@ -205,8 +205,10 @@ export class SqlitePushRegistrationStore implements PushRegistrationStore {
       sendsOf: db.prepare<[string], SendRow>(
         "SELECT * FROM push_sends WHERE call_id = ? ORDER BY id",
       ),
-      reclaim: db.prepare<[number, number], SendRow>(
-        `UPDATE push_sends SET claimed_at = ? WHERE status = 'queued' AND claimed_at < ?
+      reclaim: db.prepare<[number, number, number], SendRow>(
+        `UPDATE push_sends SET claimed_at = ? WHERE id IN (
+           SELECT id FROM push_sends WHERE status = 'queued' AND claimed_at < ? ORDER BY id LIMIT ?
+         )
          RETURNING *`,
       ),
       purge: db.prepare<[number]>(
@@ -312,9 +314,9 @@ export class SqlitePushRegistrationStore implements PushRegistrationStore {
     return this.statements.sendsOf.all(callID).map(sendOf);
   }
 
-  async reclaimQueued(claimedBefore: number, now: number): Promise<PushSend[]> {
+  async reclaimQueued(claimedBefore: number, now: number, limit = -1): Promise<PushSend[]> {
     return this.statements.reclaim
-      .all(now, claimedBefore)
+      .all(now, claimedBefore, limit)
       .map(sendOf)
       .sort((a, b) => a.id - b.id);
   }

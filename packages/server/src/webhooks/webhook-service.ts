@@ -41,6 +41,12 @@ export interface WebhookServiceOptions {
    * queue or schedule itself (retries of a node that stopped, leases of one that died).
    */
   pollMs?: number;
+  /**
+   * Attempts this node starts per second at most (default 200). Each costs the serving thread
+   * about half a millisecond, so the sender keeps its own pace and rings keep theirs; what comes
+   * faster waits in the store (durable) and is sent as the pace allows.
+   */
+  maxPerSecond?: number;
 }
 
 export class WebhookService implements Hook {
@@ -49,6 +55,11 @@ export class WebhookService implements Hook {
   private readonly retryDelaysMs: readonly number[];
   private readonly timeoutMs: number;
   private readonly concurrency: number;
+  private readonly maxPerSecond: number;
+  /** Attempts the pace allows now (a token bucket holding a tenth of a second's worth). */
+  private tokens: number;
+  private tokensAt: number;
+  private paceTimer: NodeJS.Timeout | undefined;
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
   private running = 0;
@@ -72,6 +83,35 @@ export class WebhookService implements Hook {
     this.retryDelaysMs = options.retryDelaysMs ?? defaultRetryDelaysMs;
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.concurrency = options.concurrency ?? 8;
+    this.maxPerSecond = options.maxPerSecond ?? 200;
+    this.tokens = this.burst;
+    this.tokensAt = this.clock();
+  }
+
+  private get burst(): number {
+    return Math.max(1, this.maxPerSecond / 10);
+  }
+
+  /** Attempts the pace allows now (whole ones). */
+  private allowance(): number {
+    const now = this.clock();
+    this.tokens = Math.min(
+      this.burst,
+      this.tokens + ((now - this.tokensAt) / 1000) * this.maxPerSecond,
+    );
+    this.tokensAt = now;
+    return Math.floor(this.tokens);
+  }
+
+  /** Looks again once the pace allows one more attempt. */
+  private waitForPace(): void {
+    if (this.paceTimer || this.stopped) return;
+    const ms = Math.max(1, Math.ceil(((1 - this.tokens) / this.maxPerSecond) * 1000));
+    this.paceTimer = setTimeout(() => {
+      this.paceTimer = undefined;
+      this.kick();
+    }, ms);
+    this.paceTimer.unref();
   }
 
   /** Starts sending what is queued (deliveries left by an earlier run included). */
@@ -160,6 +200,8 @@ export class WebhookService implements Hook {
         return;
       }
       if (!this.pumping) this.kick();
+      // Waiting for the pace: look again when it allows more, not in a tight loop.
+      if (this.paceTimer) await new Promise((resolve) => setTimeout(resolve, 5));
     }
   }
 
@@ -169,6 +211,8 @@ export class WebhookService implements Hook {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    clearTimeout(this.paceTimer);
+    this.paceTimer = undefined;
     this.timerAt = Number.POSITIVE_INFINITY;
     await this.pumping;
     await Promise.all(this.inFlight);
@@ -195,8 +239,13 @@ export class WebhookService implements Hook {
   private async pump(): Promise<void> {
     const store = this.options.store;
     for (;;) {
-      const room = this.concurrency - this.running;
-      if (room <= 0 || this.stopped) return;
+      const slots = this.concurrency - this.running;
+      if (slots <= 0 || this.stopped) return;
+      const room = Math.min(slots, this.allowance());
+      if (room <= 0) {
+        this.waitForPace();
+        return;
+      }
       const now = this.clock();
       // The lease: if this node dies mid-attempt, the delivery is due again after it.
       const due = await store.claimDue(
@@ -205,6 +254,7 @@ export class WebhookService implements Hook {
         now + this.timeoutMs + 5_000,
         this.options.nodeID ?? "local",
       );
+      this.tokens -= due.length;
       for (const [index, delivery] of due.entries()) {
         // One attempt started per event-loop turn: a burst of requests must not hold rings back.
         if (index > 0) await new Promise((resolve) => setImmediate(resolve));
