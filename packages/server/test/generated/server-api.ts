@@ -847,7 +847,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds */
+            /** @description The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -963,7 +963,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds */
+            /** @description The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -1069,7 +1069,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds */
+            /** @description The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -1206,7 +1206,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds */
+            /** @description The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -1317,7 +1317,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds */
+            /** @description The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -1465,7 +1465,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds */
+            /** @description The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -1573,7 +1573,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds */
+            /** @description The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -1701,7 +1701,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds */
+            /** @description The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -1849,7 +1849,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds */
+            /** @description The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -1989,7 +1989,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds */
+            /** @description The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -2129,7 +2129,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds */
+            /** @description The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -2273,7 +2273,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds */
+            /** @description The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -2417,7 +2417,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds */
+            /** @description The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -2561,7 +2561,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds */
+            /** @description The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -2669,7 +2669,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds */
+            /** @description The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -2802,7 +2802,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds */
+            /** @description The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -2909,7 +2909,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds */
+            /** @description The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -2960,7 +2960,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds */
+            /** @description The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -3065,7 +3065,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds */
+            /** @description The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -3195,7 +3195,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds */
+            /** @description The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -3300,7 +3300,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds */
+            /** @description The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -3405,7 +3405,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds */
+            /** @description The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -3547,7 +3547,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds */
+            /** @description The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -3652,7 +3652,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds */
+            /** @description The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -3766,7 +3766,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds */
+            /** @description The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -3894,7 +3894,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds */
+            /** @description The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4001,7 +4001,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds */
+            /** @description The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4112,7 +4112,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds */
+            /** @description The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4249,7 +4249,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds */
+            /** @description The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4354,7 +4354,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds */
+            /** @description The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4459,7 +4459,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds */
+            /** @description The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4594,7 +4594,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds */
+            /** @description The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4641,7 +4641,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds */
+            /** @description The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4746,7 +4746,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds */
+            /** @description The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4851,7 +4851,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds */
+            /** @description The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4983,7 +4983,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds */
+            /** @description The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -5116,7 +5116,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server cannot reach its database or Redis right now (code 6000102); retry after Retry-After seconds */
+            /** @description The node is past its load bound (code 6000020: nothing was done) or cannot reach its database or Redis (6000102); retry shortly, after Retry-After seconds when given */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
