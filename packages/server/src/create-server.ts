@@ -35,6 +35,7 @@ import {
 } from "./node-services.js";
 import { MemoryPresence } from "./presence/memory-presence.js";
 import type { Presence } from "./presence/presence.js";
+import { loadOrCreateSharedVapidKeys, type VapidKeys } from "./push/vapid-keys.js";
 import { MemoryRateLimits } from "./rate-limits/memory-rate-limits.js";
 import { type RateLimits, rateLimitSettings } from "./rate-limits/rate-limits.js";
 import { type ResolvedOptions, resolveOptions, type ServerOptions } from "./server-options.js";
@@ -126,6 +127,7 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
   let broker: StreamBroker;
   let presence: Presence;
   let rateLimits: RateLimits;
+  let vapidKeys: VapidKeys | undefined;
   const limits = rateLimitSettings(config);
   try {
     store = given.store ?? own(await openStore(config.store));
@@ -153,6 +155,10 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
             )
           : new MemoryRateLimits(limits, clock),
       );
+    // A cluster's nodes must sign Web Push with one pair: it lives in PostgreSQL beside the calls.
+    if (config.push?.webPush && store instanceof PostgresCallStore) {
+      vapidKeys = await loadOrCreateSharedVapidKeys(store.pool, config.push.vapidDir);
+    }
   } catch (error) {
     for (const made of owned.reverse()) await made.close().catch(() => {});
     throw error;
@@ -170,6 +176,7 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
   // schema when the store is there (shared by every node), else in the SQLite file.
   const integrations = createIntegrations({
     database: integrationStoresFor(store, config.store),
+    ...(vapidKeys ? { vapidKeys } : {}),
     nodeID,
     ...(config.push?.vapidDir ? { dataDir: config.push.vapidDir } : {}),
     ...(config.push ? { push: config.push } : {}),

@@ -2,7 +2,7 @@
 // API keys, push registrations and the webhook queue, as separate processes would. A node that
 // stops leaves nothing behind that the other does not pick up.
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BeckonServer, createServer } from "@beckon/server";
@@ -108,6 +108,43 @@ async function query<Row extends pg.QueryResultRow>(schema: string, text: string
 }
 
 describe.runIf(available)("integrations shared by a cluster", () => {
+  it("the nodes sign Web Push with one VAPID pair from PostgreSQL, not one per data folder", async () => {
+    const schema = services.schema();
+    const store = `${postgresUrl}?schema=${schema}`;
+    const prefix = services.prefix();
+    const dirs = [1, 2, 3].map(() => mkdtempSync(join(tmpdir(), "beckon-cluster-vapid-")));
+    cleanups.push(() => {
+      for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    });
+    // Node 1 was a single node before: its vapid.json becomes the cluster's pair, so browsers
+    // subscribed to it keep getting pushes.
+    const before = { publicKey: "BExisting", privateKey: "existing-private" };
+    writeFileSync(join(dirs[0] as string, "vapid.json"), JSON.stringify(before));
+    const start = (dir: string, node: number) =>
+      createServer({
+        secret: SECRET,
+        logLevel: "silent",
+        store,
+        redis: `${redisUrl}?prefix=${encodeURIComponent(prefix)}`,
+        push: { webPush: { subject: "mailto:ops@example.com" }, vapidDir: dir },
+        services: { nodeID: `vapid-${node}` },
+      });
+    const first = await start(dirs[0] as string, 1);
+    cleanups.push(() => first.close());
+    const others = await Promise.all([start(dirs[1] as string, 2), start(dirs[2] as string, 3)]);
+    cleanups.push(async () => {
+      await Promise.all(others.map((node) => node.close()));
+    });
+    for (const node of [first, ...others]) {
+      const response = await fetch(`${node.httpUrl}/api/push/web-push-key`);
+      expect(await response.json()).toEqual({ publicKey: before.publicKey });
+    }
+    // Nothing in the other nodes' data folders: the pair is the database's.
+    expect(existsSync(join(dirs[1] as string, "vapid.json"))).toBe(false);
+    const rows = await query<{ name: string }>(schema, "SELECT name FROM shared_secrets");
+    expect(rows).toEqual([{ name: "vapid" }]);
+  });
+
   it("an API key created through node 1 works on node 2, and revoked there, on neither", async () => {
     const { nodes, adminKey } = await cluster();
     const made = await api(nodes[0], adminKey, "/keys", {

@@ -14,7 +14,7 @@ import { PushDispatcher } from "../push/push-dispatcher.js";
 import { PushHook } from "../push/push-hook.js";
 import type { PushRegistrationStore } from "../push/push-registration-store.js";
 import type { PushProvider } from "../push/push-types.js";
-import { loadOrCreateVapidKeys } from "../push/vapid-keys.js";
+import { loadOrCreateVapidKeys, type VapidKeys } from "../push/vapid-keys.js";
 import { WebPushProvider } from "../push/web-push-provider.js";
 import type { CallStore } from "../store/call-store.js";
 import { DeliveryLog } from "../timeline/delivery-log.js";
@@ -45,7 +45,9 @@ export interface IntegrationOptions {
   database: string | IntegrationStores;
   /** Names this node as the holder of the webhook attempts it makes. */
   nodeID?: string;
-  /** Where the VAPID keys live (needed with `push.webPush`). */
+  /** The VAPID key pair, already loaded (a cluster's, from PostgreSQL); else `dataDir`'s. */
+  vapidKeys?: VapidKeys;
+  /** Where the VAPID keys live (needed with `push.webPush` when `vapidKeys` is not given). */
   dataDir?: string;
   push?: PushOptions;
   calls: Pick<CallStore, "getCall">;
@@ -111,8 +113,10 @@ export function createIntegrations(options: IntegrationOptions): Integrations {
   let vapidPublicKey: string | undefined;
   const push = options.push ?? {};
   if (push.webPush) {
-    if (!options.dataDir) throw new Error("Web Push needs a dataDir for its VAPID keys");
-    const keys = loadOrCreateVapidKeys(options.dataDir);
+    if (!options.vapidKeys && !options.dataDir) {
+      throw new Error("Web Push needs VAPID keys or a dataDir to keep them in");
+    }
+    const keys = options.vapidKeys ?? loadOrCreateVapidKeys(options.dataDir as string);
     vapidPublicKey = keys.publicKey;
     providers.push(new WebPushProvider({ keys, subject: push.webPush.subject, clock }));
   }
