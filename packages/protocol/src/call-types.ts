@@ -1,11 +1,27 @@
 // The call data that crosses the wire: result and event payloads under their ZIM shapes.
-import type { CallInvitationMode, CallState, CallUserState } from "./enums.js";
+import type { CallInvitationMode, CallState, CallUserState, CXHandleType } from "./enums.js";
 
+/** ZIM's `ZIMVoIPConfig`: how iOS CallKit shows the call a VoIP push announces. */
+export interface VoIPConfig {
+  /** ZIM's `ZIMCXHandleType`: 1 generic, 2 phone number, 3 email address. */
+  iOSVoIPHandleType?: CXHandleType;
+  /** The caller as CallKit shows it, in the form the handle type says. */
+  iOSVoIPHandleValue?: string;
+  iOSVoIPHasVideo?: boolean;
+}
+
+/**
+ * ZIM's `ZIMPushConfig` as far as a call push uses it. With `voIPConfig`, an invitation reaches
+ * an iOS device registered with a PushKit token as a VoIP push (docs/push.md).
+ */
 export interface PushConfig {
   title: string;
   content: string;
   payload: string;
   resourcesID?: string;
+  enableBadge?: boolean;
+  badgeIncrement?: number;
+  voIPConfig?: VoIPConfig;
 }
 
 export interface CallUserInfo {

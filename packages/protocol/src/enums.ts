@@ -49,12 +49,20 @@ export enum ZIMConnectionEvent {
   Unregistered = 6,
 }
 
+/** How CallKit shows a VoIP caller's handle (ZIM's `ZIMCXHandleType`). */
+export enum ZIMCXHandleType {
+  Generic = 1,
+  PhoneNumber = 2,
+  EmailAddress = 3,
+}
+
 export {
   ZIMCallInvitationMode as CallInvitationMode,
   ZIMCallState as CallState,
   ZIMCallUserState as CallUserState,
   ZIMConnectionEvent as ConnectionEvent,
   ZIMConnectionState as ConnectionState,
+  ZIMCXHandleType as CXHandleType,
 };
 
 const pendingStates: ReadonlySet<ZIMCallUserState> = new Set([

@@ -14,6 +14,15 @@ const pushConfig = z.object({
   content: z.string().max(4096),
   payload: z.string().max(8192),
   resourcesID: z.string().max(256).optional(),
+  enableBadge: z.boolean().optional(),
+  badgeIncrement: z.number().int().min(0).max(1000).optional(),
+  voIPConfig: z
+    .object({
+      iOSVoIPHandleType: z.number().int().min(1).max(3).optional(),
+      iOSVoIPHandleValue: z.string().max(256).optional(),
+      iOSVoIPHasVideo: z.boolean().optional(),
+    })
+    .optional(),
 });
 
 const empty = z.object({}).strip();

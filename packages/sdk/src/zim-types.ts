@@ -32,6 +32,7 @@ export type {
   CallUserStateChangedEvent as ZIMEventOfCallUserStateChangedResult,
   ErrorUserInfo as ZIMErrorUserInfo,
   PushConfig as ZIMPushConfig,
+  VoIPConfig as ZIMVoIPConfig,
 } from "@beckon/protocol";
 export {
   ErrorCode as ZIMErrorCode,
@@ -40,6 +41,7 @@ export {
   ZIMCallUserState,
   ZIMConnectionEvent,
   ZIMConnectionState,
+  ZIMCXHandleType,
 } from "@beckon/protocol";
 export type {
   ZIMAppConfig,
@@ -47,6 +49,7 @@ export type {
   ZIMEventHandler,
   ZIMEventMap,
   ZIMLoginConfig,
+  ZIMSDK,
   ZIMUserInfo,
 } from "./zim.js";
 export * from "./zim-im-enums.js";

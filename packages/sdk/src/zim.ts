@@ -96,6 +96,9 @@ export interface ZIMCallInvitationSentResult extends CallInvitationSentResult {
 
 export type ZIMEventMap = BeckonEventMap & LegacyEventMap;
 
+/** The mini-program SDK's name for the instance class (`ZIMSDK`); the same class here. */
+export type ZIMSDK = ZIM;
+
 /** Listener type per event name, as in ZIM: `zim.on('callInvitationReceived', (zim, data) => …)`. */
 export type ZIMEventHandler = {
   [K in keyof ZIMEventMap]: (zim: ZIM, data: ZIMEventMap[K]) => void;
@@ -256,7 +259,17 @@ export class ZIM {
     throw unsupported("beginRoomAttributesBatchOperation");
   }
 
-  /** Typed per event, so `zim.on('callUserStateChanged', (zim, info) => …)` infers `info`. */
+  /**
+   * Typed per event, so `zim.on('callUserStateChanged', (zim, info) => …)` infers `info`; the
+   * signature is both ZEGO SDKs' (`listener: ZIMEventHandler[K]`), so a kit that binds its
+   * listeners through a generic helper compiles unchanged.
+   */
+  on<K extends keyof ZIMEventHandler>(type: K, listener: ZIMEventHandler[K]): void;
+  /** The same, for a helper generic over the event that builds `(zim, data) => …` itself. */
+  on<K extends keyof ZIMEventMap>(
+    type: K,
+    listener: (zim: ZIM, data: ZIMEventMap[K]) => void,
+  ): void;
   on<K extends keyof ZIMEventMap>(
     type: K,
     listener: (zim: ZIM, data: ZIMEventMap[K]) => void,
@@ -265,6 +278,11 @@ export class ZIM {
   }
 
   /** Without a listener, removes every listener of the event, as ZIM's `off(type)` does. */
+  off<K extends keyof ZIMEventHandler>(type: K, listener?: ZIMEventHandler[K]): void;
+  off<K extends keyof ZIMEventMap>(
+    type: K,
+    listener?: (zim: ZIM, data: ZIMEventMap[K]) => void,
+  ): void;
   off<K extends keyof ZIMEventMap>(
     type: K,
     listener?: (zim: ZIM, data: ZIMEventMap[K]) => void,

@@ -10,7 +10,12 @@ import {
   type ZIM,
   type ZIMCallInfo,
   type ZIMCallUserInfo as ZIMCallUserInfoOfBeckon,
+  ZIMCXHandleType,
+  type ZIMEventHandler,
   type ZIMEventOfCallInvitationReceivedResult,
+  type ZIMPushConfig,
+  type ZIMSDK,
+  type ZIMVoIPConfig,
 } from "@beckon/sdk";
 import type {
   ZIMCallInvitationMode,
@@ -21,6 +26,7 @@ import type {
   ZIMConnectionState,
   ZIM as ZIMDeclared,
   ZIMCallInfo as ZIMDeclaredCallInfo,
+  ZIMPushConfig as ZIMDeclaredPushConfig,
   ZIMEventOfCallInvitationReceivedResult as ZIMDeclaredReceived,
 } from "zego-zim-web";
 
@@ -98,4 +104,43 @@ export function listenersAreTypedPerEvent(zim: ZIM): void {
   zim.on("callInvitationTimeout", (_zim, data) => data.callUserList);
   // @ts-expect-error: not an event name of ZIM's
   zim.on("callInvitationRinging", () => {});
+}
+
+/**
+ * Kits bind listeners generically, as both ZEGO SDKs type `on`: `on<K extends keyof
+ * ZIMEventHandler>(type: K, listener: ZIMEventHandler[K])`. A kit's helper over any event name,
+ * and a table of handlers bound in a loop, compile against Beckon's instance (the mini-program
+ * SDK's class name, ZIMSDK, included).
+ */
+export function bindGenerically<K extends keyof ZIMEventHandler>(
+  zim: ZIMSDK,
+  type: K,
+  listener: ZIMEventHandler[K],
+): () => void {
+  zim.on(type, listener);
+  return () => zim.off(type, listener);
+}
+
+export function bindTable(zim: ZIM, handlers: Partial<ZIMEventHandler>): void {
+  for (const type of Object.keys(handlers) as (keyof ZIMEventHandler)[]) {
+    const listener = handlers[type];
+    if (listener) zim.on(type, listener);
+  }
+}
+
+/** A ZIM invite config with iOS CallKit's VoIP settings, as ZIM's own type has them. */
+export function invitesWithVoIP(zim: ZIM, declared: ZIMDeclaredPushConfig) {
+  const pushConfig: ZIMPushConfig = {
+    title: "Alice",
+    content: "Incoming call",
+    payload: "{}",
+    voIPConfig: {
+      iOSVoIPHandleType: ZIMCXHandleType.Generic,
+      iOSVoIPHandleValue: "Alice",
+      iOSVoIPHasVideo: true,
+    },
+  };
+  const voip: ZIMVoIPConfig | undefined = declared.voIPConfig;
+  void voip;
+  return zim.callInvite(["bob"], { timeout: 30, pushConfig });
 }
