@@ -195,7 +195,7 @@ describe("README.md and docs/: every runnable command, as written", () => {
     await schemas.dropAll();
     for (const prefix of prefixes) await dropRedisKeys(prefix);
     rmSync(work, { recursive: true, force: true });
-  });
+  }, 120_000);
 
   async function stopServers(): Promise<void> {
     await Promise.all(
@@ -283,7 +283,11 @@ describe("README.md and docs/: every runnable command, as written", () => {
       if (raw.startsWith("#")) continue;
       if (except && raw.startsWith(except)) continue;
       const line = await substitute(raw);
-      const server = SERVERS.find((s) => s.command.test(line.replace(/#.*$/, "")));
+      const command = line.replace(/#.*$/, "");
+      // `start --help` prints and ends like any other command.
+      const server = /\s--help\b/.test(command)
+        ? undefined
+        : SERVERS.find((s) => s.command.test(command));
       if (server) {
         await startServer(line, cwd, server.ready, at);
         continue;
