@@ -62,23 +62,25 @@ describe.skipIf(!hasChromium && !inCI)("docs/first-app.md", () => {
       throw new Error("packages/*/dist is missing: run `npm run build` first");
     }
     const blocks = codeBlocks(readFileSync(join(repoRoot, "docs", "first-app.md"), "utf8"));
-    // Packed without prepack: pack-install.test.ts builds beside this file; here the build
-    // that `npm test` ran first is what gets packed.
-    const tarballs = packWorkspaces(join(work, "packs"), { build: false });
+    // The guide installs the tarballs `npm run pack` writes to a checkout's packs/, from next to
+    // that checkout (../beckon). Packed without prepack: pack-install.test.ts builds beside this
+    // file; here the build that `npm test` ran first is what gets packed.
+    packWorkspaces(join(work, "beckon", "packs"), { build: false });
     const env = { ...installEnv(join(work, "prebuilds")), BECKON_SECRET: "" };
 
     const setup = blocks.find((b) => b.lang === "sh" && b.code.includes("npm init"));
     if (!setup) throw new Error("the guide's setup steps are missing");
-    mkdirSync(project);
     for (const line of setup.code.trim().split("\n")) {
-      if (line.startsWith("mkdir my-calls")) continue; // the folder is `project`
+      if (line.startsWith("mkdir my-calls")) {
+        run("sh", ["-c", line], work, env); // its `cd` is where the next lines run
+        continue;
+      }
       if (line.startsWith("export BECKON_SECRET=")) {
         env.BECKON_SECRET = run("sh", ["-c", `${line} && printf %s "$BECKON_SECRET"`], project);
         continue;
       }
-      const command = line.replace("@beckon/server @beckon/sdk", tarballs.join(" "));
-      expect(command, "the packages come from this checkout").not.toContain("@beckon/");
-      run("sh", ["-c", command], project, env);
+      expect(line, "the packages come from the checkout's tarballs").not.toContain("@beckon/");
+      run("sh", ["-c", line], project, env);
     }
     expect(env.BECKON_SECRET?.length).toBeGreaterThanOrEqual(16);
 

@@ -39,7 +39,8 @@ export const pushConfig = z
   .object({
     title: z.string().max(1024),
     content: z.string().max(4096),
-    payload: z.string().max(8192),
+    // ZIM requires it; an API caller with nothing to pass through may leave it out.
+    payload: z.string().max(8192).default(""),
     resourcesID: z.string().max(256).optional(),
     enableBadge: z.boolean().optional(),
     badgeIncrement: z.number().int().min(0).max(1000).optional(),
