@@ -331,9 +331,7 @@ export class DemoApp {
 
   private async developmentToken(userID: string): Promise<string> {
     if (this.tokenMode === "production") {
-      throw new Error(
-        "this server does not hand out development tokens (production mode): paste a token",
-      );
+      throw new Error("this server does not hand out development tokens: paste a token");
     }
     return fetchDevToken(userID);
   }
@@ -490,6 +488,11 @@ export class DemoApp {
       }
     } catch (error) {
       this.notify("error", describeError("Could not place the call", error));
+      // Busy with a call still ringing from another tab or device: the history shows it, with
+      // Cancel, once reloaded.
+      if ((error as { code?: unknown }).code === ErrorCode.CallCommonError) {
+        void this.loadHistory(true);
+      }
     } finally {
       this.invitesInFlight--;
       this.dialer.setBusy(false);
@@ -784,9 +787,11 @@ export class DemoApp {
           ]
         : this.tokenMode === "production"
           ? [
-              h("strong", null, "Production mode."),
+              // The page only sees that /dev/token is off: in production mode, or in
+              // development mode with a secret of the operator's own (the node says which).
+              h("strong", null, "No development tokens."),
               " This server does not hand out development tokens: sign in with a token from " +
-                "your app's backend.",
+                "your app's backend (docs/tokens.md).",
             ]
           : "Checking the server…",
     );
@@ -900,6 +905,13 @@ export class DemoApp {
           void this.run("leave", call.callID, "Could not leave the call", async ({ client }) => {
             await client.callQuit(call.callID, {});
             this.notify("info", "You left the call.");
+          }),
+        cancel: (call) =>
+          void this.run("cancel", call.callID, "Could not cancel the call", async ({ client }) => {
+            await client.callCancel([], call.callID, {
+              pushConfig: pushConfig(`Missed call from ${session.userID}`),
+            });
+            this.notify("info", "Call cancelled.");
           }),
         isShownHere: (callID) => {
           const shown = session.book.get(callID);

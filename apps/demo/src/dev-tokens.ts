@@ -37,9 +37,7 @@ export async function probeTokenMode(): Promise<TokenMode> {
 export async function fetchDevToken(userID: string): Promise<string> {
   const response = await post({ userID });
   if (response.status === 404) {
-    throw new Error(
-      "this server does not hand out development tokens (it runs in production mode): paste a token",
-    );
+    throw new Error("this server does not hand out development tokens: paste a token");
   }
   const body = (await response.json().catch(() => ({}))) as { token?: unknown; error?: unknown };
   if (!response.ok || typeof body.token !== "string") {

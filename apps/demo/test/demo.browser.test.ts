@@ -98,7 +98,11 @@ describe.skipIf(!hasChromium && !inCI)("the demo page in Chromium", () => {
   async function openAs(userID: string, viewport = desktop): Promise<Page> {
     const context = await browser.newContext({ viewport });
     contexts.push(context);
-    const page = await context.newPage();
+    return signInOn(await context.newPage(), userID);
+  }
+
+  /** Signs in on a fresh tab: its own sessionStorage, so a new device of the user. */
+  async function signInOn(page: Page, userID: string): Promise<Page> {
     page.on("pageerror", (error) => pageErrors.push(`${userID}: ${error.message}`));
     await page.goto(pageURL);
     await page.locator('[data-testid="token-mode"][data-mode="development"]').waitFor();
@@ -242,6 +246,31 @@ describe.skipIf(!hasChromium && !inCI)("the demo page in Chromium", () => {
     await noErrorNotices(alice);
     await noErrorNotices(bob);
   });
+
+  it("a caller who closes her tab while it rings sees the call on a new tab, cancels it, calls again", async () => {
+    const alice = await openAs("alice");
+    const bob = await openAs("bob", phone);
+    const card = await call(alice, ["bob"], { timeout: 120 });
+    const callID = await callIDOf(card);
+    const screen = await incoming(bob, callID);
+
+    const newTab = await signInOn(await alice.context().newPage(), "alice");
+    await alice.close();
+    const row = newTab.locator(`[data-testid="history-item"][data-call-id="${callID}"]`);
+    await row.getByTestId("history-cancel").waitFor();
+    expect(await row.getByTestId("history-phase").textContent()).toBe("Calling");
+    await shot(newTab, "ringing-from-another-tab");
+    await row.getByTestId("history-cancel").click();
+    await screen.and(bob.locator('[data-phase="over"]')).waitFor();
+    expect(await screen.getAttribute("data-state")).toBe("Cancelled");
+    await row.getByTestId("history-cancel").waitFor({ state: "detached" });
+    await screen.getByTestId("incoming-close").click();
+
+    // No longer busy: the next call from the new tab rings.
+    const again = await call(newTab, ["bob"]);
+    await incoming(bob, await callIDOf(again));
+    await noErrorNotices(newTab);
+  }, 90_000);
 
   it("times out: both countdowns reach zero and both sides show it", async () => {
     const alice = await openAs("alice");
@@ -388,6 +417,9 @@ describe.skipIf(!hasChromium && !inCI)("the demo page in Chromium", () => {
       const banner = page.locator('[data-testid="token-mode"][data-mode="production"]');
       await banner.waitFor();
       expect(await banner.textContent()).toContain("does not hand out development tokens");
+      // The page cannot tell production mode from a development node with its own secret,
+      // whose start banner says "development mode": it must not claim either.
+      expect(await banner.textContent()).not.toMatch(/production mode/i);
       const token = page.getByTestId("login-token");
       await token.waitFor();
       await page.getByTestId("login-user").fill("dora");

@@ -133,8 +133,9 @@ describe.skipIf(!hasChromium && !inCI)("docs/first-app.md", () => {
       app.kill("SIGTERM");
       await exited;
     }
+    // The project's node_modules and the tarballs: slow to delete on a busy machine.
     rmSync(work, { recursive: true, force: true });
-  });
+  }, 120_000);
 
   async function signIn(userID: string): Promise<Page> {
     const context = await (browser as Browser).newContext();

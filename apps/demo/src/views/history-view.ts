@@ -21,6 +21,8 @@ export interface HistoryActions {
   /** Back into an advanced call the user is still a member of (after a reload, on this tab). */
   rejoin(call: CallInfo): void;
   leave(call: CallInfo): void;
+  /** Cancels a call the user is still ringing out from another tab or device. */
+  cancel(call: CallInfo): void;
   /** This tab shows the call already (its card has the controls). */
   isShownHere(callID: string): boolean;
   isBusy(action: string, callID: string): boolean;
@@ -30,6 +32,12 @@ export interface HistoryActions {
   /** This page's user and device, named as such in timelines. */
   viewer: Viewer;
 }
+
+const pendingStates: ReadonlySet<CallUserState> = new Set([
+  CallUserState.Inviting,
+  CallUserState.Received,
+  CallUserState.NotYetReceived,
+]);
 
 const timeFormat = new Intl.DateTimeFormat(undefined, {
   month: "short",
@@ -49,6 +57,15 @@ function item(call: CallInfo, me: string, actions: HistoryActions): HTMLElement 
   // Still a member, but this tab has no card for it (reloaded, or joined elsewhere).
   const canRejoin =
     advancedRunning && mine === CallUserState.Accepted && !actions.isShownHere(call.callID);
+  // My call still ringing, placed from another tab or device (or a tab since closed): the
+  // server gives this device no card for it, yet it keeps me busy until it is answered,
+  // cancelled or times out, so it is offered here to cancel.
+  const ringingOut =
+    running &&
+    outgoing &&
+    others.some((user) => pendingStates.has(user.state)) &&
+    !others.some((user) => user.state === CallUserState.Accepted) &&
+    !actions.isShownHere(call.callID);
   const timeline = actions.timelineOf(call.callID);
   const timelineOpen = timeline?.open === true;
   return h(
@@ -82,8 +99,11 @@ function item(call: CallInfo, me: string, actions: HistoryActions): HTMLElement 
       ),
       h(
         "span",
-        { class: `phase-badge ${running ? "phase-badge-in-call" : "phase-badge-over"}` },
-        running ? "Ongoing" : "Ended",
+        {
+          class: `phase-badge ${running ? "phase-badge-in-call" : "phase-badge-over"}`,
+          testid: "history-phase",
+        },
+        ringingOut ? "Calling" : running ? "Ongoing" : "Ended",
       ),
     ),
     h(
@@ -103,6 +123,18 @@ function item(call: CallInfo, me: string, actions: HistoryActions): HTMLElement 
         );
       }),
     ),
+    ringingOut
+      ? h(
+          "button",
+          {
+            class: "button button-danger button-small",
+            testid: "history-cancel",
+            attrs: { type: "button", disabled: actions.isBusy("cancel", call.callID) },
+            on: { click: () => actions.cancel(call) },
+          },
+          "Cancel call",
+        )
+      : null,
     canJoin
       ? h(
           "button",
