@@ -10,11 +10,11 @@ const installed = "node_modules/.package-lock.json";
 const say = (line) => console.log(`[beckon] ${line}`);
 
 const [major, minor] = process.versions.node.split(".").map(Number);
-// The releases the test suite runs on (package.json's engines): 20.19+, 22.12+ and 24+.
-const supported = (major === 20 && minor >= 19) || (major === 22 && minor >= 12) || major >= 24;
+// The releases the test suite runs on (package.json's engines): 20.19+, 22.13+ and 24+.
+const supported = (major === 20 && minor >= 19) || (major === 22 && minor >= 13) || major >= 24;
 if (!supported) {
   say(
-    `Beckon runs on Node.js 22 (22.12 or newer) or 24, and 20.19+; this is ${process.versions.node}.`,
+    `Beckon runs on Node.js 22 (22.13 or newer) or 24, and 20.19+; this is ${process.versions.node}.`,
   );
   if (major < 20 || (major === 20 && minor < 19)) process.exit(1);
 }

@@ -329,6 +329,7 @@ describe.runIf(available)("PostgresCallStore", () => {
         "0006_webhook_endpoint_pause",
         "0007_webhook_claims_per_endpoint",
         "0008_integration_health",
+        "0009_shared_secrets",
       ]);
     } finally {
       await second.close();

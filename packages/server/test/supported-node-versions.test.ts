@@ -1,4 +1,4 @@
-// Node.js 20.19+, 22.12+ and 24 are supported: every package the lockfile installs must accept
+// Node.js 20.19+, 22.13+ and 24 are supported: every package the lockfile installs must accept
 // the oldest release of each, or `npm ci` prints EBADENGINE warnings there (and the package
 // may use what that release lacks).
 import { readFileSync } from "node:fs";
@@ -13,12 +13,12 @@ interface LockedPackage {
 }
 
 const readJson = (file: string) => JSON.parse(readFileSync(join(repoRoot, file), "utf8"));
-const oldest = ["20.19.0", "22.12.0", "24.0.0"];
+const oldest = ["20.19.0", "22.13.0", "24.0.0"];
 
 it("the project's engines admit exactly the supported releases", () => {
   const range = (readJson("package.json") as { engines: { node: string } }).engines.node;
   for (const version of oldest) expect(semver.satisfies(version, range), version).toBe(true);
-  for (const version of ["20.18.0", "21.7.0", "22.11.0", "23.11.0"]) {
+  for (const version of ["20.18.0", "21.7.0", "22.12.0", "23.11.0"]) {
     expect(semver.satisfies(version, range), version).toBe(false);
   }
 });
