@@ -48,3 +48,19 @@ export class CpuMeter {
     return this.pids.map((pid, i) => (100 * (cpuSeconds(pid) - (this.startCpu[i] ?? 0))) / seconds);
   }
 }
+
+/** What a process has written so far, from /proc/<pid>/io. */
+export interface IoCounts {
+  /** Bytes the process caused to be sent to storage (files, not sockets). */
+  writeBytes: number;
+  /** Bytes passed to write-like system calls (files and sockets). */
+  wchar: number;
+  /** Write-like system calls. */
+  syscw: number;
+}
+
+export function ioCounts(pid: number): IoCounts {
+  const text = readFileSync(`/proc/${pid}/io`, "utf8");
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, "m").exec(text)?.[1]);
+  return { writeBytes: field("write_bytes"), wchar: field("wchar"), syscw: field("syscw") };
+}

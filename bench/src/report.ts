@@ -80,6 +80,40 @@ export function formatReport(results: RunResults): string {
         ]),
       ),
       "",
+      "Per complete call in the same windows: server CPU, and Beckon's SQLite statements, transactions and bytes written (/proc/<pid>/io write_bytes: WAL and checkpoints).",
+      "",
+      table(
+        [
+          "offered/s",
+          "system",
+          "CPU ms/call",
+          "× relay",
+          "statements",
+          "writes",
+          "transactions",
+          "KiB written",
+        ],
+        results.workload.map((row) => {
+          const relay = results.workload?.find(
+            (other) =>
+              other.system === "ws-relay" && other.offeredPerSecond === row.offeredPerSecond,
+          );
+          const ratio = relay ? row.perCall.cpuMs / relay.perCall.cpuMs : Number.NaN;
+          const fixed = (value: number, digits: number) =>
+            Number.isFinite(value) ? value.toFixed(digits) : "–";
+          return [
+            whole(row.offeredPerSecond),
+            row.label,
+            fixed(row.perCall.cpuMs, 3),
+            fixed(ratio, 1),
+            fixed(row.perCall.statements, 1),
+            fixed(row.perCall.writes, 1),
+            fixed(row.perCall.transactions, 2),
+            kib(row.perCall.writtenBytes),
+          ];
+        }),
+      ),
+      "",
     );
   }
   if (results.calls) {

@@ -40,6 +40,8 @@ export interface StartServerOptions {
   push?: CreateServerOptions["push"];
   /** Beckon only: the load bound (overload shedding); the server's defaults without it. */
   overload?: CreateServerOptions["overload"];
+  /** Beckon only: another build of @beckon/server (its dist/index.js) to run instead. */
+  module?: string;
 }
 
 let serial = 0;
@@ -71,6 +73,7 @@ export async function startServer(
           callerGraceMs: options.callerGraceMs,
           push: options.push,
           overload: options.overload,
+          module: options.module,
         }
       : {};
   const { child, info } = await BenchChild.start(`${system} server`, scripts[system], {

@@ -117,7 +117,9 @@ async function followSweep(
 ): Promise<{ doneAt: number | null; swept: number }> {
   const db = new Database(store, { readonly: true, fileMustExist: true });
   const count = db.prepare<[], { n: number }>(
-    "SELECT count(*) AS n FROM timers WHERE kind = 'callerLost'",
+    // A call's timers are a JSON array in its row.
+    `SELECT count(*) AS n FROM calls WHERE state = ${CallState.Started}
+       AND timers LIKE '%"callerLost"%'`,
   );
   let stopped = false;
   void until.finally(() => {
@@ -226,11 +228,12 @@ async function watchDeadlines(
     const firingDelay = await loopDelay();
 
     // The database shows every call ended once no deadline timer is left. Polled from 1 s after
-    // the last deadline, and on the small timers table, so the check does not delay the timers.
+    // the last deadline, so the check does not delay the timers.
     await sleep(lastDeadline + 1_000 - Date.now());
     const db = new Database(store, { readonly: true, fileMustExist: true });
     const pending = db.prepare<[], { one: number }>(
-      "SELECT 1 AS one FROM timers WHERE kind = 'deadline' LIMIT 1",
+      `SELECT 1 AS one FROM calls WHERE state = ${CallState.Started}
+         AND timers LIKE '%"deadline"%' LIMIT 1`,
     );
     const settleLimit = Date.now() + 300_000;
     while (pending.get() !== undefined && Date.now() < settleLimit) await sleep(100);
@@ -263,7 +266,11 @@ async function watchDeadlines(
       }
     }
     const timersLeft =
-      after.prepare<[], { n: number }>("SELECT count(*) AS n FROM timers").get()?.n ?? 0;
+      after
+        .prepare<[], { n: number }>(
+          "SELECT coalesce(sum(json_array_length(timers)), 0) AS n FROM calls",
+        )
+        .get()?.n ?? 0;
     after.close();
     return {
       observers: watched.length,

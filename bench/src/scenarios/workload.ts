@@ -5,8 +5,9 @@ import { BenchChild, stopAll } from "../bench-child.js";
 import type { BenchConfig } from "../bench-config.js";
 import type { SystemName } from "../load/call-peers.js";
 import type { WorkloadResult } from "../load/workload-load.js";
-import { CpuMeter } from "../proc-stats.js";
+import { CpuMeter, type IoCounts, ioCounts } from "../proc-stats.js";
 import type { LoopDelayReport } from "../servers/server-probes.js";
+import type { SqliteCounts } from "../servers/sqlite-counters.js";
 import { sleep, startServer, systemLabels } from "../servers-under-test.js";
 import { type Summary, summarize } from "../stats.js";
 
@@ -30,6 +31,63 @@ export interface WorkloadRow {
   loadCpuPercent: number;
   serverLoopDelayMaxMs: number;
   serverRssMiB: number;
+  /** Per complete call in the measured window: what the server spent and wrote. */
+  perCall: CallCost;
+}
+
+/** One complete call's share of the server's work over the measured window. */
+export interface CallCost {
+  /** Server CPU (user + system), ms. */
+  cpuMs: number;
+  /** SQLite statements run (writes + reads); NaN for a system without SQLite. */
+  statements: number;
+  writes: number;
+  reads: number;
+  transactions: number;
+  /** /proc/<pid>/io write_bytes: what reached the storage layer (WAL, checkpoints). */
+  writtenBytes: number;
+  /** File and socket writes together (wchar), for comparison. */
+  wcharBytes: number;
+  /** Executions per call of each SQL statement (in the JSON only). */
+  bySql: Record<string, number>;
+}
+
+/** What the server has done so far, read before and after a window. */
+interface ServerTally {
+  sqlite: SqliteCounts | null;
+  io: IoCounts;
+}
+
+async function tally(server: { child: BenchChild }, system: SystemName): Promise<ServerTally> {
+  const sqlite = system === "beckon" ? await server.child.call<SqliteCounts>("sqliteCounts") : null;
+  return { sqlite, io: ioCounts(server.child.pid) };
+}
+
+function costPerCall(
+  before: ServerTally,
+  after: ServerTally,
+  cpuPercent: number,
+  seconds: number,
+  calls: number,
+): CallCost {
+  const per = (value: number) => (calls > 0 ? value / calls : Number.NaN);
+  const sqlite = (key: "writes" | "reads" | "transactions") =>
+    before.sqlite && after.sqlite ? per(after.sqlite[key] - before.sqlite[key]) : Number.NaN;
+  const bySql: Record<string, number> = {};
+  for (const [sql, count] of Object.entries(after.sqlite?.bySql ?? {})) {
+    const runs = count - (before.sqlite?.bySql[sql] ?? 0);
+    if (runs > 0) bySql[sql] = Math.round(per(runs) * 100) / 100;
+  }
+  return {
+    cpuMs: per((cpuPercent / 100) * seconds * 1000),
+    statements: sqlite("writes") + sqlite("reads"),
+    writes: sqlite("writes"),
+    reads: sqlite("reads"),
+    transactions: sqlite("transactions"),
+    writtenBytes: per(after.io.writeBytes - before.io.writeBytes),
+    wcharBytes: per(after.io.wchar - before.io.wchar),
+    bySql,
+  };
 }
 
 const workloadScript = new URL("../load/workload-load.js", import.meta.url);
@@ -43,8 +101,27 @@ export async function runWorkload(
   const rows: WorkloadRow[] = [];
   const { workload } = config;
   // `beckon-unbounded`: the same server with its load bound off, to show what shedding buys.
-  const variants = [
+  // BENCH_BASELINE_SERVER names another build of @beckon/server (its dist/index.js): it runs
+  // beside this one as "beckon-baseline", for before/after figures from one run.
+  const baseline = process.env.BENCH_BASELINE_SERVER;
+  const variants: Array<{
+    key: string;
+    system: "beckon" | "ws-relay";
+    label: string;
+    overload?: { maxLoopDelayMs: number; maxPendingInvites: number };
+    module?: string;
+  }> = [
     { key: "beckon", system: "beckon" as const, label: systemLabels.beckon },
+    ...(baseline
+      ? [
+          {
+            key: "beckon-baseline",
+            system: "beckon" as const,
+            label: "Beckon (baseline build)",
+            module: baseline,
+          },
+        ]
+      : []),
     {
       key: "beckon-unbounded",
       system: "beckon" as const,
@@ -56,11 +133,10 @@ export async function runWorkload(
   for (const variant of variants) {
     if (!selected(variant.key)) continue;
     const { system } = variant;
-    const server = await startServer(
-      system,
-      workDir,
-      variant.overload ? { overload: variant.overload } : {},
-    );
+    const server = await startServer(system, workDir, {
+      ...(variant.overload ? { overload: variant.overload } : {}),
+      ...(variant.module ? { module: variant.module } : {}),
+    });
     const { child: load } = await BenchChild.start("workload load", workloadScript);
     try {
       const connected = await load.call<{ users: number; devices: number }>(
@@ -78,9 +154,11 @@ export async function runWorkload(
           120_000,
         );
         await sleep(workload.warmupMs);
+        const first = await tally(server, system);
         const meter = new CpuMeter([server.child.pid, load.pid]);
         await sleep(workload.durationMs);
         const [serverCpu, loadCpu] = meter.read();
+        const last = await tally(server, system);
         const result = await phase;
         const delay = await server.child.call<LoopDelayReport>("loopDelay");
         const memory = await server.child.call<{ rss: number }>("memory");
@@ -103,10 +181,15 @@ export async function runWorkload(
           loadCpuPercent: loadCpu ?? Number.NaN,
           serverLoopDelayMaxMs: delay.maxMs,
           serverRssMiB: memory.rss / 2 ** 20,
+          perCall: costPerCall(first, last, serverCpu ?? Number.NaN, seconds, result.completed),
         };
         rows.push(row);
+        const cost = row.perCall;
         log(
-          `  ${label} @ ${rate}/s: ${row.completedPerSecond.toFixed(0)} calls/s, ring p50 ${row.ringMs.p50.toFixed(2)} p99 ${row.ringMs.p99.toFixed(2)} ms, refused ${row.refused}, server CPU ${row.serverCpuPercent.toFixed(0)}%`,
+          `  ${label} @ ${rate}/s: ${row.completedPerSecond.toFixed(0)} calls/s, ring p50 ${row.ringMs.p50.toFixed(2)} p99 ${row.ringMs.p99.toFixed(2)} ms, refused ${row.refused}, server CPU ${row.serverCpuPercent.toFixed(0)}% (${cost.cpuMs.toFixed(2)} ms/call)` +
+            (system === "beckon"
+              ? `; per call: ${cost.statements.toFixed(1)} statements (${cost.writes.toFixed(1)} writes), ${cost.transactions.toFixed(2)} transactions, ${(cost.writtenBytes / 1024).toFixed(1)} KiB written`
+              : ""),
         );
       }
     } finally {

@@ -1,9 +1,10 @@
 // The server under test, as production runs it: the built @beckon/server on a SQLite file (WAL),
 // or as one cluster node on PostgreSQL and Redis, in its own process. Only the rate limit is raised, so the load is not refused; the rest of its
 // settings are the defaults unless the scenario says otherwise (BENCH_SERVER, JSON).
-import { type CreateServerOptions, createServer } from "@beckon/server";
+import type { createServer as CreateServer, CreateServerOptions } from "@beckon/server";
 import { serveCommands } from "../bench-child.js";
 import { serverProbes } from "./server-probes.js";
+import { installSqliteCounters, sqliteCounts } from "./sqlite-counters.js";
 
 interface BeckonServerSettings {
   /** A SQLite file, or postgres://…?schema=… for a cluster node. */
@@ -15,9 +16,16 @@ interface BeckonServerSettings {
   /** Offline push providers, as `createServer` takes them. */
   push?: CreateServerOptions["push"];
   overload?: CreateServerOptions["overload"];
+  /** Another build of @beckon/server to run instead (its dist/index.js), for before/after runs. */
+  module?: string;
 }
 
 const settings = JSON.parse(process.env.BENCH_SERVER ?? "{}") as BeckonServerSettings;
+// Before the store opens: every statement and transaction of this process is counted.
+installSqliteCounters();
+const { createServer } = (await import(settings.module ?? "@beckon/server")) as {
+  createServer: typeof CreateServer;
+};
 const server = await createServer({
   store: settings.store,
   secret: settings.secret,
@@ -39,6 +47,7 @@ process.once("SIGTERM", stop);
 serveCommands(
   {
     ...serverProbes,
+    sqliteCounts,
     close: async () => {
       await server.close();
       return {};

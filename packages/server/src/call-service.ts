@@ -8,7 +8,6 @@ import {
   createCall,
   type Decision,
   type Delivery,
-  diffTimers,
   type EngineSettings,
   type InviteCommand,
   isBusy,
@@ -29,10 +28,15 @@ import { timeOrderedID } from "./ids.js";
 import { KeyedQueue } from "./keyed-queue.js";
 import type { BeckonMetrics } from "./metrics.js";
 import type { DeviceState, Presence } from "./presence/presence.js";
-import type { CallStore, CommitResult, StoredTimer } from "./store/call-store.js";
+import {
+  type CallStore,
+  type CommitResult,
+  type StoredTimer,
+  timerChange,
+} from "./store/call-store.js";
 import { type Publication, type StreamBroker, streamOf } from "./streams/stream-broker.js";
-import type { DeliveryRecorder } from "./timeline/delivery-log.js";
-import type { DeliveryRecord } from "./timeline/delivery-log-store.js";
+import type { DeliveryRecord } from "./timeline/call-log.js";
+import type { PendingDeliveries } from "./timeline/pending-deliveries.js";
 import type { TimerSource } from "./timers/timer-source.js";
 
 const MAX_VERSION_RETRIES = 5;
@@ -62,8 +66,11 @@ export interface CallServiceDeps {
   log: Logger;
   clock: () => number;
   metrics?: BeckonMetrics;
-  /** Told which devices were sent which invitation, and their receipts; in memory only. */
-  deliveries?: DeliveryRecorder;
+  /**
+   * Told which devices were sent which invitation, and their receipts; they wait there for the
+   * call's next commit, which stores them in its log entry.
+   */
+  deliveries?: Pick<PendingDeliveries, "record" | "take" | "putBack">;
 }
 
 export class CallService {
@@ -215,22 +222,28 @@ export class CallService {
     // node is lost in between, another one makes the members' devices resync.
     await presence.commitStarted?.(call.callID);
     const started = performance.now();
+    const riding = this.deps.deliveries?.take(call.callID);
     let result: CommitResult;
     try {
       result = await this.store.commit({
         call,
         before,
-        timers: diffTimers(before ? timersOf(before, settings) : [], next),
+        timers: timerChange(before ? timersOf(before, settings) : [], next),
         facts: decision.facts,
         ...(idleUser !== undefined ? { idleUser } : {}),
+        ...(riding ? { deliveries: riding } : {}),
       });
     } catch (error) {
+      if (riding) this.deps.deliveries?.putBack(call.callID, riding);
       presence.commitPublished?.(call.callID);
       throw error;
     }
     this.deps.metrics?.observeStoreCommit(performance.now() - started);
     if (!result.ok || decision.deliveries.length === 0) presence.commitPublished?.(call.callID);
-    if (!result.ok) return result;
+    if (!result.ok) {
+      if (riding) this.deps.deliveries?.putBack(call.callID, riding);
+      return result;
+    }
     this.remember(call);
     this.deps.timers.changed(
       call.callID,

@@ -4,7 +4,6 @@
 import {
   type Call,
   defaultEngineSettings,
-  diffTimers,
   factsBetween,
   type Timer,
   timersOf,
@@ -12,7 +11,7 @@ import {
 import { CallState, CallUserState } from "@beckon/protocol";
 import pg from "pg";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { CallCommit } from "../src/store/call-store.js";
+import { type CallCommit, timerChange } from "../src/store/call-store.js";
 import { PostgresCallStore } from "../src/store/postgres-call-store.js";
 import { havePostgres, postgresSchemas, postgresUrl } from "./support/services.js";
 import { describeCallStore, makeCall } from "./support/store-contract.js";
@@ -30,7 +29,7 @@ function creation(call: Call): CallCommit {
   return {
     call,
     before: null,
-    timers: { set: timersOf(call, defaultEngineSettings), clear: [] },
+    timers: timerChange([], timersOf(call, defaultEngineSettings)),
     facts: factsBetween(null, call, { userID: call.caller, deviceID: "d" }, call.createTime),
     idleUser: call.caller,
   };
@@ -41,7 +40,7 @@ function change(before: Call, after: Call, idleUser?: string): CallCommit {
   return {
     call: after,
     before,
-    timers: diffTimers(
+    timers: timerChange(
       timersOf(before, defaultEngineSettings),
       timersOf(after, defaultEngineSettings),
     ),

@@ -2,7 +2,7 @@
 // timer once, and the claims of a node that stops answering pass to the others.
 import { type Call, defaultEngineSettings, factsBetween, timersOf } from "@beckon/engine";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import type { StoredTimer } from "../src/store/call-store.js";
+import { type StoredTimer, timerChange } from "../src/store/call-store.js";
 import { PostgresCallStore } from "../src/store/postgres-call-store.js";
 import { PostgresTimerSource } from "../src/timers/postgres-timer-source.js";
 import { havePostgres, postgresSchemas, postgresUrl } from "./support/services.js";
@@ -16,7 +16,7 @@ async function create(store: PostgresCallStore, call: Call): Promise<void> {
   const result = await store.commit({
     call,
     before: null,
-    timers: { set: timersOf(call, defaultEngineSettings), clear: [] },
+    timers: timerChange([], timersOf(call, defaultEngineSettings)),
     facts: factsBetween(null, call, undefined, call.createTime),
   });
   expect(result).toEqual({ ok: true });

@@ -10,7 +10,6 @@ import {
   type CallCommand,
   createCall,
   defaultEngineSettings,
-  diffTimers,
   type Fact,
   timersOf,
 } from "@beckon/engine";
@@ -26,6 +25,7 @@ import type { PushTarget } from "../src/push/push-types.js";
 import { loadOrCreateVapidKeys } from "../src/push/vapid-keys.js";
 import { WebPushProvider } from "../src/push/web-push-provider.js";
 import { openSqlite } from "../src/sqlite/module-schema.js";
+import { timerChange } from "../src/store/call-store.js";
 import { SqliteCallStore } from "../src/store/sqlite-call-store.js";
 import { HttpReceiver } from "./support/http-receiver.js";
 
@@ -70,7 +70,7 @@ async function setup() {
     const result = await calls.commit({
       call,
       before,
-      timers: diffTimers(
+      timers: timerChange(
         before ? timersOf(before, defaultEngineSettings) : [],
         timersOf(call, defaultEngineSettings),
       ),

@@ -21,8 +21,7 @@ import { loadOrCreateVapidKeys } from "../src/push/vapid-keys.js";
 import { WebPushProvider } from "../src/push/web-push-provider.js";
 import { openSqlite } from "../src/sqlite/module-schema.js";
 import { SqliteCallStore } from "../src/store/sqlite-call-store.js";
-import { TimelineHook } from "../src/timeline/timeline-hook.js";
-import { SqliteTimelineStore } from "../src/timeline/timeline-store.js";
+import { timelineEntries } from "../src/timeline/device-timelines.js";
 import { WebhookService } from "../src/webhooks/webhook-service.js";
 import { SqliteWebhookStore } from "../src/webhooks/webhook-store.js";
 import { EngineCallService } from "./support/engine-call-service.js";
@@ -59,9 +58,8 @@ async function start() {
   });
   cleanups.push(() => dispatcher.close());
   const sessions = new MemoryPresence();
-  const timeline = new TimelineHook(new SqliteTimelineStore(db));
   const push = new PushHook({ calls, presence: sessions, registrations, dispatcher });
-  const service = new EngineCallService(calls, [timeline, webhooks, push]);
+  const service = new EngineCallService(calls, [webhooks, push]);
 
   const app = Fastify();
   await app.register(beckonApi, {
@@ -72,7 +70,7 @@ async function start() {
     presence: sessions,
     keys,
     pushRegistrations: registrations,
-    timeline: (callID) => timeline.of(callID),
+    timeline: async (callID) => timelineEntries((await calls.logOf(callID)).facts),
     webhooks: { store: webhookStore, service: webhooks },
     vapidPublicKey: vapid.publicKey,
   });

@@ -17,9 +17,9 @@ import type { PushProvider } from "../push/push-types.js";
 import { loadOrCreateVapidKeys, type VapidKeys } from "../push/vapid-keys.js";
 import { WebPushProvider } from "../push/web-push-provider.js";
 import type { CallStore } from "../store/call-store.js";
-import { DeliveryLog } from "../timeline/delivery-log.js";
-import type { CallRecords } from "../timeline/device-timelines.js";
-import { TimelineHook } from "../timeline/timeline-hook.js";
+import { deliveriesOf, type StoredDelivery } from "../timeline/call-log.js";
+import { type CallRecords, timelineEntries } from "../timeline/device-timelines.js";
+import { PendingDeliveries } from "../timeline/pending-deliveries.js";
 import { WebhookService } from "../webhooks/webhook-service.js";
 import type { WebhookStore } from "../webhooks/webhook-store.js";
 import { type IntegrationStores, sqliteIntegrationStores } from "./integration-stores.js";
@@ -50,7 +50,7 @@ export interface IntegrationOptions {
   /** Where the VAPID keys live (needed with `push.webPush` when `vapidKeys` is not given). */
   dataDir?: string;
   push?: PushOptions;
-  calls: Pick<CallStore, "getCall">;
+  calls: Pick<CallStore, "getCall" | "logOf" | "recordDeliveries">;
   presence: Pick<Presence, "devicesOf">;
   log?: Logger;
   clock?: () => number;
@@ -63,14 +63,16 @@ export interface IntegrationOptions {
 }
 
 export interface Integrations {
-  /** For the outbox relay, in this order: timeline, webhooks, push. */
+  /** For the outbox relay, in this order: webhooks, push. */
   hooks: Hook[];
   keys: ApiKeyStore;
   pushRegistrations: PushRegistrationStore;
   webhooks: { store: WebhookStore; service: WebhookService };
-  timeline: TimelineHook;
-  /** Invitations sent to devices and their receipts (the call service records into it). */
-  deliveries: DeliveryLog;
+  /**
+   * Invitations sent to devices and their receipts (the call service records into it); they
+   * wait there for their call's next commit.
+   */
+  deliveries: PendingDeliveries;
   dispatcher: PushDispatcher;
   /** Webhook endpoints' and push providers' health, for operators. */
   health: IntegrationHealth;
@@ -83,7 +85,7 @@ export interface Integrations {
   /** Starts the webhook worker and resumes pushes a stopped node left queued. */
   start(): Promise<void>;
   /**
-   * Forgets timelines, finished pushes and finished webhook deliveries older than `time`; call
+   * Forgets finished pushes and finished webhook deliveries older than `time`; call
    * it with the calls' retention cut-off, beside the call store's purge.
    */
   purgeBefore(time: number): Promise<number>;
@@ -97,8 +99,17 @@ export function createIntegrations(options: IntegrationOptions): Integrations {
       ? sqliteIntegrationStores(options.database)
       : options.database;
   const { keys, pushRegistrations, webhooks: webhookStore } = stores;
-  const timeline = new TimelineHook(stores.timeline);
-  const deliveries = new DeliveryLog(stores.deliveries, options.log);
+  const deliveries = new PendingDeliveries(options.calls, options.log);
+  /** The call's log as committed, with the deliveries still waiting on this node. */
+  const logOf = async (callID: string) => {
+    const log = await options.calls.logOf(callID);
+    const waiting = deliveries.of(callID);
+    if (waiting.length === 0) return log;
+    const stored = [...log.deliveries, ...waiting].map(
+      (r): StoredDelivery => [r.userID, r.deviceID, r.step, r.deadline, r.at],
+    );
+    return { facts: log.facts, deliveries: deliveriesOf(callID, stored) };
+  };
   const webhookService = new WebhookService({
     store: webhookStore,
     clock,
@@ -165,11 +176,10 @@ export function createIntegrations(options: IntegrationOptions): Integrations {
   });
 
   return {
-    hooks: [timeline, webhookService, pushHook],
+    hooks: [webhookService, pushHook],
     keys,
     pushRegistrations,
     webhooks: { store: webhookStore, service: webhookService },
-    timeline,
     deliveries,
     dispatcher,
     health: stores.health,
@@ -178,28 +188,23 @@ export function createIntegrations(options: IntegrationOptions): Integrations {
       presence: options.presence,
       keys,
       pushRegistrations,
-      timeline: (callID) => timeline.of(callID),
-      deliveries: (callID) => deliveries.of(callID),
+      timeline: async (callID) => timelineEntries((await logOf(callID)).facts),
+      deliveries: async (callID) => (await logOf(callID)).deliveries,
       webhooks: { store: webhookStore, service: webhookService },
       ...(vapidPublicKey ? { vapidPublicKey } : {}),
       clock,
     },
     async records(callID) {
-      const [facts, delivered, pushes] = await Promise.all([
-        timeline.of(callID),
-        deliveries.of(callID),
-        pushRegistrations.sendsOf(callID),
-      ]);
-      return { facts, deliveries: delivered, pushes };
+      const [log, pushes] = await Promise.all([logOf(callID), pushRegistrations.sendsOf(callID)]);
+      return { facts: timelineEntries(log.facts), deliveries: log.deliveries, pushes };
     },
     async start() {
       webhookService.start();
       await dispatcher.resume();
     },
     async purgeBefore(time) {
+      // Timelines go with their calls (the call store's purge).
       const counts = await Promise.all([
-        timeline.purgeBefore(time),
-        deliveries.purgeBefore(time),
         pushRegistrations.purgeSendsBefore(time),
         webhookStore.purgeBefore(time),
       ]);

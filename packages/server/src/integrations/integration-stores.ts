@@ -1,5 +1,5 @@
 // The integrations' storage as one set: API keys, push registrations and sends, webhook
-// endpoints and deliveries, timelines and device deliveries. SQLite on one node (the call store's file, or memory);
+// endpoints and deliveries (a call's timeline is the call store's). SQLite on one node (the call store's file, or memory);
 // PostgreSQL beside the call tables in a cluster, so every node sees the same keys,
 // registrations and queues.
 import type pg from "pg";
@@ -17,10 +17,6 @@ import {
 } from "../push/push-registration-store.js";
 import { checkpointInBackground } from "../sqlite/checkpointer.js";
 import { openSqlite } from "../sqlite/module-schema.js";
-import { type DeliveryLogStore, SqliteDeliveryLogStore } from "../timeline/delivery-log-store.js";
-import { PostgresDeliveryLogStore } from "../timeline/postgres-delivery-log-store.js";
-import { PostgresTimelineStore } from "../timeline/postgres-timeline-store.js";
-import { SqliteTimelineStore, type TimelineStore } from "../timeline/timeline-store.js";
 import { PostgresWebhookStore } from "../webhooks/postgres-webhook-store.js";
 import { SqliteWebhookStore, type WebhookStore } from "../webhooks/webhook-store.js";
 
@@ -28,9 +24,6 @@ export interface IntegrationStores {
   keys: ApiKeyStore;
   pushRegistrations: PushRegistrationStore;
   webhooks: WebhookStore;
-  timeline: TimelineStore;
-  /** When each device was sent a call's invitation and acknowledged it. */
-  deliveries: DeliveryLogStore;
   /** Webhook endpoints' and push providers' health, read from the tables above. */
   health: IntegrationHealth;
   /**
@@ -51,8 +44,6 @@ export function sqliteIntegrationStores(path: string): IntegrationStores {
     keys: new SqliteApiKeyStore(db),
     pushRegistrations,
     webhooks,
-    timeline: new SqliteTimelineStore(db),
-    deliveries: new SqliteDeliveryLogStore(db),
     // After the push and webhook stores: it reads (and indexes) their tables.
     health: new SqliteIntegrationHealth(db),
     shared: false,
@@ -73,8 +64,6 @@ export function postgresIntegrationStores(pool: pg.Pool): IntegrationStores {
     keys: new PostgresApiKeyStore(pool),
     pushRegistrations: new PostgresPushRegistrationStore(pool),
     webhooks: new PostgresWebhookStore(pool),
-    timeline: new PostgresTimelineStore(pool),
-    deliveries: new PostgresDeliveryLogStore(pool),
     health: new PostgresIntegrationHealth(pool),
     shared: true,
     async close() {},

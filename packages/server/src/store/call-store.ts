@@ -1,8 +1,9 @@
 // The durable state behind the engine. Async even where SQLite could answer at once, so the
 // PostgreSQL store fits the same shape. The database is the source of truth, and `commit` is the
 // only way a decision gets into it.
-import type { Call, Fact, Timer, TimerDiff } from "@beckon/engine";
+import { type Call, diffTimers, type Fact, type Timer, type TimerDiff } from "@beckon/engine";
 import { CallInvitationMode } from "@beckon/protocol";
+import type { CallLog, DeliveryRecord } from "../timeline/call-log.js";
 
 export interface StoredTimer extends Timer {
   callID: string;
@@ -17,6 +18,16 @@ export interface CallPage {
 /** Which calls an operator lists: ringing (started, someone still pending), started, or any. */
 export type CallListFilter = "ringing" | "started" | "recent";
 
+/** What a commit changes of a call's timers, and every timer it has after (a store keeps either). */
+export interface CommitTimers extends TimerDiff {
+  all: readonly Timer[];
+}
+
+/** The timer change of a commit that moves a call's timers from `before` to `after`. */
+export function timerChange(before: readonly Timer[], after: readonly Timer[]): CommitTimers {
+  return { ...diffTimers(before, after), all: after };
+}
+
 /** One decision, written atomically with what it means for the outside world. */
 export interface CallCommit {
   /** The call as decided, its version already bumped. */
@@ -26,8 +37,13 @@ export interface CallCommit {
    * stored version is still `before.version` (compare-and-set), and only what differs is written.
    */
   before: Call | null;
-  timers: TimerDiff;
+  timers: CommitTimers;
   facts: readonly Fact[];
+  /**
+   * Invitations sent to devices and receipts that came in since this node's previous commit of
+   * the call: stored in the commit's log entry, so a timeline costs no write of its own.
+   */
+  deliveries?: readonly DeliveryRecord[];
   /**
    * The busy rule, checked inside the commit: this user must not be Accepted in another Started
    * call. Two invites by one user on two nodes at once cannot both pass it.
@@ -73,9 +89,16 @@ export interface CallStore {
   allTimers(): Promise<StoredTimer[]>;
   /** The oldest outbox entries not yet acknowledged, in id order. */
   readOutbox(limit: number): Promise<OutboxEntry[]>;
-  /** Drops entries every hook has seen. */
+  /** Marks entries every hook has seen; they stay in the call's log, not in the outbox. */
   ackOutbox(ids: readonly number[]): Promise<void>;
-  /** Deletes ended calls that ended before `time` (epoch ms); returns how many. */
+  /**
+   * Deliveries that found no commit of their call to ride on (a receipt that changed nothing,
+   * the call's last commit long past): appended to their calls' logs.
+   */
+  recordDeliveries(records: readonly DeliveryRecord[]): Promise<void>;
+  /** The call's log: every committed fact (acknowledged or not) and its deliveries. */
+  logOf(callID: string): Promise<CallLog>;
+  /** Deletes ended calls that ended before `time` (epoch ms), with their logs; returns how many. */
   purgeEndedBefore(time: number): Promise<number>;
   addUsers(userIDs: readonly string[]): Promise<void>;
   /** The subset of `userIDs` that have logged in or been registered. */

@@ -6,6 +6,12 @@ import { CallState, CallUserState, isActive } from "@beckon/protocol";
 import { runner } from "node-pg-migrate";
 import pg from "pg";
 import {
+  type CallLog,
+  type DeliveryRecord,
+  deliveriesOf,
+  type StoredDelivery,
+} from "../timeline/call-log.js";
+import {
   type CallCommit,
   type CallListFilter,
   type CallPage,
@@ -71,6 +77,22 @@ const sql = {
     text: `SELECT beckon_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
              $16, $17, $18, $19, $20, $21)`,
   },
+  commitWithDeliveries: {
+    name: "beckon_commit_with_deliveries",
+    // The commit and the deliveries that ride on it in one statement, so one transaction.
+    text: `WITH committed AS MATERIALIZED (
+             SELECT beckon_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+               $15, $16, $17, $18, $19, $20, $21) AS done
+           )
+           INSERT INTO device_deliveries (call_id, user_id, device_id, step, deadline, at)
+           SELECT $1::text, user_id, device_id, step, deadline, min(at)
+           FROM committed,
+             unnest($22::text[], $23::text[], $24::text[], $25::bigint[], $26::bigint[])
+               AS r(user_id, device_id, step, deadline, at)
+           GROUP BY user_id, device_id, step, deadline
+           ON CONFLICT (call_id, user_id, device_id, step, deadline)
+           DO UPDATE SET at = least(device_deliveries.at, excluded.at)`,
+  },
   getCall: { name: "beckon_get_call", text: "SELECT data FROM calls WHERE call_id = $1" },
   activeCalls: {
     name: "beckon_active_calls",
@@ -122,18 +144,75 @@ const sql = {
     name: "beckon_read_outbox",
     text: "SELECT id, call_id, version, facts FROM outbox ORDER BY id LIMIT $1",
   },
-  ackOutbox: { name: "beckon_ack_outbox", text: "DELETE FROM outbox WHERE id = ANY($1::bigint[])" },
+  ackOutbox: {
+    name: "beckon_ack_outbox",
+    // The acknowledged entries move to the calls' timelines in the same statement: the facts
+    // are written once by the commit, never by a hook of their own.
+    text: `WITH acked AS (
+             DELETE FROM outbox WHERE id = ANY($1::bigint[]) RETURNING id, call_id, version, facts
+           )
+           INSERT INTO call_timeline (fact_id, call_id, version, at, facts)
+           SELECT call_id || ':' || version, call_id, version,
+                  coalesce((facts->0->>'at')::bigint, 0), facts
+           FROM acked ORDER BY id
+           ON CONFLICT (fact_id) DO NOTHING`,
+  },
   // The entries acknowledged since the last read go in the same statement (one transaction a
-  // round, not two); a data-changing CTE is not seen by its own SELECT, hence the filter.
+  // round, not two), on to the timelines as above; a data-changing CTE is not seen by its own
+  // SELECT, hence the filter.
   ackAndReadOutbox: {
     name: "beckon_ack_read_outbox",
-    text: `WITH acked AS (DELETE FROM outbox WHERE id = ANY($2::bigint[]))
+    text: `WITH acked AS (
+             DELETE FROM outbox WHERE id = ANY($2::bigint[]) RETURNING id, call_id, version, facts
+           ), moved AS (
+             INSERT INTO call_timeline (fact_id, call_id, version, at, facts)
+             SELECT call_id || ':' || version, call_id, version,
+                    coalesce((facts->0->>'at')::bigint, 0), facts
+             FROM acked ORDER BY id
+             ON CONFLICT (fact_id) DO NOTHING
+           )
            SELECT id, call_id, version, facts FROM outbox WHERE NOT (id = ANY($2::bigint[]))
            ORDER BY id LIMIT $1`,
   },
+  addDeliveries: {
+    name: "beckon_add_deliveries",
+    // A batch in one statement; a record seen twice (or stored already) keeps its first time.
+    text: `INSERT INTO device_deliveries (call_id, user_id, device_id, step, deadline, at)
+           SELECT call_id, user_id, device_id, step, deadline, min(at)
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[])
+             AS r(call_id, user_id, device_id, step, deadline, at)
+           GROUP BY call_id, user_id, device_id, step, deadline
+           ON CONFLICT (call_id, user_id, device_id, step, deadline)
+           DO UPDATE SET at = least(device_deliveries.at, excluded.at)`,
+  },
+  factsOf: {
+    name: "beckon_facts_of",
+    // Acknowledged entries (the timeline) and those still in the outbox: one snapshot, so an
+    // entry being moved is seen in exactly one of them.
+    text: `SELECT version, facts FROM call_timeline WHERE call_id = $1
+           UNION ALL
+           SELECT version, facts FROM outbox WHERE call_id = $1
+           ORDER BY version`,
+  },
+  deliveriesOf: {
+    name: "beckon_deliveries_of",
+    text: `SELECT user_id, device_id, step, deadline, at FROM device_deliveries
+           WHERE call_id = $1`,
+  },
   purge: {
     name: "beckon_purge",
-    text: `DELETE FROM calls WHERE state = ${CallState.Ended} AND end_time < $1`,
+    text: `WITH gone AS (
+             DELETE FROM calls WHERE state = ${CallState.Ended} AND end_time < $1 RETURNING call_id
+           ), timeline AS (
+             DELETE FROM call_timeline WHERE call_id IN (SELECT call_id FROM gone)
+           ), deliveries AS (
+             DELETE FROM device_deliveries WHERE call_id IN (SELECT call_id FROM gone)
+           ), relayed AS (
+             -- Entries past the retention were relayed long ago; an acknowledgement may still
+             -- wait for the relay's next read.
+             DELETE FROM outbox WHERE call_id IN (SELECT call_id FROM gone)
+           )
+           SELECT count(*)::int AS n FROM gone`,
   },
   addUsers: {
     name: "beckon_add_users",
@@ -249,7 +328,9 @@ export class PostgresCallStore implements CallStore {
       const client = await this.pool.connect();
       let broken: Error | undefined;
       try {
-        await client.query({ ...sql.commit, values });
+        await client.query(
+          values.length > 21 ? { ...sql.commitWithDeliveries, values } : { ...sql.commit, values },
+        );
         return { ok: true };
       } catch (error) {
         // Only what PostgreSQL reported leaves the connection fit for the next query.
@@ -266,9 +347,13 @@ export class PostgresCallStore implements CallStore {
     }
   }
 
-  /** The arguments of `beckon_commit`: only what changed, as parallel arrays. */
+  /**
+   * The arguments of `beckon_commit`: only what changed, as parallel arrays; then the
+   * deliveries riding on the commit, if any.
+   */
   private commitArguments(change: CallCommit): unknown[] {
     const { call, before, timers, facts, idleUser } = change;
+    const deliveries = change.deliveries ?? [];
     const locks = this.usersToLock(change);
     const previous = new Map(before?.members.map((member) => [member.userID, member]));
     const added = { users: [] as string[], active: [] as boolean[], accepted: [] as boolean[] };
@@ -312,6 +397,15 @@ export class PostgresCallStore implements CallStore {
       timers.set.map((t) => t.userID),
       timers.set.map((t) => t.at),
       facts.length > 0 ? JSON.stringify(facts) : null,
+      ...(deliveries.length === 0
+        ? []
+        : [
+            deliveries.map((r) => r.userID),
+            deliveries.map((r) => r.deviceID),
+            deliveries.map((r) => r.step),
+            deliveries.map((r) => r.deadline),
+            deliveries.map((r) => r.at),
+          ]),
     ];
   }
 
@@ -488,9 +582,46 @@ export class PostgresCallStore implements CallStore {
     return relay.then((client) => client.end()).catch(() => {});
   }
 
+  async recordDeliveries(records: readonly DeliveryRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await this.pool.query({
+      ...sql.addDeliveries,
+      values: [
+        records.map((r) => r.callID),
+        records.map((r) => r.userID),
+        records.map((r) => r.deviceID),
+        records.map((r) => r.step),
+        records.map((r) => r.deadline),
+        records.map((r) => r.at),
+      ],
+    });
+  }
+
+  async logOf(callID: string): Promise<CallLog> {
+    const [facts, deliveries] = await Promise.all([
+      this.pool.query<{ version: number; facts: Fact[] }>({ ...sql.factsOf, values: [callID] }),
+      this.pool.query<{
+        user_id: string;
+        device_id: string;
+        step: StoredDelivery[2];
+        deadline: number;
+        at: number;
+      }>({ ...sql.deliveriesOf, values: [callID] }),
+    ]);
+    return {
+      facts: facts.rows.flatMap((row) => row.facts),
+      deliveries: deliveriesOf(
+        callID,
+        deliveries.rows.map(
+          (r): StoredDelivery => [r.user_id, r.device_id, r.step, r.deadline, r.at],
+        ),
+      ),
+    };
+  }
+
   async purgeEndedBefore(time: number): Promise<number> {
-    const result = await this.pool.query({ ...sql.purge, values: [time] });
-    return result.rowCount ?? 0;
+    const result = await this.pool.query<{ n: number }>({ ...sql.purge, values: [time] });
+    return result.rows[0]?.n ?? 0;
   }
 
   async addUsers(userIDs: readonly string[]): Promise<void> {

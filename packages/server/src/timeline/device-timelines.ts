@@ -1,6 +1,8 @@
 // A call's records (committed facts, deliveries to devices, offline pushes) turned into what the
 // server API and the `callTimeline` operation show: each device's sent → received → pushed →
 // answered path, and one list of everything in time order.
+
+import type { Fact } from "@beckon/engine";
 import type {
   CallTimelineAnswer,
   CallTimelineAnswerKind,
@@ -8,8 +10,32 @@ import type {
   CallTimelineResult,
 } from "@beckon/protocol";
 import type { PushSend } from "../push/push-registration-store.js";
-import type { DeliveryRecord } from "./delivery-log-store.js";
-import type { TimelineEntry } from "./timeline-hook.js";
+import type { DeliveryRecord } from "./call-log.js";
+
+/** A committed fact as a timeline shows it: who (and from which device) did what, when. */
+export interface TimelineEntry {
+  at: number;
+  kind: Fact["kind"];
+  userID?: string;
+  /** The device that acted; absent when a timer did or the fact is about the whole call. */
+  deviceID?: string;
+  fact: Fact;
+}
+
+/** A call's committed facts, in commit order, as timeline entries. */
+export function timelineEntries(facts: readonly Fact[]): TimelineEntry[] {
+  return facts.map((fact) => {
+    const userID =
+      "userID" in fact ? fact.userID : fact.kind === "call.created" ? fact.caller : fact.by?.userID;
+    return {
+      at: fact.at,
+      kind: fact.kind,
+      ...(userID !== undefined ? { userID } : {}),
+      ...(fact.by?.deviceID ? { deviceID: fact.by.deviceID } : {}),
+      fact,
+    };
+  });
+}
 
 export interface CallRecords {
   facts: readonly TimelineEntry[];

@@ -7,7 +7,6 @@ import {
   type CallCommand,
   createCall,
   defaultEngineSettings,
-  diffTimers,
   type Fact,
   isBusy,
   type ReplyOf,
@@ -16,7 +15,7 @@ import {
 import { BeckonError, ErrorCode } from "@beckon/protocol";
 import type { ApiCallService } from "../../src/api/api-dependencies.js";
 import type { Hook } from "../../src/hooks/hook.js";
-import type { CallStore } from "../../src/store/call-store.js";
+import { type CallStore, timerChange } from "../../src/store/call-store.js";
 
 export class EngineCallService implements ApiCallService {
   constructor(
@@ -45,7 +44,7 @@ export class EngineCallService implements ApiCallService {
     const result = await this.store.commit({
       call: decision.call,
       before: null,
-      timers: diffTimers([], timersOf(decision.call, defaultEngineSettings)),
+      timers: timerChange([], timersOf(decision.call, defaultEngineSettings)),
       facts: decision.facts,
       idleUser: input.actor.userID,
     });
@@ -63,7 +62,7 @@ export class EngineCallService implements ApiCallService {
     const result = await this.store.commit({
       call: decision.call,
       before: call,
-      timers: diffTimers(
+      timers: timerChange(
         timersOf(call, defaultEngineSettings),
         timersOf(decision.call, defaultEngineSettings),
       ),

@@ -1,9 +1,8 @@
 // One contract for the integrations' stores (API keys, push registrations and sends, webhook
-// endpoints and deliveries, timelines), run against SQLite and PostgreSQL. `another()` opens
+// endpoints and deliveries), run against SQLite and PostgreSQL. `another()` opens
 // the same data through a second connection, as a second node would: claims must then hold
 // across the two.
-import type { Fact } from "@beckon/engine";
-import { CallInvitationMode, CallUserState } from "@beckon/protocol";
+import { CallInvitationMode } from "@beckon/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { IntegrationStores } from "../../src/integrations/integration-stores.js";
 import type { PushMessage } from "../../src/push/push-types.js";
@@ -35,18 +34,6 @@ function message(callID: string, kind: PushMessage["kind"] = "invite"): PushMess
 
 function payload(type: WebhookPayload["type"], callID = "call-1"): WebhookPayload {
   return { type, timestamp: new Date(NOW).toISOString(), data: { callID } };
-}
-
-function invited(callID: string, userID: string, at: number): Fact {
-  return {
-    kind: "member.invited",
-    callID,
-    userID,
-    state: CallUserState.Inviting,
-    by: { userID: "alice", deviceID: "alice-web" },
-    inviter: "alice",
-    at,
-  };
 }
 
 export function describeIntegrationStores(
@@ -566,59 +553,6 @@ export function describeIntegrationStores(
         expect(await stores.health.pushes(NOW)).toEqual([
           { provider: "fcm", sent: 1, failed: 1, expired: 0, queued: 1 },
         ]);
-      });
-    });
-
-    describe("device deliveries", () => {
-      const record = (deviceID: string, at: number, step: "sent" | "received" = "sent") => ({
-        callID: "c1",
-        userID: "bob",
-        deviceID,
-        step,
-        deadline: step === "sent" ? 9_000 : 0,
-        at,
-      });
-
-      it("keeps each device's first send and receipt, read back in time order", async () => {
-        await stores.deliveries.add([record("phone", 20), record("laptop", 10)]);
-        // Written again, from another node or a retried batch: the first time stays.
-        await stores.deliveries.add([
-          record("phone", 50),
-          record("phone", 15),
-          record("phone", 30, "received"),
-          { ...record("tablet", 5), callID: "c2" },
-        ]);
-        expect(await stores.deliveries.of("c1")).toEqual([
-          record("laptop", 10),
-          record("phone", 15),
-          record("phone", 30, "received"),
-        ]);
-        expect(await stores.deliveries.purgeBefore(12)).toBe(2);
-        expect((await stores.deliveries.of("c1")).map((r) => r.at)).toEqual([15, 30]);
-        expect(await stores.deliveries.of("c2")).toEqual([]);
-      });
-    });
-
-    describe("timeline", () => {
-      it("keeps each record once and reads a call's facts in version order", async () => {
-        const a = invited("c1", "bob", NOW);
-        const b = invited("c1", "carol", NOW);
-        const c = invited("c1", "dave", NOW + 10);
-        await stores.timeline.append([
-          { key: "c1:2", callID: "c1", version: 2, at: NOW + 10, facts: [c] },
-          { key: "c1:1", callID: "c1", version: 1, at: NOW, facts: [a, b] },
-          { key: "c2:1", callID: "c2", version: 1, at: NOW, facts: [invited("c2", "x", NOW)] },
-        ]);
-        // A relay repeating a round (another node took over) changes nothing.
-        const other = await opened.another();
-        await other.timeline.append([
-          { key: "c1:1", callID: "c1", version: 1, at: NOW, facts: [a] },
-        ]);
-        expect(await stores.timeline.factsOf("c1")).toEqual([a, b, c]);
-        expect(await other.timeline.factsOf("c1")).toEqual([a, b, c]);
-        expect(await stores.timeline.factsOf("nope")).toEqual([]);
-        expect(await stores.timeline.purgeBefore(NOW + 1)).toBe(2);
-        expect(await stores.timeline.factsOf("c1")).toEqual([c]);
       });
     });
   });

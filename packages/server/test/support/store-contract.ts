@@ -5,14 +5,13 @@ import {
   type Call,
   createCall,
   defaultEngineSettings,
-  diffTimers,
   type Fact,
   type Timer,
   timersOf,
 } from "@beckon/engine";
 import { CallInvitationMode, CallState } from "@beckon/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { CallStore, CommitResult } from "../../src/store/call-store.js";
+import { type CallStore, type CommitResult, timerChange } from "../../src/store/call-store.js";
 
 let counter = 0;
 
@@ -42,7 +41,7 @@ function ended(call: Call, at: number): Call {
 /** Commits a new call with the timers the engine derives for it. */
 export function insert(store: CallStore, call: Call, facts: Fact[] = []): Promise<CommitResult> {
   const timers = timersOf(call, defaultEngineSettings);
-  return store.commit({ call, before: null, timers: diffTimers([], timers), facts });
+  return store.commit({ call, before: null, timers: timerChange([], timers), facts });
 }
 
 /** Commits `after` over `before`, moving the timers from one to the other. */
@@ -59,7 +58,7 @@ export function update(
   return store.commit({
     call: after,
     before,
-    timers: diffTimers(timers.before, timers.after),
+    timers: timerChange(timers.before, timers.after),
     facts,
   });
 }
@@ -230,6 +229,26 @@ export function describeCallStore(name: string, open: () => Promise<CallStore>):
       expect(await store.getCall(other.callID)).toEqual(other);
     });
 
+    it("a new call whose ID is taken fails alone, in the same batch as others", async () => {
+      const first = makeCall("alice", ["bob"]);
+      const same = { ...makeCall("carol", ["dave"]), callID: first.callID };
+      const other = makeCall("erin", ["frank"]);
+      const results = await Promise.allSettled([
+        insert(store, first),
+        insert(store, same),
+        insert(store, other),
+      ]);
+      // Of the two with one ID, one is stored (which one depends on the backend's order).
+      const won = results.map((r) => r.status === "fulfilled" && r.value.ok);
+      expect(won[2]).toBe(true);
+      expect(won.slice(0, 2).filter(Boolean)).toHaveLength(1);
+      const [stored, lost] = won[0] ? [first, same] : [same, first];
+      expect(await store.getCall(first.callID)).toEqual(stored);
+      expect(await store.getCall(other.callID)).toEqual(other);
+      expect(await store.activeCallsOf(lost.caller)).toEqual([]);
+      expect((await store.listCallsOf(lost.caller, 10, 0)).calls).toEqual([]);
+    });
+
     it("writes only the timers that changed, and clears the ones that went", async () => {
       const call = makeCall("alice", ["bob", "carol"]);
       await insert(store, call);
@@ -246,14 +265,14 @@ export function describeCallStore(name: string, open: () => Promise<CallStore>):
         store.commit({
           call: first,
           before: null,
-          timers: { set: [], clear: [] },
+          timers: { set: [], clear: [], all: [] },
           facts: [],
           idleUser: "alice",
         }),
         store.commit({
           call: second,
           before: null,
-          timers: { set: [], clear: [] },
+          timers: { set: [], clear: [], all: [] },
           facts: [],
           idleUser: "alice",
         }),
@@ -269,7 +288,7 @@ export function describeCallStore(name: string, open: () => Promise<CallStore>):
         store.commit({
           call: makeCall(userID, ["yan"]),
           before: null,
-          timers: { set: [], clear: [] },
+          timers: { set: [], clear: [], all: [] },
           facts: [],
           idleUser: userID,
         });
@@ -308,6 +327,112 @@ export function describeCallStore(name: string, open: () => Promise<CallStore>):
       expect((await store.readOutbox(10)).map((e) => e.version)).toEqual([2]);
       await store.ackOutbox([entries[1]?.id as number]);
       expect(await store.readOutbox(10)).toEqual([]);
+    });
+
+    it("keeps each commit's facts and the deliveries riding on it as the call's log", async () => {
+      const created = createCall(
+        {
+          type: "invite",
+          actor: { userID: "alice", deviceID: "a1" },
+          callID: `call-${++counter}-log`,
+          invitees: ["bob"],
+          knownUsers: new Set(["bob"]),
+          callerBusy: false,
+        },
+        1_000_000,
+        defaultEngineSettings,
+      );
+      if (!created.ok) throw created.error;
+      const { callID } = created.call;
+      const delivery = (deviceID: string, at: number, step: "sent" | "received" = "sent") => ({
+        callID,
+        userID: "bob",
+        deviceID,
+        step,
+        deadline: step === "sent" ? 1_030_000 : 0,
+        at,
+      });
+      await insert(store, created.call, created.facts);
+      const byBob = accepted(created.call, "bob");
+      // A commit that loses its compare-and-set stores none of its deliveries.
+      expect(
+        await store.commit({
+          call: byBob.call,
+          before: { ...created.call, version: 7 },
+          timers: timerChange([], []),
+          facts: byBob.facts,
+          deliveries: [delivery("stale", 1)],
+        }),
+      ).toEqual({ ok: false, conflict: "version" });
+      expect(
+        await store.commit({
+          call: byBob.call,
+          before: created.call,
+          timers: timerChange(timersOf(created.call, defaultEngineSettings), []),
+          facts: byBob.facts,
+          deliveries: [
+            delivery("phone", 20),
+            delivery("laptop", 10),
+            delivery("phone", 30, "received"),
+          ],
+        }),
+      ).toEqual({ ok: true });
+      // Recorded on their own (no commit to ride on), and again from another node: the first
+      // time of each device's step stays.
+      await store.recordDeliveries([
+        delivery("laptop", 40, "received"),
+        delivery("phone", 15),
+        delivery("phone", 50),
+        { ...delivery("tablet", 5), callID: "another-call" },
+      ]);
+      const expected = {
+        facts: [...created.facts, ...byBob.facts],
+        deliveries: [
+          delivery("laptop", 10),
+          delivery("phone", 15),
+          delivery("phone", 30, "received"),
+          delivery("laptop", 40, "received"),
+        ],
+      };
+      expect(await store.logOf(callID)).toEqual(expected);
+      // Acknowledged facts leave the outbox, not the log.
+      const entries = await store.readOutbox(10);
+      await store.ackOutbox(entries.map((entry) => entry.id));
+      expect(await store.readOutbox(10)).toEqual([]);
+      expect(await store.logOf(callID)).toEqual(expected);
+      expect(await store.logOf("no-such-call")).toEqual({ facts: [], deliveries: [] });
+    });
+
+    it("forgets a purged call's log, and only its", async () => {
+      const old = makeCall("alice", ["bob"]);
+      const kept = makeCall("carol", ["dave"]);
+      const facts = (call: Call): Fact[] => [
+        { kind: "call.ended", callID: call.callID, mode: call.mode, at: 1_000 },
+      ];
+      for (const call of [old, kept]) {
+        await insert(store, call);
+        await update(store, call, ended(call, 1_000), facts(call));
+        await store.recordDeliveries([
+          {
+            callID: call.callID,
+            userID: "bob",
+            deviceID: "phone",
+            step: "sent",
+            deadline: 9,
+            at: 500,
+          },
+        ]);
+      }
+      await store.ackOutbox((await store.readOutbox(10)).map((entry) => entry.id));
+      await update(store, ended(kept, 1_000), {
+        ...ended(kept, 1_000),
+        endTime: 9_000,
+        version: 3,
+      });
+      expect(await store.purgeEndedBefore(5_000)).toBe(1);
+      expect(await store.logOf(old.callID)).toEqual({ facts: [], deliveries: [] });
+      expect((await store.logOf(kept.callID)).facts).toEqual(facts(kept));
+      expect((await store.logOf(kept.callID)).deliveries).toHaveLength(1);
     });
 
     it("answers a ping", async () => {
