@@ -248,27 +248,28 @@ describe.skipIf(!hasChromium && !inCI)("the demo page in Chromium", () => {
   });
 
   it("a caller who closes her tab while it rings sees the call on a new tab, cancels it, calls again", async () => {
-    const alice = await openAs("alice");
-    const bob = await openAs("bob", phone);
-    const card = await call(alice, ["bob"], { timeout: 120 });
+    // Users of their own: the history test below counts alice's calls with bob.
+    const dora = await openAs("dora");
+    const eve = await openAs("eve", phone);
+    const card = await call(dora, ["eve"], { timeout: 120 });
     const callID = await callIDOf(card);
-    const screen = await incoming(bob, callID);
+    const screen = await incoming(eve, callID);
 
-    const newTab = await signInOn(await alice.context().newPage(), "alice");
-    await alice.close();
+    const newTab = await signInOn(await dora.context().newPage(), "dora");
+    await dora.close();
     const row = newTab.locator(`[data-testid="history-item"][data-call-id="${callID}"]`);
     await row.getByTestId("history-cancel").waitFor();
     expect(await row.getByTestId("history-phase").textContent()).toBe("Calling");
     await shot(newTab, "ringing-from-another-tab");
     await row.getByTestId("history-cancel").click();
-    await screen.and(bob.locator('[data-phase="over"]')).waitFor();
+    await screen.and(eve.locator('[data-phase="over"]')).waitFor();
     expect(await screen.getAttribute("data-state")).toBe("Cancelled");
     await row.getByTestId("history-cancel").waitFor({ state: "detached" });
     await screen.getByTestId("incoming-close").click();
 
     // No longer busy: the next call from the new tab rings.
-    const again = await call(newTab, ["bob"]);
-    await incoming(bob, await callIDOf(again));
+    const again = await call(newTab, ["eve"]);
+    await incoming(eve, await callIDOf(again));
     await noErrorNotices(newTab);
   }, 90_000);
 
