@@ -4,19 +4,12 @@
 import { ApiError, api, type Session, whenSignedOut } from "./api-client.js";
 import { h, replaceChildren } from "./element-builder.js";
 import { type FeedState, LiveFeed } from "./live-feed.js";
+import type { Page, PageContext } from "./page.js";
 import { callPage } from "./views/call-page.js";
 import { integrationsPage } from "./views/integrations-page.js";
 import { nowPage } from "./views/now-page.js";
 import { signInView } from "./views/sign-in-view.js";
 import { userPage } from "./views/user-page.js";
-
-export interface PageContext {
-  session: Session;
-  feed: LiveFeed;
-  go(hash: string): void;
-}
-
-export type Page = (container: HTMLElement, context: PageContext) => (() => void) | undefined;
 
 interface Route {
   page: Page;

@@ -4,9 +4,9 @@
 import { CallInvitationMode, CallState, CallUserState } from "@beckon/protocol";
 import { ApiError, api, type CallDetail } from "../api-client.js";
 import { callSequence, SERVER_LANE, type Sequence } from "../call-sequence.js";
-import type { Page, PageContext } from "../console-app.js";
 import { h, replaceChildren } from "../element-builder.js";
 import { callStateName, duration, modeName, timeOf } from "../format.js";
+import type { Page, PageContext } from "../page.js";
 import { memberChips } from "./member-chips.js";
 
 function laneLabel(userID: string, deviceID: string) {

@@ -2,9 +2,9 @@
 // failure, the last hour's deliveries) with its dead letters to replay, and each push
 // provider's sends and failures over the last hour.
 import { ApiError, api, type Integrations, type WebhookDeliveries } from "../api-client.js";
-import type { Page } from "../console-app.js";
 import { h, replaceChildren } from "../element-builder.js";
 import { ago, timeOf } from "../format.js";
+import type { Page } from "../page.js";
 
 const th = (text: string) => h("th", { attrs: { scope: "col" } }, text);
 

@@ -3,9 +3,9 @@
 // and the running calls.
 import uPlot from "uplot";
 import type { Snapshot } from "../api-client.js";
-import type { Page } from "../console-app.js";
 import { h, replaceChildren } from "../element-builder.js";
 import { ago, latency, modeName } from "../format.js";
+import type { Page } from "../page.js";
 import { memberChips } from "./member-chips.js";
 
 function tile(label: string, testid: string, hint?: string) {

@@ -1,9 +1,9 @@
 // A user's page: their devices (online on which node and since when, or away since when; the
 // platform their push registrations tell; the registrations) and their recent calls.
 import { api, type UserCalls, type UserDevices } from "../api-client.js";
-import type { PageContext } from "../console-app.js";
 import { h, replaceChildren } from "../element-builder.js";
 import { ago, callStateName, modeName, timeOf, userStateName } from "../format.js";
+import type { PageContext } from "../page.js";
 import { memberChips } from "./member-chips.js";
 
 const th = (text: string) => h("th", { attrs: { scope: "col" } }, text);
