@@ -115,10 +115,13 @@ export async function runWorkload(
     ...(baseline
       ? [
           {
+            // Without a load bound, beside `beckon-unbounded`: what each call costs, not what
+            // each build sheds on a busy machine.
             key: "beckon-baseline",
             system: "beckon" as const,
-            label: "Beckon (baseline build)",
+            label: "Beckon (baseline build), no load bound",
             module: baseline,
+            overload: { maxLoopDelayMs: 0, maxPendingInvites: 0 },
           },
         ]
       : []),

@@ -5,8 +5,10 @@
 import Database from "better-sqlite3";
 
 export interface SqliteCounts {
-  /** Statements that write (`run`), each execution counted. */
+  /** Statements that write (`run`), each execution counted; transaction control is not. */
   writes: number;
+  /** BEGIN, COMMIT, SAVEPOINT, RELEASE, ROLLBACK: run by better-sqlite3's transactions. */
+  control: number;
   /** Statements that read (`get`, `all`, `iterate`). */
   reads: number;
   /** Outermost transactions (a nested transaction function is a savepoint, not counted). */
@@ -17,7 +19,16 @@ export interface SqliteCounts {
   bySql: Record<string, number>;
 }
 
-const counts: SqliteCounts = { writes: 0, reads: 0, transactions: 0, scripts: 0, bySql: {} };
+const counts: SqliteCounts = {
+  writes: 0,
+  control: 0,
+  reads: 0,
+  transactions: 0,
+  scripts: 0,
+  bySql: {},
+};
+
+const CONTROL = /^\s*(BEGIN|COMMIT|END|ROLLBACK|SAVEPOINT|RELEASE)\b/i;
 let installed = false;
 
 type Method = (this: unknown, ...args: unknown[]) => unknown;
@@ -45,7 +56,9 @@ export function installSqliteCounters(): void {
   const statementProto = Object.getPrototypeOf(probe.prepare("SELECT 1")) as object;
   probe.close();
   wrap(statementProto, "run", (statement) => {
-    counts.writes++;
+    const source = (statement as { source?: string }).source ?? "";
+    if (CONTROL.test(source)) counts.control++;
+    else counts.writes++;
     countSql(statement);
   });
   for (const name of ["get", "all", "iterate"]) {
