@@ -516,6 +516,7 @@ export interface components {
         PushConfigInput: {
             title: string;
             content: string;
+            /** @default  */
             payload: string;
             resourcesID?: string;
             enableBadge?: boolean;
