@@ -111,7 +111,12 @@ export async function runWorkload(
     overload?: { maxLoopDelayMs: number; maxPendingInvites: number };
     module?: string;
   }> = [
-    { key: "beckon", system: "beckon" as const, label: systemLabels.beckon },
+    {
+      key: "beckon",
+      system: "beckon" as const,
+      label: systemLabels.beckon,
+      overload: { maxLoopDelayMs: 50, maxPendingInvites: 1_000 },
+    },
     ...(baseline
       ? [
           {

@@ -298,11 +298,11 @@ export const serverOptionsSchema = z
         maxLoopDelayMs: int()
           .min(0)
           .max(60_000)
-          .default(50)
+          .default(0)
           .meta(
             meta({
               description:
-                "new invitations are refused while the event loop runs this late (ms); 0: off",
+                "new invitations are refused while the event loop runs this late (ms), e.g. 50; 0: off (the default: on a shared machine it measures the machine, not the node)",
             }),
           ),
         maxPendingInvites: int()
