@@ -15,6 +15,7 @@ COPY packages/engine/package.json packages/engine/
 COPY packages/server/package.json packages/server/
 COPY packages/sdk/package.json packages/sdk/
 COPY apps/demo/package.json apps/demo/
+COPY apps/console/package.json apps/console/
 COPY bench/package.json bench/
 RUN npm ci --no-audit --no-fund
 COPY packages/protocol/tsconfig.json packages/protocol/
@@ -28,6 +29,9 @@ COPY packages/sdk/src packages/sdk/src
 COPY apps/demo/index.html apps/demo/vite.config.ts apps/demo/tsconfig.json apps/demo/
 COPY apps/demo/public apps/demo/public
 COPY apps/demo/src apps/demo/src
+COPY apps/console/index.html apps/console/vite.config.ts apps/console/tsconfig.json apps/console/
+COPY apps/console/public apps/console/public
+COPY apps/console/src apps/console/src
 RUN npm run build
 RUN npm prune --omit=dev --no-audit --no-fund
 
@@ -49,6 +53,7 @@ COPY --from=build /app/packages/server/dist packages/server/dist
 COPY --from=build /app/packages/sdk/package.json packages/sdk/
 COPY --from=build /app/packages/sdk/dist packages/sdk/dist
 COPY --from=build /app/apps/demo/dist apps/demo/dist
+COPY --from=build /app/apps/console/dist apps/console/dist
 RUN mkdir -p /data && chown node:node /data
 VOLUME /data
 USER node
