@@ -88,9 +88,13 @@ it("Beckon's own families keep their names and types", async () => {
     "beckon_logins_total counter",
     "beckon_logouts_total counter",
     "beckon_pending_deadlines gauge",
+    "beckon_pending_invites gauge",
+    "beckon_queue_overflow_total counter",
     "beckon_receipt_latency_seconds histogram",
+    "beckon_requests_shed_total counter",
     "beckon_ring_latency_seconds histogram",
     "beckon_rings_total counter",
+    "beckon_sockets_closed_total counter",
     "beckon_store_commit_seconds histogram",
   ]);
 });
