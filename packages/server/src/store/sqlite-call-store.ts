@@ -311,7 +311,15 @@ export class SqliteCallStore implements CallStore {
     const last = db.prepare<[], { id: number | null }>("SELECT max(id) AS id FROM call_log").get();
     this.nextLogID = Math.max(last?.id ?? 0, this.acked) + 1;
     for (const row of this.statements.startedCalls.iterate()) {
-      this.active.apply(null, JSON.parse(row.data) as Call, row.seq, []);
+      // A row that cannot be read stays out of the index; the restart sweep reports it, and one
+      // damaged call must not keep the node from starting.
+      let call: Call;
+      try {
+        call = JSON.parse(row.data) as Call;
+      } catch {
+        continue;
+      }
+      this.active.apply(null, call, row.seq, []);
     }
     // Built once: a transaction function per commit was a measurable share of the write path.
     this.commitTx = db.transaction((change: CallCommit, undo: Array<() => void>) =>
