@@ -7,6 +7,14 @@ export interface Actor {
   deviceID: string;
 }
 
+/**
+ * Only the identity of a device: the objects it is taken from may carry much more (a socket, a
+ * session), and commands and facts are stored.
+ */
+export function actorOf(device: Actor): Actor {
+  return { userID: device.userID, deviceID: device.deviceID };
+}
+
 export interface InviteCommand {
   type: "invite";
   actor: Actor;

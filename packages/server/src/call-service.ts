@@ -3,12 +3,16 @@
 import { createHash } from "node:crypto";
 import type { Actor, Call } from "@beckon/engine";
 import {
+  actorOf,
   applyCommand,
   type CallCommand,
+  callInfoFor,
+  checkCallListQuery,
   createCall,
   type Decision,
   type Delivery,
   type EngineSettings,
+  findMember,
   type InviteCommand,
   isBusy,
   type ReplyOf,
@@ -17,8 +21,10 @@ import {
 import {
   BeckonError,
   type CallEvent,
+  type CallInvitationListQueriedResult,
   type CallInvitationSentResult,
   CallState,
+  type CallTimelineResult,
   ErrorCode,
   isValidUserID,
 } from "@beckon/protocol";
@@ -36,6 +42,7 @@ import {
 } from "./store/call-store.js";
 import { type Publication, type StreamBroker, streamOf } from "./streams/stream-broker.js";
 import type { DeliveryRecord } from "./timeline/call-log.js";
+import { type CallRecords, memberTimeline } from "./timeline/device-timelines.js";
 import type { PendingDeliveries } from "./timeline/pending-deliveries.js";
 import type { TimerSource } from "./timers/timer-source.js";
 
@@ -71,6 +78,8 @@ export interface CallServiceDeps {
    * call's next commit, which stores them in its log entry.
    */
   deliveries?: Pick<PendingDeliveries, "record" | "take" | "putBack">;
+  /** A call's facts, invitation sends and pushes, once committed ones reached the hooks. */
+  records?: (callID: string) => Promise<CallRecords>;
 }
 
 export class CallService {
@@ -181,6 +190,47 @@ export class CallService {
       await this.publishing.get(callID);
       return task();
     });
+  }
+
+  /**
+   * Invites more users into an advanced call (callingInvite, from the SDK or the API): which of
+   * them are users is looked up here, the one place both ask.
+   */
+  inviteMore(
+    callID: string,
+    command: Omit<Extract<CallCommand, { type: "callingInvite" }>, "knownUsers">,
+  ): Promise<ReplyOf<Extract<CallCommand, { type: "callingInvite" }>>> {
+    return this.store
+      .knownUsers(command.invitees)
+      .then((knownUsers) => this.execute(callID, { ...command, knownUsers }));
+  }
+
+  /** A page of the user's calls, newest first (queryCallInvitationList, the API's list). */
+  callList(userID: string, count: number, nextFlag?: number) {
+    return callListOf(this.store, userID, count, nextFlag);
+  }
+
+  /**
+   * A call as one of its members reads it, in the call's turn (what was sent before, a receipt,
+   * is decided by then); to anyone else it does not exist.
+   */
+  private async memberCall(callID: string, userID: string): Promise<Call> {
+    const call = await this.inCallOrder(callID, () => this.store.getCall(callID));
+    if (!call || !findMember(call, userID)) {
+      throw new BeckonError(ErrorCode.CallDoesNotExist, "no such call");
+    }
+    return call;
+  }
+
+  /** The call's delivery timeline as one of its members may see it (callTimeline). */
+  async memberTimeline(callID: string, userID: string): Promise<CallTimelineResult> {
+    const call = await this.memberCall(callID, userID);
+    const records = (await this.deps.records?.(callID)) ?? {
+      facts: [],
+      deliveries: [],
+      pushes: [],
+    };
+    return memberTimeline(call.callID, records);
   }
 
   /** Publishes events to one device's stream (a login picture). */
@@ -354,6 +404,19 @@ export class CallService {
   };
 }
 
+/** A page of the user's calls as the user sees them, newest first. */
+export async function callListOf(
+  store: Pick<CallStore, "listCallsOf">,
+  userID: string,
+  count: number,
+  nextFlag = 0,
+): Promise<CallInvitationListQueriedResult> {
+  const invalid = checkCallListQuery(count, nextFlag);
+  if (invalid) throw invalid;
+  const page = await store.listCallsOf(userID, count, nextFlag);
+  return { callList: page.calls.map((call) => callInfoFor(call, userID)), nextFlag: page.next };
+}
+
 /** A keyed invite's call ID: the same for the same caller and key, never a time-ordered one. */
 export function keyedCallID(userID: string, idempotencyKey: string): string {
   const digest = createHash("sha256").update(`${userID}\u0000${idempotencyKey}`).digest();
@@ -376,8 +439,4 @@ function firstOutcome(call: Call, input: InviteInput): CallInvitationSentResult 
           : ErrorCode.CallInviteUserDoesNotExist,
     }));
   return { callID: call.callID, timeout: call.timeout, errorUserList };
-}
-
-function actorOf(device: { userID: string; deviceID: string }) {
-  return { userID: device.userID, deviceID: device.deviceID };
 }

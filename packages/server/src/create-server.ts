@@ -39,7 +39,8 @@ import { loadOrCreateSharedVapidKeys, type VapidKeys } from "./push/vapid-keys.j
 import { MemoryRateLimits } from "./rate-limits/memory-rate-limits.js";
 import { type RateLimits, rateLimitSettings } from "./rate-limits/rate-limits.js";
 import { type ResolvedOptions, resolveOptions, type ServerOptions } from "./server-options.js";
-import { SessionService } from "./session-service.js";
+import { LocalSessions } from "./session/local-sessions.js";
+import { SessionService } from "./session/session-service.js";
 import type { CallStore } from "./store/call-store.js";
 import { PostgresCallStore } from "./store/postgres-call-store.js";
 import { MemoryStreamBroker } from "./streams/memory-stream-broker.js";
@@ -218,6 +219,11 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
     undefined,
     store instanceof PostgresCallStore ? 50 : undefined,
   );
+  /** A call's records once what was committed before the read has reached the hooks. */
+  const callRecords = async (callID: string) => {
+    await relay.flush();
+    return integrations.records(callID);
+  };
   const calls = new CallService({
     store,
     broker,
@@ -234,12 +240,8 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
     clock,
     metrics,
     deliveries: integrations.deliveries,
+    records: callRecords,
   });
-  /** A call's records once what was committed before the read has reached the hooks. */
-  const callRecords = async (callID: string) => {
-    await relay.flush();
-    return integrations.records(callID);
-  };
   const sessions = new SessionService({
     nodeID,
     store,
@@ -257,16 +259,14 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
     metrics,
   });
   const admission = new Admission(config.overload, (op, bound) => metrics.onShed(op, bound));
+  const localSessions = new LocalSessions(config, sessions, broker, rateLimits, log, clock);
   const gateway = new Gateway(
     config,
-    sessions,
+    localSessions,
     calls,
-    store,
-    broker,
     rateLimits,
     log,
     clock,
-    callRecords,
     metrics,
     admission,
   );

@@ -3,6 +3,7 @@
 import type { Actor, CallCommand, InviteCommand, ReplyOf } from "@beckon/engine";
 import type { CallInvitationSentResult } from "@beckon/protocol";
 import type { Admission } from "../admission/admission.js";
+import type { CallService } from "../call-service.js";
 import type { ConsoleRouteDependencies } from "../console/console-routes.js";
 import type { Presence } from "../presence/presence.js";
 import type { PushRegistrationStore } from "../push/push-registration-store.js";
@@ -21,6 +22,8 @@ export interface ApiCallService {
     input: Omit<InviteCommand, "type" | "callID" | "knownUsers" | "callerBusy">,
   ): Promise<CallInvitationSentResult>;
   execute<C extends CallCommand>(callID: string, command: C): Promise<ReplyOf<C>>;
+  inviteMore: CallService["inviteMore"];
+  callList: CallService["callList"];
 }
 
 export interface ApiDependencies {
@@ -30,7 +33,7 @@ export interface ApiDependencies {
   /** Checks the login tokens users call the API with; absent: `secret` alone. */
   tokens?: Pick<TokenVerifier, "identify">;
   calls: ApiCallService;
-  store: Pick<CallStore, "getCall" | "listCallsOf" | "activeCallsOf" | "addUsers" | "knownUsers">;
+  store: Pick<CallStore, "getCall" | "activeCallsOf" | "addUsers" | "knownUsers">;
   presence: Pick<Presence, "devicesOf">;
   keys: ApiKeyStore;
   pushRegistrations: PushRegistrationStore;

@@ -1,7 +1,6 @@
 // Calls on behalf of their members: start one, read it with its timeline, list a user's calls,
 // and the SDK's call operations (cancel, accept, reject, end, quit, callingInvite).
 import type { Call, CallCommand } from "@beckon/engine";
-import { callInfoFor } from "@beckon/engine";
 import { BeckonError, ErrorCode, MAX_EXTENDED_DATA_BYTES } from "@beckon/protocol";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
@@ -109,8 +108,7 @@ export async function callsRoutes(app: FastifyInstance, deps: ApiDependencies): 
     async (request) => {
       const { userID } = request.params;
       const { count, nextFlag } = request.query;
-      const page = await deps.store.listCallsOf(userID, count, nextFlag);
-      return { callList: page.calls.map((call) => callInfoFor(call, userID)), nextFlag: page.next };
+      return deps.calls.callList(userID, count, nextFlag);
     },
   );
 
@@ -178,13 +176,11 @@ export async function callsRoutes(app: FastifyInstance, deps: ApiDependencies): 
     },
     async (request) => {
       const { userID, invitees, pushConfig } = request.body;
-      const known = await deps.store.knownUsers(invitees);
-      return await deps.calls.execute(request.params.callID, {
+      return await deps.calls.inviteMore(request.params.callID, {
         type: "callingInvite",
         actor: apiActor(userID),
         invitees,
         ...(pushConfig ? { pushConfig } : {}),
-        knownUsers: known,
       });
     },
   );

@@ -1,15 +1,11 @@
-// The WebSocket front door: validates frames, charges them to budgets, hands requests to the
-// session and call services, and writes each device's stream entries to its socket on this
-// node. It keeps transport state only; sessions live in the session service and presence.
-import { randomBytes } from "node:crypto";
-import { callInfoFor, checkCallListQuery, findMember } from "@beckon/engine";
+// The WebSocket front door, transport only: parses frames, charges them to budgets, holds back
+// a socket that does not drain, and writes. Logins, token expiry and kicks are the local
+// sessions' (session/), every call read and rule the call service's.
+import { actorOf } from "@beckon/engine";
 import {
   BeckonError,
-  CloseCode,
-  ConnectionEvent,
   ErrorCode,
   type LoginRequest,
-  type LoginResult,
   type OperationMap,
   type OperationName,
   type ReplyFrame,
@@ -20,16 +16,13 @@ import type { Logger } from "pino";
 import type { RawData, WebSocket } from "ws";
 import type { Admission } from "../admission/admission.js";
 import type { CallService } from "../call-service.js";
-import { KeyedQueue } from "../keyed-queue.js";
-import { clampDelay, LongTimeout } from "../long-timeout.js";
+import { clampDelay } from "../long-timeout.js";
 import type { BeckonMetrics } from "../metrics.js";
 import type { RateLimits } from "../rate-limits/rate-limits.js";
 import { TokenBucket } from "../rate-limits/token-bucket.js";
-import type { SessionService, Signal } from "../session-service.js";
-import type { CallStore } from "../store/call-store.js";
+import type { DeviceLink } from "../session/device-link.js";
+import type { LocalSession, LocalSessions } from "../session/local-sessions.js";
 import { StoreHealth } from "../store-health.js";
-import { type StreamBroker, type StreamEntry, streamOf } from "../streams/stream-broker.js";
-import { type CallRecords, memberTimeline } from "../timeline/device-timelines.js";
 import { ConnectionGuard } from "./connection-guard.js";
 import { FrameBudget, TOO_MANY_FRAMES_CLOSE_CODE } from "./frame-budget.js";
 import {
@@ -50,8 +43,6 @@ import {
 
 export interface GatewaySettings {
   heartbeatIntervalMs: number;
-  /** How long before expiry `tokenWillExpire` fires. */
-  tokenWarningSeconds: number;
   loginTimeoutMs: number;
   rateLimit: { burst: number; perSecond: number };
   /** A socket that drains nothing of its backlog for this long is closed with 4005. */
@@ -61,27 +52,6 @@ export interface GatewaySettings {
 /** How long a node going away waits for its sockets to take their last frames. */
 const SHUTDOWN_GRACE_MS = 1_000;
 
-/** A logged-in device whose socket is on this node. */
-interface LocalDevice {
-  userID: string;
-  deviceID: string;
-  stream: string;
-  epoch: string;
-  loginTime: number;
-  /** Identifies this attachment, so a "replaced" signal spares it. */
-  attachID: string;
-  connection: Connection;
-  /** The last stream offset written to the socket. */
-  sent: number;
-  /** Live entries (with their epoch) held back until the session is open; null after. */
-  held: Array<{ entry: StreamEntry; epoch: string }> | null;
-  tokenTimers: LongTimeout[];
-  /** Set when the session ended on purpose (logout, kick): the socket closing is not "away". */
-  ended: boolean;
-  /** A kick that came while the login was still being answered; applied after the reply. */
-  pendingKick: Extract<Signal, { kind: "kick" }> | null;
-}
-
 /** One socket, before and after login. */
 interface Connection {
   socket: WebSocket;
@@ -89,8 +59,9 @@ interface Connection {
   bucket: TokenBucket;
   /** Every frame is charged here before it is parsed. */
   frames: FrameBudget;
-  device: LocalDevice | null;
+  device: LocalSession | null;
   loggingIn: boolean;
+  link: DeviceLink<LocalSession>;
   send: SendState;
   /**
    * Set while the socket has more unsent than HIGH_WATER_BYTES: it is not read, and the frames
@@ -100,46 +71,31 @@ interface Connection {
 }
 
 type Handler<K extends OperationName> = (
-  device: LocalDevice,
+  device: LocalSession,
   data: OperationMap[K]["request"],
 ) => Promise<OperationMap[K]["result"]>;
 
-/** `{"id":N,"op":"ping","data":{"ack":M}}` or without `ack`: heartbeats skip JSON and schemas. */
 /** Silent sockets ended per event-loop turn by the sweep. */
 const SWEEP_SLICE = 200;
 
+/** `{"id":N,"op":"ping","data":{"ack":M}}` or without `ack`: heartbeats skip JSON and schemas. */
 const PING = /^\{"id":(\d{1,15}),"op":"ping","data":\{(?:"ack":(\d{1,15}))?\}\}$/;
 
 export class Gateway {
-  /** Devices attached on this node, by stream. */
-  private readonly local = new Map<string, LocalDevice>();
   private readonly connections = new Set<Connection>();
   private readonly coalescer = new WriteCoalescer();
   private readonly sweepTimer: NodeJS.Timeout;
-  private readonly logins = new KeyedQueue();
-  private readonly unsubscribe: () => void;
   private readonly guard: ConnectionGuard;
   private readonly slowReaders: SlowReaderWatch;
   /** Named store failures (a full disk), for replies and /readyz. */
   readonly storeHealth = new StoreHealth();
-  /** Set by close(): sockets dropping now are the server going away, not devices getting lost. */
-  private closing = false;
-
   constructor(
     private readonly settings: GatewaySettings,
-    private readonly sessions: SessionService,
+    private readonly sessions: LocalSessions,
     private readonly calls: CallService,
-    private readonly store: CallStore,
-    private readonly broker: StreamBroker,
     private readonly limits: RateLimits,
     private readonly log: Logger,
     private readonly clock: () => number = Date.now,
-    /** A call's facts, invitation sends and pushes (for `callTimeline`); none without it. */
-    private readonly callRecords: (callID: string) => Promise<CallRecords> = async () => ({
-      facts: [],
-      deliveries: [],
-      pushes: [],
-    }),
     private readonly metrics?: Pick<BeckonMetrics, "onSocketClosed">,
     /** Refuses new invitations while the node is past its load bound; none without it. */
     private readonly admission?: Admission,
@@ -157,11 +113,6 @@ export class Gateway {
       (state) => this.tooSlow(state.socket, `nothing drained for ${slowReaderMs} ms`),
       clock,
     );
-    this.unsubscribe = broker.subscribe(
-      (stream, entry, epoch) => this.onEntry(stream, entry, epoch),
-      (stream, signal) => this.onSignal(stream, signal),
-      (stream) => this.local.has(stream),
-    );
   }
 
   get connectionCount(): number {
@@ -170,17 +121,12 @@ export class Gateway {
 
   /** Logged-in devices with their socket on this node. */
   get deviceCount(): number {
-    return this.local.size;
+    return this.sessions.count;
   }
 
   /** Users with a socket on this node, up to `limit` (a development aid, not a hot path). */
   onlineUsers(limit: number): string[] {
-    const users = new Set<string>();
-    for (const device of this.local.values()) {
-      if (users.size >= limit) break;
-      users.add(device.userID);
-    }
-    return [...users];
+    return this.sessions.onlineUsers(limit);
   }
 
   /** Why a new socket from `remoteAddress` must be refused now, or null. */
@@ -200,7 +146,8 @@ export class Gateway {
       loggingIn: false,
       send: { socket, written: 0, drainedMark: 0, progressAt: now, watched: false },
       waiting: null,
-    };
+    } as Omit<Connection, "link"> as Connection;
+    connection.link = this.linkOf(connection);
     this.connections.add(connection);
     this.guard.opened(socket, remoteAddress);
     socket.on("message", (raw, isBinary) => this.onFrame(connection, raw, isBinary));
@@ -216,9 +163,7 @@ export class Gateway {
     clearInterval(this.sweepTimer);
     this.guard.stop();
     this.slowReaders.stop();
-    this.closing = true;
-    this.unsubscribe();
-    for (const device of this.local.values()) this.clearTokenTimers(device);
+    this.sessions.close();
     const sockets = [...this.connections].map((connection) => connection.socket);
     const closed = sockets.map(
       (socket) =>
@@ -236,61 +181,24 @@ export class Gateway {
     for (const connection of this.connections) this.terminate(connection);
   }
 
-  /** A stream entry, published by any node: written if the device is attached here. */
-  private onEntry(stream: string, entry: StreamEntry, epoch: string): void {
-    const device = this.local.get(stream);
-    if (!device) return;
-    if (device.held) device.held.push({ entry, epoch });
-    else if (device.epoch === epoch) this.writeEntry(device, entry);
-    else void this.checkEpoch(device);
-  }
-
-  /**
-   * An entry of another epoch is stale (published before this session reset its stream), or the
-   * broker lost the stream (a Redis restart). Then the device cannot follow its stream any more:
-   * its socket goes, and it reconnects, cannot resume, and resyncs.
-   */
-  private async checkEpoch(device: LocalDevice): Promise<void> {
-    const current = await this.broker.position(device.stream).catch(() => null);
-    if (current === null || current.epoch === device.epoch) return;
-    if (this.local.get(device.stream) === device && !device.ended)
-      this.terminate(device.connection);
-  }
-
-  private writeEntry(device: LocalDevice, entry: StreamEntry): void {
-    if (entry.offset <= device.sent) return;
-    device.sent = entry.offset;
-    this.write(device.connection, `{"seq":${entry.offset},${entry.payload}}`);
-  }
-
-  private onSignal(stream: string, text: string): void {
-    const device = this.local.get(stream);
-    if (!device) return;
-    const signal = JSON.parse(text) as Signal;
-    if (signal.kind === "resync") {
-      if (!device.held) void this.checkEpoch(device);
-      return;
-    }
-    if (signal.kind === "replaced") {
-      if (signal.keep === device.attachID) return;
-      device.ended = true;
-      this.detach(device);
-      this.terminate(device.connection);
-      return;
-    }
-    // A device pushed out while its own login is being answered gets its reply first.
-    if (device.held) {
-      device.pendingKick = signal;
-      return;
-    }
-    this.applyKick(device, signal);
-  }
-
-  private applyKick(device: LocalDevice, signal: Extract<Signal, { kind: "kick" }>): void {
-    device.ended = true;
-    this.write(device.connection, JSON.stringify(signal.frame));
-    this.detach(device);
-    device.connection.socket.close(signal.code, signal.reason);
+  /** What the sessions get of a socket: writes under this gateway's policy, and its close. */
+  private linkOf(connection: Connection): DeviceLink<LocalSession> {
+    const { socket } = connection;
+    return {
+      isOpen: () => socket.readyState === socket.OPEN,
+      send: (frame) => this.reply(connection, frame),
+      write: (text) => this.write(connection, text),
+      backlog: () => (socket.bufferedAmount > HIGH_WATER_BYTES ? drained(socket) : null),
+      close: (code, reason) => socket.close(code, reason),
+      terminate: () => this.terminate(connection),
+      attach: (session) => {
+        connection.device = session;
+        this.guard.settled(socket);
+      },
+      detach: (session) => {
+        if (connection.device === session) connection.device = null;
+      },
+    };
   }
 
   /** Drops sockets that went silent for two heartbeats, or never logged in. */
@@ -503,7 +411,7 @@ export class Gateway {
   }
 
   /** A heartbeat: acknowledges the stream and answers with a fixed frame, no JSON built. */
-  private heartbeat(connection: Connection, device: LocalDevice, id: number, ack?: string) {
+  private heartbeat(connection: Connection, device: LocalSession, id: number, ack?: string) {
     if (ack !== undefined) {
       this.sessions
         .acknowledge(device, Number(ack))
@@ -541,166 +449,17 @@ export class Gateway {
     }
   }
 
-  /**
-   * Authenticates the device, attaches it here (holding live entries back), opens its session
-   * (resumed or fresh), replies, then writes what it missed and what arrived meanwhile, in
-   * order, none twice. Logins of one device run one at a time.
-   */
+  /** A login: one per socket, run by the local sessions. */
   private async login(connection: Connection, id: number, request: LoginRequest): Promise<void> {
     if (connection.device || connection.loggingIn) {
       throw new BeckonError(ErrorCode.ParamsInvalid, "this connection is already logged in");
     }
     connection.loggingIn = true;
     try {
-      const expiresAt = await this.sessions.authenticate(request);
-      // Charged once the token holds, so nobody without one can spend a user's logins.
-      const allowed = await Promise.resolve(this.limits.take("logins", request.userID)).catch(
-        (error: unknown) => {
-          this.log.warn({ err: error }, "rate limit check failed");
-          return true;
-        },
-      );
-      if (!allowed) {
-        throw new BeckonError(
-          ErrorCode.ServerFrequencyLimit,
-          "too many logins for this user; try again later",
-        );
-      }
-      const stream = streamOf(request.userID, request.deviceID);
-      await this.logins.run(stream, async () => {
-        const { socket } = connection;
-        if (socket.readyState !== socket.OPEN) {
-          throw new BeckonError(ErrorCode.NetworkError, "the connection closed during login");
-        }
-        const previous = this.local.get(stream);
-        const device: LocalDevice = {
-          userID: request.userID,
-          deviceID: request.deviceID,
-          stream,
-          epoch: "",
-          loginTime: 0,
-          attachID: randomBytes(9).toString("base64url"),
-          connection,
-          sent: 0,
-          held: [],
-          tokenTimers: [],
-          ended: false,
-          pendingKick: null,
-        };
-        if (previous) {
-          previous.ended = true;
-          this.detach(previous);
-          this.terminate(previous.connection);
-        }
-        this.local.set(stream, device);
-        let opened: Awaited<ReturnType<SessionService["open"]>>;
-        try {
-          opened = await this.sessions.open(device, request.resume, device.attachID);
-        } catch (error) {
-          this.detach(device);
-          throw error;
-        }
-        device.epoch = opened.position.epoch;
-        device.loginTime = opened.loginTime;
-        device.sent = opened.resumed ? (request.resume?.seq ?? 0) : 0;
-        if (socket.readyState !== socket.OPEN) {
-          // Gone while its session opened: it is away now, or presence would call it online.
-          this.detach(device);
-          if (!this.closing) {
-            await this.sessions.away(device, device.loginTime, "closed during login");
-          }
-          throw new BeckonError(ErrorCode.NetworkError, "the connection closed during login");
-        }
-        connection.device = device;
-        this.guard.settled(socket);
-        this.armTokenTimers(device, expiresAt);
-        const result: LoginResult = {
-          userID: device.userID,
-          deviceID: device.deviceID,
-          serverTime: this.clock(),
-          tokenExpiresAt: expiresAt,
-          heartbeatIntervalMs: this.settings.heartbeatIntervalMs,
-          epoch: device.epoch,
-          resumed: opened.resumed,
-        };
-        this.reply(connection, { id, ok: true, data: result });
-        // The replay, then what arrived while it was written: both ascending, so an entry in
-        // both is written once (writeEntry skips offsets already sent). A large replay (a login
-        // picture of thousands of invitations) is streamed: past the high-water mark it waits
-        // for the socket to drain, live entries still held back meanwhile.
-        for (const entry of opened.replay) {
-          if (socket.bufferedAmount > HIGH_WATER_BYTES) await drained(socket);
-          this.writeEntry(device, entry);
-        }
-        const held = device.held ?? [];
-        device.held = null;
-        for (const { entry, epoch } of held)
-          if (epoch === device.epoch) this.writeEntry(device, entry);
-        if (socket.readyState !== socket.OPEN) return;
-        if (device.pendingKick) {
-          this.applyKick(device, device.pendingKick);
-          return;
-        }
-        this.sessions
-          .afterLogin(device, opened.resumed ? null : (request.openCalls ?? []))
-          .catch((error: unknown) =>
-            this.log.error({ err: error, userID: device.userID }, "login follow-up failed"),
-          );
-      });
+      await this.sessions.login(connection.link, id, request);
     } finally {
       connection.loggingIn = false;
     }
-  }
-
-  /** Forgets the device on this node (its session lives on in the session service). */
-  private detach(device: LocalDevice): void {
-    this.clearTokenTimers(device);
-    if (this.local.get(device.stream) === device) this.local.delete(device.stream);
-    if (device.connection.device === device) device.connection.device = null;
-  }
-
-  private armTokenTimers(device: LocalDevice, expiresAt: number): void {
-    this.clearTokenTimers(device);
-    const warnAt = expiresAt - this.settings.tokenWarningSeconds * 1000;
-    // LongTimeout waits in steps Node can keep: a token may expire months ahead.
-    device.tokenTimers = [
-      new LongTimeout(
-        warnAt,
-        () => {
-          const second = Math.max(0, Math.round((expiresAt - this.clock()) / 1000));
-          this.reply(device.connection, { ev: "tokenWillExpire", data: { second } });
-        },
-        this.clock,
-      ),
-      new LongTimeout(
-        expiresAt,
-        () => this.kickHere(device, ConnectionEvent.TokenExpired, "the token has expired"),
-        this.clock,
-      ),
-    ];
-  }
-
-  private clearTokenTimers(device: LocalDevice): void {
-    for (const timer of device.tokenTimers) timer.cancel();
-    device.tokenTimers = [];
-  }
-
-  private kickHere(device: LocalDevice, event: ConnectionEvent, reason: string): void {
-    device.ended = true;
-    this.sessions.sessionEnded(
-      device,
-      event === ConnectionEvent.TokenExpired ? "token_expired" : "kicked",
-      reason,
-    );
-    this.reply(device.connection, { ev: "kicked", data: { event, reason } });
-    this.detach(device);
-    device.connection.socket.close(
-      event === ConnectionEvent.TokenExpired ? CloseCode.TokenExpired : CloseCode.KickedOut,
-      reason,
-    );
-    this.sessions
-      .end(device, device.loginTime)
-      .catch((error: unknown) => this.log.warn({ err: error }, "ending a session failed"));
   }
 
   private onClose(connection: Connection): void {
@@ -709,31 +468,17 @@ export class Gateway {
     connection.waiting = null;
     this.guard.settled(connection.socket);
     const { device } = connection;
-    if (!device) return;
-    this.detach(device);
-    if (device.ended || this.closing) return;
-    this.sessions
-      .away(device, device.loginTime, "socket closed")
-      .catch((error: unknown) =>
-        this.log.error({ err: error, userID: device.userID }, "device-lost handling failed"),
-      );
+    if (device) this.sessions.socketClosed(device);
   }
 
   private readonly handlers: { [K in Exclude<OperationName, "login">]: Handler<K> } = {
     logout: async (device) => {
-      await this.sessions.logout(device, device.loginTime);
-      device.ended = true;
-      this.detach(device);
-      const { socket } = device.connection;
-      // Reply first, then close: the SDK resolves logout on the reply.
-      setImmediate(() => socket.close(CloseCode.LoggedOut, "logged out"));
+      await this.sessions.logout(device);
       return {};
     },
-    renewToken: async (device, { token }) => {
-      const expiresAt = await this.sessions.renew(device.userID, token);
-      this.armTokenTimers(device, expiresAt);
-      return { tokenExpiresAt: expiresAt };
-    },
+    renewToken: async (device, { token }) => ({
+      tokenExpiresAt: await this.sessions.renew(device, token),
+    }),
     ping: async (device, { ack }) => {
       if (ack !== undefined) await this.sessions.acknowledge(device, ack);
       return { serverTime: this.clock() };
@@ -749,16 +494,13 @@ export class Gateway {
       this.calls.execute(callID, { type: "accept", actor: actorOf(device), extendedData }),
     callReject: async (device, { callID, extendedData }) =>
       this.calls.execute(callID, { type: "reject", actor: actorOf(device), extendedData }),
-    callingInvite: async (device, { callID, invitees, pushConfig }) => {
-      const knownUsers = await this.store.knownUsers(invitees);
-      return this.calls.execute(callID, {
+    callingInvite: async (device, { callID, invitees, pushConfig }) =>
+      this.calls.inviteMore(callID, {
         type: "callingInvite",
         actor: actorOf(device),
         invitees,
         pushConfig,
-        knownUsers,
-      });
-    },
+      }),
     callJoin: async (device, { callID, extendedData }) =>
       this.calls.execute(callID, { type: "join", actor: actorOf(device), extendedData }),
     callQuit: async (device, { callID, ...rest }) =>
@@ -769,28 +511,8 @@ export class Gateway {
       await this.calls.execute(callID, { type: "receipt", actor: actorOf(device) });
       return {};
     },
-    queryCallInvitationList: async (device, { count, nextFlag }) => {
-      const invalid = checkCallListQuery(count, nextFlag);
-      if (invalid) throw invalid;
-      const page = await this.store.listCallsOf(device.userID, count, nextFlag ?? 0);
-      return {
-        callList: page.calls.map((call) => callInfoFor(call, device.userID)),
-        nextFlag: page.next,
-      };
-    },
-    callTimeline: async (device, { callID }) => {
-      // In the call's turn: what this device sent before (its receipt) and the events decided
-      // before are recorded by then.
-      const call = await this.calls.inCallOrder(callID, () => this.store.getCall(callID));
-      // A call the user is no member of is answered like one that does not exist.
-      if (!call || !findMember(call, device.userID)) {
-        throw new BeckonError(ErrorCode.CallDoesNotExist, "no such call");
-      }
-      return memberTimeline(call.callID, await this.callRecords(call.callID));
-    },
+    queryCallInvitationList: async (device, { count, nextFlag }) =>
+      this.calls.callList(device.userID, count, nextFlag),
+    callTimeline: async (device, { callID }) => this.calls.memberTimeline(callID, device.userID),
   };
-}
-
-function actorOf(device: LocalDevice): { userID: string; deviceID: string } {
-  return { userID: device.userID, deviceID: device.deviceID };
 }

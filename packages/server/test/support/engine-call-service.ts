@@ -14,6 +14,7 @@ import {
 } from "@beckon/engine";
 import { BeckonError, ErrorCode } from "@beckon/protocol";
 import type { ApiCallService } from "../../src/api/api-dependencies.js";
+import { callListOf } from "../../src/call-service.js";
 import type { Hook } from "../../src/hooks/hook.js";
 import { type CallStore, timerChange } from "../../src/store/call-store.js";
 
@@ -51,6 +52,15 @@ export class EngineCallService implements ApiCallService {
     if (!result.ok) throw new BeckonError(ErrorCode.CallCommonError, "the caller is busy");
     await this.relay(decision.call.callID, decision.call.version, decision.facts);
     return decision.reply;
+  }
+
+  async inviteMore(...[callID, command]: Parameters<ApiCallService["inviteMore"]>) {
+    const knownUsers = await this.store.knownUsers(command.invitees);
+    return this.execute(callID, { ...command, knownUsers });
+  }
+
+  callList(userID: string, count: number, nextFlag?: number) {
+    return callListOf(this.store, userID, count, nextFlag);
   }
 
   async execute<C extends CallCommand>(callID: string, command: C): Promise<ReplyOf<C>> {

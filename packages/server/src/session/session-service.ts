@@ -1,7 +1,7 @@
 // Devices' sessions, whichever node their socket is on: login and resume (from the stream
 // broker, so any node can resume a device), the login picture, presence, and what a device
 // going away or coming back means for its calls. The gateway only moves frames.
-import { type Actor, closingEventFor, findMember, pictureFor } from "@beckon/engine";
+import { actorOf, closingEventFor, findMember, pictureFor } from "@beckon/engine";
 import {
   BeckonError,
   type CallEvent,
@@ -15,18 +15,18 @@ import {
   type ServerFrame,
 } from "@beckon/protocol";
 import type { Logger } from "pino";
-import type { CallService } from "./call-service.js";
-import type { Hook } from "./hooks/hook.js";
-import type { BeckonMetrics } from "./metrics.js";
-import type { DeviceRef, DeviceState, Presence } from "./presence/presence.js";
-import type { CallStore } from "./store/call-store.js";
+import type { CallService } from "../call-service.js";
+import type { Hook } from "../hooks/hook.js";
+import type { BeckonMetrics } from "../metrics.js";
+import type { DeviceRef, DeviceState, Presence } from "../presence/presence.js";
+import type { CallStore } from "../store/call-store.js";
 import {
   type StreamBroker,
   type StreamEntry,
   type StreamPosition,
   streamOf,
-} from "./streams/stream-broker.js";
-import type { TokenVerifier } from "./token-verifier.js";
+} from "../streams/stream-broker.js";
+import type { TokenVerifier } from "../token-verifier.js";
 
 export interface SessionSettings {
   /** Checks login and renew tokens (keys, JWKS, ZEGO tokens, lifetime bound). */
@@ -403,9 +403,4 @@ export class SessionService {
     for (const timer of this.expiry.values()) clearTimeout(timer);
     this.expiry.clear();
   }
-}
-
-/** Only the identity: a device object may carry much more (a socket), and facts are stored. */
-function actorOf(device: DeviceRef): Actor {
-  return { userID: device.userID, deviceID: device.deviceID };
 }
