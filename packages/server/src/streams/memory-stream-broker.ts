@@ -94,20 +94,26 @@ export class MemoryStreamBroker implements StreamBroker {
     return stream;
   }
 
-  async publish(batch: readonly Publication[]): Promise<void> {
+  async publish(batch: readonly Publication[]): Promise<Array<StreamPosition | null>> {
     if (this.closed) throw new Error("the stream broker is closed");
     const now = this.clock();
     const oldest = now - this.limits.maxAgeMs;
+    const positions: Array<StreamPosition | null> = [];
     for (const { stream: name, payload, once } of batch) {
       const stream = this.streamOf(name);
-      if (once && stream.seen(once.key, once.until, now)) continue;
+      if (once && stream.seen(once.key, once.until, now)) {
+        positions.push(null);
+        continue;
+      }
       stream.offset += 1;
       const entry: Kept = { offset: stream.offset, payload, at: now, bytes: payload.length };
       stream.entries.push(entry);
       stream.bytes += entry.bytes;
       stream.dropWhile((kept) => kept.at < oldest || stream.bytes > this.limits.maxBytes);
       for (const listener of this.listeners) listener.onEntry(name, entry, stream.epoch);
+      positions.push({ epoch: stream.epoch, offset: stream.offset });
     }
+    return positions;
   }
 
   async position(name: string): Promise<StreamPosition> {

@@ -38,6 +38,7 @@ export interface RedisBrokerOptions {
 // KEYS: the user's epochs (a hash: device -> epoch), then each entry's stream key.
 // ARGV: channel, fresh epoch, ttl, maxlen, now, once-key base, then per
 // entry: device, stream name, payload, once key ('' for none), once until.
+// Returns each entry's epoch and offset, flat, in KEYS order.
 const publishScript = `
 local meta = KEYS[1]
 local now, ttl = tonumber(ARGV[5]), ARGV[3]
@@ -48,6 +49,11 @@ local epochs = redis.call('HMGET', meta, unpack(devices))
 local known = {}
 for i = 1, n do if epochs[i] then known[devices[i]] = epochs[i] end end
 local entries = {}
+-- Per entry its epoch and offset ('' and 0: skipped by its once key).
+local positions = {}
+for i = 1, n do
+  positions[2 * i - 1], positions[2 * i] = '', 0
+end
 for i = 1, n do
   local stream, device = KEYS[1 + i], devices[i]
   local name, payload = ARGV[3 + 5 * i], ARGV[4 + 5 * i]
@@ -76,13 +82,13 @@ for i = 1, n do
       id = redis.call('XADD', stream, 'MAXLEN', '~', ARGV[4], '0-*', 'p', payload)
       redis.call('PEXPIRE', stream, ttl)
     end
-    entries[#entries + 1] = {name, tonumber(string.sub(id, 3)), payload, epoch}
+    local offset = tonumber(string.sub(id, 3))
+    entries[#entries + 1] = {name, offset, payload, epoch}
+    positions[2 * i - 1], positions[2 * i] = epoch, offset
   end
 end
-if #entries == 0 then return 0 end
-local message = 'e' .. cjson.encode(entries)
-redis.call('SPUBLISH', ARGV[1], message)
-return #entries
+if #entries > 0 then redis.call('SPUBLISH', ARGV[1], 'e' .. cjson.encode(entries)) end
+return positions
 `;
 
 // The offset of a stream's last entry (kept by Redis after trims), 0 for none.
@@ -404,28 +410,29 @@ export class RedisStreamBroker implements StreamBroker {
     return `${this.base(user)}f`;
   }
 
-  async publish(batch: readonly Publication[]): Promise<void> {
+  async publish(batch: readonly Publication[]): Promise<Array<StreamPosition | null>> {
     if (this.closed) throw new Error("the stream broker is closed");
-    if (batch.length === 0) return;
+    const positions: Array<StreamPosition | null> = batch.map(() => null);
+    if (batch.length === 0) return positions;
     // One script per user (one slot), all sent at once: a user's entries stay in order.
-    const byUser = new Map<string, Publication[]>();
-    for (const publication of batch) {
+    const byUser = new Map<string, Array<Publication & { index: number }>>();
+    for (const [index, publication] of batch.entries()) {
       const { user } = partsOf(publication.stream);
       const list = byUser.get(user);
-      if (list) list.push(publication);
-      else byUser.set(user, [publication]);
+      if (list) list.push({ ...publication, index });
+      else byUser.set(user, [{ ...publication, index }]);
     }
     const now = this.settings.clock();
     const epoch = freshEpoch();
     await Promise.all(
-      [...byUser].map(([user, publications]) => {
+      [...byUser].map(async ([user, publications]) => {
         const keys = [this.epochsKey(user)];
         const args: Array<string | number> = [];
         for (const { stream, payload, once } of publications) {
           keys.push(this.streamKey(stream));
           args.push(partsOf(stream).device, stream, payload, once?.key ?? "", once?.until ?? 0);
         }
-        return this.script("beckonPublish").call(
+        const got = (await this.script("beckonPublish").call(
           this.redis,
           keys.length,
           ...keys,
@@ -436,9 +443,14 @@ export class RedisStreamBroker implements StreamBroker {
           now,
           `${this.base(user)}o:`,
           ...args,
-        );
+        )) as Array<string | number>;
+        for (const [i, { index }] of publications.entries()) {
+          const epoch = String(got[2 * i]);
+          if (epoch !== "") positions[index] = { epoch, offset: Number(got[2 * i + 1]) };
+        }
       }),
     );
+    return positions;
   }
 
   async position(stream: string): Promise<StreamPosition> {

@@ -31,9 +31,11 @@ export type SignalListener = (stream: string, frame: string) => void;
 export interface StreamBroker {
   /**
    * Appends each payload to its stream, in order, and hands every appended entry to the
-   * listeners (on every node). Resolves once the entries are durable in the broker.
+   * listeners (on every node). Resolves once the entries are durable in the broker, with the
+   * position each publication got, assigned atomically with its append (null: one its `once`
+   * key skipped), so a caller knows where its entries stand without listening for them.
    */
-  publish(batch: readonly Publication[]): Promise<void>;
+  publish(batch: readonly Publication[]): Promise<Array<StreamPosition | null>>;
   /** The stream's current position; a stream that does not exist starts at offset 0. */
   position(stream: string): Promise<StreamPosition>;
   /**

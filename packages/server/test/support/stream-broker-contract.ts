@@ -48,6 +48,25 @@ export function describeStreamBroker(name: string, open: () => Promise<StreamBro
       expect(await broker.position("s1")).toEqual({ epoch: start.epoch, offset: 3 });
     });
 
+    it("publish returns the position each entry got, and null for one its once key skipped", async () => {
+      const s1 = await broker.reset("s1");
+      const s2 = await broker.reset("s2");
+      const once = { key: "call-1", until: Date.now() + 60_000 };
+      const positions = await broker.publish([
+        { stream: "s1", payload: "a", once },
+        { stream: "s2", payload: "x" },
+        { stream: "s1", payload: "b" },
+        { stream: "s1", payload: "a again", once },
+      ]);
+      expect(positions).toEqual([
+        { epoch: s1.epoch, offset: 1 },
+        { epoch: s2.epoch, offset: 1 },
+        { epoch: s1.epoch, offset: 2 },
+        null,
+      ]);
+      expect(await broker.publish([])).toEqual([]);
+    });
+
     it("replays what came after a position, and says gone for another epoch", async () => {
       const start = await broker.reset("s");
       await broker.publish(["a", "b", "c"].map((payload) => ({ stream: "s", payload })));
