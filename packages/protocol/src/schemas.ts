@@ -9,7 +9,8 @@ const shortString = z.string().max(256);
 const anyExtendedData = z.string().max(65_536);
 const userList = z.array(z.string().max(256)).max(100);
 
-const pushConfig = z.object({
+/** ZIM's ZIMPushConfig as the SDK sends it; the server API takes it with a default payload. */
+export const pushConfigSchema = z.object({
   title: z.string().max(1024),
   content: z.string().max(4096),
   payload: z.string().max(8192),
@@ -45,14 +46,14 @@ export const requestSchemas = {
     mode: z.number().int().optional(),
     extendedData: anyExtendedData.optional(),
     enableNotReceivedCheck: z.boolean().optional(),
-    pushConfig: pushConfig.optional(),
+    pushConfig: pushConfigSchema.optional(),
     idempotencyKey: z.string().min(1).max(64).optional(),
   }),
   callCancel: z.object({
     callID: shortString,
     invitees: userList,
     extendedData: anyExtendedData.optional(),
-    pushConfig: pushConfig.optional(),
+    pushConfig: pushConfigSchema.optional(),
   }),
   callAccept: z.object({ callID: shortString, extendedData: anyExtendedData.optional() }),
   callReject: z.object({ callID: shortString, extendedData: anyExtendedData.optional() }),
@@ -60,18 +61,18 @@ export const requestSchemas = {
   callingInvite: z.object({
     callID: shortString,
     invitees: userList,
-    pushConfig: pushConfig.optional(),
+    pushConfig: pushConfigSchema.optional(),
   }),
   callJoin: z.object({ callID: shortString, extendedData: anyExtendedData.optional() }),
   callQuit: z.object({
     callID: shortString,
     extendedData: anyExtendedData.optional(),
-    pushConfig: pushConfig.optional(),
+    pushConfig: pushConfigSchema.optional(),
   }),
   callEnd: z.object({
     callID: shortString,
     extendedData: anyExtendedData.optional(),
-    pushConfig: pushConfig.optional(),
+    pushConfig: pushConfigSchema.optional(),
   }),
   queryCallInvitationList: z.object({
     // SPEC §5: a whole count over 100 is treated as 100 (as ZIM does), so it is clamped here

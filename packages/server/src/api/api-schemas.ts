@@ -8,6 +8,7 @@ import {
   USER_ID_PATTERN,
   utf8Length,
 } from "@beckon/protocol";
+import { pushConfigSchema } from "@beckon/protocol/schemas";
 import { z } from "zod";
 import { webhookEventTypes } from "../webhooks/webhook-events.js";
 import { apiScopes } from "./api-key-store.js";
@@ -35,23 +36,9 @@ function extendedData(maxBytes: number) {
     });
 }
 
-export const pushConfig = z
-  .object({
-    title: z.string().max(1024),
-    content: z.string().max(4096),
-    // ZIM requires it; an API caller with nothing to pass through may leave it out.
-    payload: z.string().max(8192).default(""),
-    resourcesID: z.string().max(256).optional(),
-    enableBadge: z.boolean().optional(),
-    badgeIncrement: z.number().int().min(0).max(1000).optional(),
-    voIPConfig: z
-      .object({
-        iOSVoIPHandleType: z.number().int().min(1).max(3).optional(),
-        iOSVoIPHandleValue: z.string().max(256).optional(),
-        iOSVoIPHasVideo: z.boolean().optional(),
-      })
-      .optional(),
-  })
+export const pushConfig = pushConfigSchema
+  // ZIM requires it; an API caller with nothing to pass through may leave it out.
+  .extend({ payload: pushConfigSchema.shape.payload.default("") })
   .meta({ id: "PushConfig", description: "ZIM's ZIMPushConfig: what an offline device is pushed" });
 
 export const problemSchema = z

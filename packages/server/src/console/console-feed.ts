@@ -4,21 +4,15 @@
 // node also leaves its own numbers on the stats board for the other nodes' consoles.
 import type { Call } from "@beckon/engine";
 import type { Logger } from "pino";
+import type { z } from "zod";
 import type { CallStore } from "../store/call-store.js";
+import type { callSummary as callSummarySchema } from "./console-schemas.js";
 import type { IntegrationHealth } from "./integration-health.js";
 import { type CombinedStats, combineStats, type LiveStats } from "./live-stats.js";
 import type { StatsBoard } from "./stats-board.js";
 
-export interface CallSummary {
-  callID: string;
-  caller: string;
-  mode: number;
-  state: number;
-  createTime: number;
-  endTime: number;
-  version: number;
-  members: Array<{ userID: string; state: number }>;
-}
+/** A call as the console lists it (the schema the console routes answer with). */
+export type CallSummary = z.infer<typeof callSummarySchema>;
 
 export interface ConsoleSnapshot extends CombinedStats {
   calls: { ringing: number; started: number };

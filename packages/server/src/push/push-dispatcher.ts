@@ -142,19 +142,7 @@ export class PushDispatcher {
           this.overflowed = true;
           break;
         }
-        const registration = await this.options.registrations.get(send.registrationID);
-        if (!registration) {
-          await this.options.registrations.finishSend(
-            send.id,
-            "expired",
-            0,
-            "registration removed",
-            this.clock(),
-          );
-          continue;
-        }
-        taken += 1;
-        this.enqueue(send, registration);
+        if (await this.takeUp(send)) taken += 1;
       }
     })()
       .catch((error: unknown) => {
@@ -195,21 +183,29 @@ export class PushDispatcher {
     // A full page may have more behind it: `refill` takes it up as the window drains.
     if (sends.length >= room) this.overflowed = true;
     for (const send of sends) {
-      const registration = await this.options.registrations.get(send.registrationID);
-      if (!registration) {
-        await this.options.registrations.finishSend(
-          send.id,
-          "expired",
-          0,
-          "registration removed",
-          this.clock(),
-        );
-        continue;
-      }
-      this.enqueue(send, registration);
-      count++;
+      if (await this.takeUp(send)) count++;
     }
     return count;
+  }
+
+  /**
+   * Queues a push found in the store; one whose registration was removed meanwhile is finished
+   * as expired instead. Whether it was queued.
+   */
+  private async takeUp(send: PushSend): Promise<boolean> {
+    const registration = await this.options.registrations.get(send.registrationID);
+    if (!registration) {
+      await this.options.registrations.finishSend(
+        send.id,
+        "expired",
+        0,
+        "registration removed",
+        this.clock(),
+      );
+      return false;
+    }
+    this.enqueue(send, registration);
+    return true;
   }
 
   /** Resolves when nothing is queued, in flight, waiting for a retry or left in the store. */
