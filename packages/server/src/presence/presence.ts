@@ -48,6 +48,12 @@ export interface Presence {
    */
   onNodeLost?(listener: (lost: LostNode) => Promise<void>): void;
   /**
+   * Cluster presence only: `listener` gets this node's sessions that had gone missing from the
+   * shared presence (Redis lost its data, or stalled past their leases) and were put back. While
+   * they were missing, other nodes published their events to nobody: the devices must resync.
+   */
+  onSessionsRestored?(listener: (devices: DeviceState[]) => Promise<void>): void;
+  /**
    * Cluster presence only: this node is about to commit a decision of the call, and publishes
    * its events after. Resolves once recorded; a node lost before `commitPublished` leaves it.
    */

@@ -113,18 +113,25 @@ return s.login
 `;
 
 // KEYS: user. ARGV: lease, user, channel, then device, node, login, away per session. Puts back
-// sessions that are missing (Redis lost its data); one that is there (a newer login) is left
-// alone.
+// sessions that are missing or whose lease ran out (Redis lost its data, or stalled for longer
+// than a lease: its clock ran on meanwhile); one that is there and live (a newer login, or the
+// device moved to another node) is left alone. Returns the devices put back: while they were
+// missing, events for them were published to nobody.
 const restoreScript = `${common}
 local at = now()
 local lease = tonumber(ARGV[1])
 changed(ARGV[3], ARGV[2])
+local restored = {}
 for i = 4, #ARGV, 4 do
-  redis.call('HSETNX', KEYS[1], ARGV[i],
-    (at + lease) .. '|' .. ARGV[i + 2] .. '|' .. ARGV[i + 3] .. '|' .. ARGV[i + 1])
+  local value = redis.call('HGET', KEYS[1], ARGV[i])
+  if not value or parse(value).expires <= at then
+    redis.call('HSET', KEYS[1], ARGV[i],
+      (at + lease) .. '|' .. ARGV[i + 2] .. '|' .. ARGV[i + 3] .. '|' .. ARGV[i + 1])
+    restored[#restored + 1] = ARGV[i]
+  end
 end
 redis.call('PEXPIRE', KEYS[1], lease)
-return 1
+return restored
 `;
 
 // KEYS: user. ARGV: lease, node ('' for any), then device IDs. With a node, only the sessions
@@ -207,6 +214,7 @@ export class RedisPresence implements Presence {
   private readonly held = new Map<string, Map<string, DeviceState>>();
   private refresher: NodeJS.Timeout | undefined;
   private readonly lostListeners: Array<(lost: LostNode) => Promise<void>> = [];
+  private readonly restoredListeners: Array<(devices: DeviceState[]) => Promise<void>> = [];
   /** What was taken over before anyone listened (this node's own, left by its last run). */
   private unheard: LostNode = { devices: [], calls: [] };
   /** Commits under way per call; a call leaves the in-flight list when its count is back to 0. */
@@ -296,6 +304,10 @@ export class RedisPresence implements Presence {
   /** Calls a node is committing and publishing a decision of. */
   private inflightKey(nodeID: string): string {
     return `${this.nodeKey(nodeID)}:inflight`;
+  }
+
+  onSessionsRestored(listener: (devices: DeviceState[]) => Promise<void>): void {
+    this.restoredListeners.push(listener);
   }
 
   onNodeLost(listener: (lost: LostNode) => Promise<void>): void {
@@ -481,24 +493,32 @@ export class RedisPresence implements Presence {
     }
     // Sent together, not as one pipeline: in a Redis Cluster a pipeline must stay in one slot.
     const restore = this.script("beckonRestore");
+    const restored: DeviceState[] = [];
     await Promise.all([
-      ...[...this.held].map(([userID, devices]) => {
+      ...[...this.held].map(async ([userID, devices]) => {
         const args: Array<string | number> = [];
-        for (const d of devices.values()) args.push(d.deviceID, d.nodeID, d.loginTime, d.awaySince);
-        return restore.call(
+        const sent = [...devices.values()];
+        for (const d of sent) args.push(d.deviceID, d.nodeID, d.loginTime, d.awaySince);
+        const back = (await restore.call(
           this.redis,
           this.key(userID),
           this.leaseMs,
           userID,
           this.changes,
           ...args,
-        );
+        )) as string[];
+        for (const deviceID of back) {
+          const device = sent.find((d) => d.deviceID === deviceID);
+          if (device) restored.push({ ...device });
+        }
       }),
       this.held.size > 0 ? this.redis.sadd(this.usersKey(this.nodeID), ...this.held.keys()) : null,
       this.redis.pexpire(this.usersKey(this.nodeID), 4 * this.leaseMs),
       this.redis.sadd(this.nodesKey, this.nodeID),
       this.redis.set(this.markerKey, "1", "PX", this.markerMs),
     ]);
+    if (restored.length === 0) return;
+    for (const listener of this.restoredListeners) await listener(restored).catch(() => {});
   }
 
   static async open(options: RedisPresenceOptions): Promise<RedisPresence> {

@@ -85,6 +85,16 @@ export class SessionService {
         );
       }
     });
+    // Sessions of this node that went missing from the shared presence meanwhile (a Redis stall
+    // past their leases): events published then went to nobody, so their devices resync.
+    deps.presence.onSessionsRestored?.(async (devices) => {
+      deps.log.warn({ devices: devices.length }, "sessions put back in presence: devices resync");
+      for (const device of devices) {
+        await this.resync(device).catch((error: unknown) =>
+          deps.log.error({ err: error, userID: device.userID }, "resyncing a device failed"),
+        );
+      }
+    });
   }
 
   /**
@@ -93,16 +103,20 @@ export class SessionService {
    * it is (the login picture), nothing missed and nothing shown twice.
    */
   private async resyncMembers(callID: string): Promise<void> {
-    const { store, presence, broker } = this.deps;
+    const { store, presence } = this.deps;
     const call = await store.getCall(callID);
     if (!call) return;
     for (const member of call.members) {
-      for (const device of await presence.devicesOf(member.userID)) {
-        const stream = streamOf(device.userID, device.deviceID);
-        await broker.reset(stream);
-        await broker.signal(stream, JSON.stringify({ kind: "resync" } satisfies Signal));
-      }
+      for (const device of await presence.devicesOf(member.userID)) await this.resync(device);
     }
+  }
+
+  /** The device starts a new stream: it cannot resume, and logs in afresh (the login picture). */
+  private async resync(device: DeviceRef): Promise<void> {
+    const { broker } = this.deps;
+    const stream = streamOf(device.userID, device.deviceID);
+    await broker.reset(stream);
+    await broker.signal(stream, JSON.stringify({ kind: "resync" } satisfies Signal));
   }
 
   /** Checks a login request and its token; returns when the token expires. */
