@@ -182,7 +182,9 @@ export class SessionService {
     if (resume && existing) {
       const since = { epoch: resume.epoch, offset: resume.seq };
       const replay = await broker.history(stream, since);
-      if (replay !== "gone") {
+      // An invitation in it whose deadline has passed must not ring now: the device resyncs
+      // instead (its login picture has only what still rings, and the calls it knew closed).
+      if (replay !== "gone" && !replay.some((entry) => ringsTooLate(entry, this.deps.clock()))) {
         await presence.mark(device, nodeID, 0);
         const last = replay.at(-1)?.offset ?? resume.seq;
         return {
@@ -417,4 +419,13 @@ export class SessionService {
     for (const timer of this.expiry.values()) clearTimeout(timer);
     this.expiry.clear();
   }
+}
+
+const INVITATION = '"ev":"callInvitationReceived",';
+
+/** Whether the entry is an invitation whose deadline is past `now`. */
+function ringsTooLate(entry: StreamEntry, now: number): boolean {
+  if (!entry.payload.startsWith(INVITATION)) return false;
+  const { data } = JSON.parse(`{${entry.payload}}`) as { data: { deadline: number } };
+  return data.deadline <= now;
 }
