@@ -1,34 +1,44 @@
 // The demo page: one BeckonClient per sign-in (the real @beckon/sdk, browser entry), the call
-// book its events feed, and the views. Every SDK failure ends up as a readable notice.
+// book its events feed, and what the user does to calls. The history, notices and event log are
+// panels of their own; every SDK failure ends up as a readable notice.
 import {
   BeckonClient,
   type BeckonEventMap,
   type BeckonEventName,
   type CallInfo,
   CallUserState,
-  ConnectionEvent,
   ConnectionState,
   ErrorCode,
 } from "@beckon/sdk";
 import { CallBook, type CallRecord } from "./call-book.js";
+import { CallHistory } from "./call-history.js";
 import { callExtendedData, parseUserList } from "./call-labels.js";
+import {
+  disconnectReasons,
+  gone,
+  infoNoticeMs,
+  overCardMs,
+  pageSizeFromURL,
+  pendingAnswerWaitMs,
+  pushConfig,
+  serverURL,
+} from "./demo-settings.js";
 import { fetchDevToken, probeTokenMode, type TokenMode } from "./dev-tokens.js";
 import { h, replaceChildren } from "./element-builder.js";
 import { describeError, describeErrorUsers } from "./error-text.js";
+import { EventLogPanel } from "./event-log-panel.js";
+import { NoticeBoard } from "./notice-board.js";
 import { OnlineUsers } from "./online-users.js";
 import { RecentUsers } from "./recent-users.js";
 import { Ringer } from "./ringer.js";
 import { savedSession, saveSession, tabDeviceID } from "./tab-session.js";
 import type { CallActions } from "./views/call-actions.js";
 import { callCard } from "./views/call-card.js";
-import type { TimelineState } from "./views/call-timeline-view.js";
 import { startCountdownTicker } from "./views/countdown.js";
 import { createDialerView, type DialerValues } from "./views/dialer-view.js";
-import { eventLogEntries, type LoggedEvent } from "./views/event-log.js";
-import { type HistoryState, historyView } from "./views/history-view.js";
 import { incomingCall } from "./views/incoming-call.js";
 import { createLoginView } from "./views/login-view.js";
-import { type Notice, type NoticeKind, noticeList } from "./views/notice-list.js";
+import type { NoticeKind } from "./views/notice-list.js";
 import { peopleView } from "./views/people-view.js";
 import { type PushPanelState, pushPanel } from "./views/push-panel.js";
 import { topBarContent } from "./views/top-bar.js";
@@ -39,44 +49,6 @@ import {
   listenForAnswers,
   webPushUnsupported,
 } from "./web-push.js";
-
-const defaultPageSize = 5;
-/** How long after signing in a call answered from a notification may take to show up. */
-const pendingAnswerWaitMs = 5_000;
-const gone = "it was answered on another device, cancelled, or it timed out.";
-const maxLoggedEvents = 100;
-const maxNotices = 3;
-
-/** A number of seconds from the URL (`?noticeSeconds=2`), for trying the page's timings. */
-function secondsFromURL(name: string, fallback: number): number {
-  const asked = Number(new URLSearchParams(location.search).get(name));
-  return Number.isFinite(asked) && asked > 0 && asked <= 600 ? asked * 1000 : fallback;
-}
-
-/** How long an information notice stays; errors stay twice as long, then close by themselves. */
-const infoNoticeMs = secondsFromURL("noticeSeconds", 6_000);
-/** How long a finished call's card stays before it clears itself. */
-const overCardMs = secondsFromURL("clearSeconds", 8_000);
-
-/** The WebSocket endpoint beside the page: the server that served it. */
-function serverURL(): string {
-  return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
-}
-
-/** History page size; `?pageSize=3` makes paging easy to try. */
-function pageSizeFromURL(): number {
-  const asked = Number(new URLSearchParams(location.search).get("pageSize"));
-  return Number.isInteger(asked) && asked >= 1 && asked <= 100 ? asked : defaultPageSize;
-}
-
-const disconnectReasons: Partial<Record<ConnectionEvent, string>> = {
-  [ConnectionEvent.KickedOut]:
-    "You were signed out by the server: this user signed in on too many devices, or the " +
-    "session was ended.",
-  [ConnectionEvent.TokenExpired]: "You were signed out: the token expired or was refused.",
-  [ConnectionEvent.LoginTimeout]: "The connection was lost and signing back in timed out.",
-  [ConnectionEvent.LoginInterrupted]: "The connection was lost and could not be resumed.",
-};
 
 interface Session {
   userID: string;
@@ -94,35 +66,16 @@ function initialPushState(): PushPanelState {
   return why ? { kind: "unsupported", why } : { kind: "off" };
 }
 
-/** What a call's pushes say on a phone or in a browser that is asleep (docs/push.md). */
-function pushConfig(title: string, content = "") {
-  return { title, content, payload: "" };
-}
-
 export class DemoApp {
   private tokenMode: TokenMode | "unknown" = "unknown";
   private session: Session | null = null;
   private signingIn = false;
   private connection = ConnectionState.Disconnected;
-  private notices: Notice[] = [];
-  private nextNoticeID = 1;
-  private events: LoggedEvent[] = [];
   private readonly busy = new Set<string>();
   private readonly drafts = new Map<string, string>();
   /** Calls this device created, to tell them from calls the user started on another device. */
   private readonly ownCallIDs = new Set<string>();
   private invitesInFlight = 0;
-  private history: HistoryState = {
-    items: [],
-    nextFlag: 0,
-    loading: false,
-    loaded: false,
-    pageSize: pageSizeFromURL(),
-  };
-  private historyRefreshTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Call timelines opened under the history's rows, by callID. */
-  private readonly timelines = new Map<string, TimelineState>();
-  private historyReloadWanted = false;
   private shownCalls = new Set<string>();
   /** Finished calls whose card is due to clear itself. */
   private readonly clearing = new Map<string, ReturnType<typeof setTimeout>>();
@@ -138,11 +91,8 @@ export class DemoApp {
   // The page's fixed regions; each is re-rendered on its own.
   private readonly topBar = h("header", { class: "top-bar", testid: "top-bar" });
   private readonly banner = h("div", { class: "mode-banner", testid: "token-mode" });
-  private readonly noticeArea = h("div", {
-    class: "notices",
-    testid: "notices",
-    attrs: { "aria-live": "polite" },
-  });
+  private readonly notices = new NoticeBoard(infoNoticeMs);
+  private readonly eventLog = new EventLogPanel();
   private readonly ringer = new Ringer();
   private readonly login = createLoginView((userID, token) => {
     // The sign-in click is what allows the ring tone and the notification prompt.
@@ -155,9 +105,42 @@ export class DemoApp {
     testid: "calls",
     attrs: { "aria-label": "Calls" },
   });
-  private readonly historyArea = h("div", { class: "history-slot" });
-  private readonly logList = h("ol", { class: "log-list" });
-  private readonly logSummary = h("summary", null, "Event log");
+  private readonly history = new CallHistory(
+    {
+      current: () => this.session,
+      notify: (kind, text) => this.notify(kind, text),
+      remember: (userIDs) => this.recent.remember(userIDs),
+      rowActions: {
+        join: (call) => void this.join(call),
+        isJoining: (callID) => this.busy.has(`join:${callID}`),
+        rejoin: (call) => void this.join(call),
+        leave: (call) =>
+          void this.run("leave", call.callID, "Could not leave the call", async ({ client }) => {
+            await client.callQuit(call.callID, {});
+            this.notify("info", "You left the call.");
+          }),
+        cancel: (call) =>
+          void this.run(
+            "cancel",
+            call.callID,
+            "Could not cancel the call",
+            async ({ client, userID }) => {
+              await client.callCancel([], call.callID, {
+                pushConfig: pushConfig(`Missed call from ${userID}`),
+              });
+              this.notify("info", "Call cancelled.");
+            },
+          ),
+        isShownHere: (callID) => {
+          const book = this.session?.book;
+          const shown = book?.get(callID);
+          return shown !== undefined && book?.phase(shown) !== "over";
+        },
+        isBusy: (action, callID) => this.busy.has(`${action}:${callID}`),
+      },
+    },
+    pageSizeFromURL(),
+  );
   private readonly incomingLayer = h("div", {
     class: "incoming-layer",
     testid: "incoming-layer",
@@ -168,18 +151,8 @@ export class DemoApp {
     { class: "workspace", testid: "workspace", attrs: { hidden: true } },
     this.callsArea,
     h("div", { class: "dialer-slot" }, this.dialer.element, this.pushSlot),
-    this.historyArea,
-    h(
-      "details",
-      { class: "card event-log", testid: "event-log" },
-      this.logSummary,
-      h(
-        "p",
-        { class: "hint" },
-        "Every SDK event this tab received, newest first, as the server sent it.",
-      ),
-      this.logList,
-    ),
+    this.history.element,
+    this.eventLog.element,
   );
 
   private readonly callActions: CallActions = {
@@ -240,7 +213,7 @@ export class DemoApp {
       root,
       this.topBar,
       this.banner,
-      this.noticeArea,
+      this.notices.element,
       h(
         "main",
         { class: "main" },
@@ -311,9 +284,8 @@ export class DemoApp {
       saveSession({ userID, token: pastedToken });
       this.recent.remember([userID]);
       if (this.tokenMode === "development") this.online.start();
-      this.history = { ...this.history, items: [], nextFlag: 0, loaded: false };
-      this.timelines.clear();
-      void this.loadHistory(true);
+      this.history.reset();
+      void this.history.load(true);
       this.signingIn = false;
       this.answerPending();
     } catch (error) {
@@ -364,7 +336,7 @@ export class DemoApp {
     const on = <K extends BeckonEventName>(name: K, handle: (data: BeckonEventMap[K]) => void) => {
       client.on(name, (_client, data) => {
         if (this.session !== session) return;
-        this.logEvent(name, data);
+        this.eventLog.log(name, data);
         handle(data);
       });
     };
@@ -491,7 +463,7 @@ export class DemoApp {
       // Busy with a call still ringing from another tab or device: the history shows it, with
       // Cancel, once reloaded.
       if ((error as { code?: unknown }).code === ErrorCode.CallCommonError) {
-        void this.loadHistory(true);
+        void this.history.load(true);
       }
     } finally {
       this.invitesInFlight--;
@@ -659,96 +631,11 @@ export class DemoApp {
   private afterCallChange(): void {
     this.answerPending();
     this.renderCalls();
-    if (!this.session) return;
-    clearTimeout(this.historyRefreshTimer);
-    this.historyRefreshTimer = setTimeout(() => void this.loadHistory(true), 300);
+    if (this.session) this.history.refreshSoon();
   }
-
-  // ── History ───────────────────────────────────────────────────────────────────────────────
-
-  private async loadHistory(fromStart: boolean): Promise<void> {
-    const session = this.session;
-    if (!session) return;
-    if (this.history.loading) {
-      this.historyReloadWanted ||= fromStart;
-      return;
-    }
-    this.history = { ...this.history, loading: true };
-    this.renderHistory();
-    try {
-      // A refresh reloads as many calls as are shown, so paging on is not undone.
-      const count = fromStart
-        ? Math.min(100, Math.max(this.history.pageSize, this.history.items.length))
-        : this.history.pageSize;
-      const result = await session.client.queryCallInvitationList({
-        count,
-        nextFlag: fromStart ? 0 : this.history.nextFlag,
-      });
-      if (this.session !== session) return;
-      const items = fromStart ? result.callList : [...this.history.items, ...result.callList];
-      const unique = [...new Map(items.map((call) => [call.callID, call])).values()];
-      this.history = { ...this.history, items: unique, nextFlag: result.nextFlag, loaded: true };
-      this.recent.remember(
-        result.callList.flatMap((call) => call.callUserList.map((user) => user.userID)),
-      );
-    } catch (error) {
-      if (this.session === session) {
-        this.notify("error", describeError("Could not load the call history", error));
-      }
-    } finally {
-      this.history = { ...this.history, loading: false };
-      this.renderHistory();
-      if (this.historyReloadWanted && this.session === session) {
-        this.historyReloadWanted = false;
-        void this.loadHistory(true);
-      }
-    }
-  }
-
-  /** Opens a call's timeline (loading it afresh each time) or closes it. */
-  private async toggleTimeline(callID: string): Promise<void> {
-    const session = this.session;
-    if (!session) return;
-    if (this.timelines.get(callID)?.open) {
-      this.timelines.delete(callID);
-      this.renderHistory();
-      return;
-    }
-    const state: TimelineState = { open: true, loading: true, result: null, error: null };
-    this.timelines.set(callID, state);
-    this.renderHistory();
-    try {
-      const result = await session.client.callTimeline(callID);
-      if (this.timelines.get(callID) !== state) return;
-      this.timelines.set(callID, { ...state, loading: false, result });
-    } catch (error) {
-      if (this.timelines.get(callID) !== state) return;
-      const text = describeError("Could not load the timeline", error);
-      this.timelines.set(callID, { ...state, loading: false, error: text });
-    }
-    if (this.session === session) this.renderHistory();
-  }
-
-  // ── Notices and the event log ─────────────────────────────────────────────────────────────
 
   private notify(kind: NoticeKind, text: string): void {
-    const id = this.nextNoticeID++;
-    // The same message again replaces the old one instead of stacking up.
-    const others = this.notices.filter((notice) => notice.text !== text);
-    this.notices = [...others.slice(-(maxNotices - 1)), { id, kind, text }];
-    setTimeout(() => this.closeNotice(id), kind === "info" ? infoNoticeMs : 2 * infoNoticeMs);
-    this.renderNotices();
-  }
-
-  private closeNotice(id: number): void {
-    this.notices = this.notices.filter((notice) => notice.id !== id);
-    this.renderNotices();
-  }
-
-  private logEvent(name: string, data: unknown): void {
-    this.events = [{ at: Date.now(), name, data }, ...this.events].slice(0, maxLoggedEvents);
-    this.logSummary.textContent = `Event log (${this.events.length})`;
-    replaceChildren(this.logList, eventLogEntries(this.events));
+    this.notices.notify(kind, text);
   }
 
   // ── Rendering ─────────────────────────────────────────────────────────────────────────────
@@ -756,7 +643,7 @@ export class DemoApp {
   private renderAll(): void {
     this.renderTopBar();
     this.renderBanner();
-    this.renderNotices();
+    this.notices.render();
     const signedIn = this.session !== null && !this.signingIn;
     this.login.element.parentElement!.hidden = signedIn;
     this.workspace.hidden = !signedIn;
@@ -764,7 +651,7 @@ export class DemoApp {
     this.login.setRecent(this.recent.list().map((entry) => entry.userID));
     this.renderPeople();
     this.renderCalls();
-    this.renderHistory();
+    this.history.render();
     this.renderPush();
   }
 
@@ -794,13 +681,6 @@ export class DemoApp {
                 "your app's backend (docs/tokens.md).",
             ]
           : "Checking the server…",
-    );
-  }
-
-  private renderNotices(): void {
-    replaceChildren(
-      this.noticeArea,
-      noticeList(this.notices, (id) => this.closeNotice(id)),
     );
   }
 
@@ -885,44 +765,6 @@ export class DemoApp {
         this.clearing.delete(callID);
       }
     }
-  }
-
-  private renderHistory(): void {
-    const session = this.session;
-    if (!session) {
-      replaceChildren(this.historyArea);
-      return;
-    }
-    replaceChildren(
-      this.historyArea,
-      historyView(this.history, session.userID, {
-        refresh: () => void this.loadHistory(true),
-        more: () => void this.loadHistory(false),
-        join: (call) => void this.join(call),
-        isJoining: (callID) => this.busy.has(`join:${callID}`),
-        rejoin: (call) => void this.join(call),
-        leave: (call) =>
-          void this.run("leave", call.callID, "Could not leave the call", async ({ client }) => {
-            await client.callQuit(call.callID, {});
-            this.notify("info", "You left the call.");
-          }),
-        cancel: (call) =>
-          void this.run("cancel", call.callID, "Could not cancel the call", async ({ client }) => {
-            await client.callCancel([], call.callID, {
-              pushConfig: pushConfig(`Missed call from ${session.userID}`),
-            });
-            this.notify("info", "Call cancelled.");
-          }),
-        isShownHere: (callID) => {
-          const shown = session.book.get(callID);
-          return shown !== undefined && session.book.phase(shown) !== "over";
-        },
-        isBusy: (action, callID) => this.busy.has(`${action}:${callID}`),
-        toggleTimeline: (callID) => void this.toggleTimeline(callID),
-        timelineOf: (callID) => this.timelines.get(callID),
-        viewer: { userID: session.userID, deviceID: session.client.deviceID },
-      }),
-    );
   }
 
   /** Only screens and cards that just appeared animate in, not every re-render of them. */
