@@ -20,11 +20,13 @@ import {
   packWorkspaces,
   repoRoot as root,
   run,
+  runWithWarnings,
 } from "./support/packages.js";
 
 const fixtures = fileURLToPath(new URL("./fixtures/consumer/", import.meta.url));
 let work = "";
 let project = "";
+let installWarnings = "";
 
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), "beckon-pack-"));
@@ -37,12 +39,12 @@ beforeAll(() => {
     JSON.stringify({ name: "app", private: true, version: "1.0.0" }),
   );
   for (const file of readdirSync(fixtures)) copyFileSync(join(fixtures, file), join(project, file));
-  run(
+  installWarnings = runWithWarnings(
     "npm",
     ["install", ...tarballs, "@types/node@^20.19"],
     project,
     installEnv(join(work, "prebuilds")),
-  );
+  ).stderr;
 }, 300_000);
 
 afterAll(() => {
@@ -50,6 +52,10 @@ afterAll(() => {
 });
 
 describe("installed from tarballs into an empty project", () => {
+  it("installs with no engine warning on this Node.js (root overrides do not travel with a package)", () => {
+    expect(installWarnings).not.toMatch(/EBADENGINE/);
+  });
+
   it("each package ships README, LICENSE, types, main, exports and engines, and no workspace links", () => {
     for (const name of packages) {
       const dir = join(project, "node_modules", "@beckon", name);

@@ -15,13 +15,24 @@ export function run(
   env: NodeJS.ProcessEnv = process.env,
   timeout = 300_000,
 ): string {
+  return runWithWarnings(command, args, cwd, env, timeout).stdout;
+}
+
+/** Like `run`, and also returns what the command wrote to stderr (npm's warnings). */
+export function runWithWarnings(
+  command: string,
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv = process.env,
+  timeout = 300_000,
+): { stdout: string; stderr: string } {
   const result = spawnSync(command, args, { cwd, env, encoding: "utf8", timeout });
   if (result.status !== 0) {
     throw new Error(
       `${command} ${args.join(" ")} failed (${result.status}):\n${result.stdout}\n${result.stderr}`,
     );
   }
-  return result.stdout;
+  return { stdout: result.stdout, stderr: result.stderr };
 }
 
 /**
