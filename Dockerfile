@@ -5,7 +5,7 @@
 # packages/server/test/dockerfile.test.ts replays this file's COPY, RUN, CMD and HEALTHCHECK
 # lines outside Docker; keep each RUN a plain command.
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 # better-sqlite3 compiles from source where no prebuilt binary can be downloaded.
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
@@ -35,7 +35,7 @@ COPY apps/console/src apps/console/src
 RUN npm run build
 RUN npm prune --omit=dev --no-audit --no-fund
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production \
     BECKON_HOST=0.0.0.0 \
     BECKON_PORT=4000 \

