@@ -1,8 +1,45 @@
 // Tests run against the TypeScript sources of every package, so no build is needed first.
+// Four projects: `unit` (no server process, no database: the everyday loop, `npm run test:unit`),
+// `integration` (real servers, SQLite, PostgreSQL, Redis), `browser` (the demo and the console
+// in Chromium) and `packaging` (fresh installs, packed tarballs, the docs' commands).
+import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
-import { defineConfig } from "vitest/config";
+import { defineConfig, type TestProjectInlineConfiguration } from "vitest/config";
+import { SlowFirstSequencer } from "./vitest.sequencer.js";
 
 const src = (path: string) => fileURLToPath(new URL(`./packages/${path}`, import.meta.url));
+const server = (names: string[]) => names.map((name) => `packages/server/test/${name}.test.ts`);
+
+const packaging = server([
+  "docs-commands",
+  "dockerfile",
+  "ensure-installed",
+  "first-app",
+  "pack-install",
+  "readme-packages",
+  "supported-node-versions",
+]);
+/** Server tests that start no process and touch no database or Redis, each in about a second. */
+const serverUnit = server([
+  "configuration-docs",
+  "import-graph",
+  "memory-presence",
+  "memory-rate-limits",
+  "memory-stream-broker",
+  "metrics-lint",
+  "protocol-docs",
+]);
+const browser = ["apps/*/test/**/*.browser.test.ts"];
+
+const project = (
+  name: string,
+  include: string[],
+  exclude: string[] = [],
+  testTimeout?: number,
+): TestProjectInlineConfiguration => ({
+  extends: true,
+  test: { name, include, exclude, ...(testTimeout ? { testTimeout } : {}) },
+});
 
 export default defineConfig({
   resolve: {
@@ -15,7 +52,33 @@ export default defineConfig({
     ],
   },
   test: {
-    include: ["packages/*/test/**/*.test.ts", "apps/*/test/**/*.test.ts"],
+    projects: [
+      // The engine's property tests run 300 random scenarios per test on the CPU, which takes
+      // longer than 30 s when a second worker shares a 2-core machine with them.
+      project(
+        "unit",
+        [
+          "packages/engine/test/**/*.test.ts",
+          "packages/protocol/test/**/*.test.ts",
+          "packages/sdk/test/**/*.test.ts",
+          ...serverUnit,
+        ],
+        [],
+        90_000,
+      ),
+      project(
+        "integration",
+        ["packages/server/test/**/*.test.ts"],
+        [...serverUnit, ...packaging, ...browser],
+      ),
+      project("browser", browser),
+      project("packaging", packaging),
+    ],
+    // One file per core, and two on a 2-core machine, where vitest's default (cores less one)
+    // would run every file one after the other; most files spend their time waiting on sockets,
+    // child processes and databases. BECKON_TEST_WORKERS overrides it.
+    maxWorkers: Number(process.env.BECKON_TEST_WORKERS) || Math.max(2, availableParallelism()),
+    sequence: { sequencer: SlowFirstSequencer },
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // expect.poll waits for something a browser or server does; 1 s (vitest's default) is too
