@@ -64,6 +64,13 @@ describe.skipIf(!hasChromium && !inCI)("the console on one node", { timeout: 120
   });
 
   const steps = (page: Page) => page.getByTestId("step-label").allTextContents();
+  /** A mark a reload would lose. */
+  const markPage = (page: Page) =>
+    page.evaluate(() => {
+      (window as unknown as { marker: number }).marker = 42;
+    });
+  const pageMark = (page: Page) =>
+    page.evaluate(() => (window as unknown as { marker?: number }).marker);
 
   it("refuses a key without the admin scope, and keeps no key in the browser", async () => {
     const page = await harness.open(server.httpUrl);
@@ -146,6 +153,7 @@ describe.skipIf(!hasChromium && !inCI)("the console on one node", { timeout: 120
     await harness.signIn(page, adminKey);
     await page.goto(`${server.httpUrl}/console/#/calls/${callID}`);
     await page.getByTestId("sequence").waitFor();
+    await markPage(page);
     // carol's phone never acknowledged: the receipt check fires and the page, following the live
     // feed, shows it without a reload.
     await expect
@@ -156,22 +164,40 @@ describe.skipIf(!hasChromium && !inCI)("the console on one node", { timeout: 120
       .poll(async () => (await steps(page)).join("\n"))
       .toContain("Accepted by bob on phone");
 
+    // bob's other devices are told as the server told them: a recorded delivery per device.
+    await expect
+      .poll(async () => (await steps(page)).join("\n"))
+      .toMatch(/Told [^\n]*bob · laptop[^\n]*: bob accepted/);
     const labels = await steps(page);
-    const at = (label: string) => {
-      const index = labels.findIndex((text) => text.startsWith(label));
+    const at = (label: string | RegExp) => {
+      const index = labels.findIndex((text) =>
+        typeof label === "string" ? text.startsWith(label) : label.test(text),
+      );
       expect(index, `${label} in ${labels.join(" | ")}`).toBeGreaterThanOrEqual(0);
       return index;
     };
+    const toldAccepted = /^Told .*: bob accepted/;
     const order = [
       at("Call created by alice"),
       at("bob invited by alice"),
       at("Sent to bob · phone"),
       at("Received on bob · phone"),
-      at("Not yet received by carol"),
+      at("Not yet received by carol (carol-phone)"),
       at("Accepted by bob on phone"),
-      at("Told laptop: accepted on phone"),
+      at(toldAccepted),
     ];
     expect([...order].sort((a, b) => a - b)).toEqual(order);
+    // Every step came over the live stream: the page was never loaded again.
+    expect(await pageMark(page)).toBe(42);
+    const told = labels[at(toldAccepted)] ?? "";
+    expect(told).toContain("bob · laptop");
+    expect(told).toContain("bob · tablet");
+    const toldRow = page.locator('[data-testid="step"][data-kind="device.told"]', {
+      hasText: "bob accepted",
+    });
+    expect((await toldRow.first().getAttribute("data-targets"))?.split(" ")).toEqual(
+      expect.arrayContaining(["bob/laptop", "bob/tablet"]),
+    );
     expect(at("Sent to bob · laptop")).toBeLessThan(at("Received on bob · laptop"));
     expect(at("Sent to bob · tablet")).toBeLessThan(at("Accepted by bob on phone"));
     expect(at("Sent to carol · carol-phone")).toBeLessThan(at("Not yet received by carol"));
@@ -282,22 +308,34 @@ describe.skipIf(!hasChromium && !inCI)("the console on one node", { timeout: 120
     await harness.screenshot(page, "integrations-phone");
   });
 
-  it("shows a push to a device that is away, with the provider's answer, and counts it", async () => {
+  it("shows a push to a device that is away as it is answered, live, and counts sends and failures", async () => {
     const admin = { authorization: `Bearer ${adminKey}`, "content-type": "application/json" };
-    await fetch(`${server.httpUrl}/api/users`, {
-      method: "POST",
-      headers: admin,
-      body: JSON.stringify({ userIDs: ["hank"] }),
+    for (const user of ["hank", "jill"]) {
+      await fetch(`${server.httpUrl}/api/users`, {
+        method: "POST",
+        headers: admin,
+        body: JSON.stringify({ userIDs: [user] }),
+      });
+      const registered = await fetch(`${server.httpUrl}/api/users/${user}/push-registrations`, {
+        method: "POST",
+        headers: admin,
+        body: JSON.stringify({
+          deviceID: `${user}-phone`,
+          target: { provider: "http", token: `${user}-token` },
+        }),
+      });
+      expect(registered.status).toBe(201);
+    }
+    // The gateway holds its answer to hank's push until the page shows the push queued.
+    let answer!: () => void;
+    const answered = new Promise<void>((resolve) => {
+      answer = resolve;
     });
-    const registered = await fetch(`${server.httpUrl}/api/users/hank/push-registrations`, {
-      method: "POST",
-      headers: admin,
-      body: JSON.stringify({
-        deviceID: "hank-phone",
-        target: { provider: "http", token: "hank-token" },
-      }),
-    });
-    expect(registered.status).toBe(201);
+    pushGateway.responder = async (request) => {
+      if (request.text.includes("jill-token")) return { status: 400, body: "bad token" };
+      if (request.text.includes("hank-token")) await answered;
+      return { status: 201 };
+    };
     const ivan = await harness.device(server.url, "ivan", "ivan-laptop");
     const { callID } = await ivan.callInvite(["hank"], {
       timeout: 60,
@@ -306,24 +344,37 @@ describe.skipIf(!hasChromium && !inCI)("the console on one node", { timeout: 120
     const page = await harness.open(server.httpUrl);
     await harness.signIn(page, adminKey);
     await page.goto(`${server.httpUrl}/console/#/calls/${callID}`);
+    await page.getByTestId("sequence").waitFor();
+    await markPage(page);
     await expect
-      .poll(async () => {
-        await page.reload();
-        await page.getByTestId("sequence").waitFor();
-        return (await steps(page)).join("\n");
-      })
+      .poll(async () => (await steps(page)).join("\n"))
+      .toContain("Pushed invite via http — queued");
+    answer();
+    // The provider's answer shows without a reload.
+    await expect
+      .poll(async () => (await steps(page)).join("\n"))
       .toContain("Pushed invite via http — sent (201)");
+    expect(await pageMark(page)).toBe(42);
     expect(await page.getByTestId("lane").allTextContents()).toContain("hank · hank-phone");
+
+    const kate = await harness.device(server.url, "kate", "kate-laptop");
+    const { callID: failing } = await kate.callInvite(["jill"], {
+      timeout: 60,
+      pushConfig: { title: "Ivan", content: "is calling", payload: "{}" },
+    });
+    await page.goto(`${server.httpUrl}/console/#/calls/${failing}`);
+    await expect
+      .poll(async () => (await steps(page)).join("\n"))
+      .toContain("Pushed invite via http — failed (400): bad token");
+
     await page.getByTestId("find-input").fill("hank");
     await page.getByTestId("find-input").press("Enter");
     await expect
       .poll(() => page.locator('[data-testid="device"][data-device="hank-phone"]').textContent())
       .toMatch(/Not logged in.*reached by push only/);
     await page.getByRole("link", { name: "Integrations" }).click();
-    await expect
-      .poll(() =>
-        page.locator('[data-testid="push-provider"][data-provider="http"] td').nth(1).textContent(),
-      )
-      .toBe("1");
+    const http = page.locator('[data-testid="push-provider"][data-provider="http"]');
+    await expect.poll(() => http.getByTestId("push-sent").textContent()).toBe("1");
+    await expect.poll(() => http.getByTestId("push-failed").textContent()).toBe("1");
   });
 });

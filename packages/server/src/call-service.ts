@@ -41,7 +41,7 @@ import {
   timerChange,
 } from "./store/call-store.js";
 import { type Publication, type StreamBroker, streamOf } from "./streams/stream-broker.js";
-import type { DeliveryRecord } from "./timeline/call-log.js";
+import { type DeliveryRecord, toldStep } from "./timeline/call-log.js";
 import { type CallRecords, memberTimeline } from "./timeline/device-timelines.js";
 import type { PendingDeliveries } from "./timeline/pending-deliveries.js";
 import type { TimerSource } from "./timers/timer-source.js";
@@ -347,11 +347,15 @@ export class CallService {
 
   private async publish(deliveries: readonly Delivery[]): Promise<void> {
     const batch: Publication[] = [];
-    /** Each event's payload and once key, made once for all the devices that get it. */
-    const made = new Map<CallEvent, Pick<Publication, "payload" | "once">>();
+    /** Each event's payload and once key (and its `told` step), made once for all its devices. */
+    const made = new Map<CallEvent, Pick<Publication, "payload" | "once"> & { told?: string }>();
     const sessions = new Map<string, DeviceState[]>();
+    const recorder = this.deps.deliveries;
     const now = this.clock();
-    /** Invitations among them: recorded before they are published, so any reader after sees them. */
+    /**
+     * Invitations among them, and every other event of a call each device is told: recorded
+     * before they are published, so any reader after sees them.
+     */
     const sent: DeliveryRecord[] = [];
     for (const { to, event } of deliveries) {
       const invitation = event.name === "callInvitationReceived" ? event.data : null;
@@ -369,12 +373,17 @@ export class CallService {
         let shared = made.get(event);
         if (shared === undefined) {
           shared = { payload: payloadOf(event), once: invitationOnce(event) };
+          if (!invitation && recorder) shared.told = toldStep(event);
           made.set(event, shared);
         }
-        batch.push({ stream: streamOf(device.userID, device.deviceID), ...shared });
+        const { payload, once, told } = shared;
+        batch.push({ stream: streamOf(device.userID, device.deviceID), payload, once });
         if (invitation) {
           const { callID, deadline } = invitation;
           sent.push({ callID, ...actorOf(device), step: "sent", deadline, at: 0 });
+        } else if (told !== undefined) {
+          const step = told as DeliveryRecord["step"];
+          sent.push({ callID: event.data.callID, ...actorOf(device), step, deadline: 0, at: 0 });
         }
       }
     }
@@ -382,10 +391,14 @@ export class CallService {
     // invitation whose deadline has passed by now must not ring; its timeout follows.
     const at = this.clock();
     const live = batch.filter((publication) => !publication.once || publication.once.until > at);
-    const delivered = sent.filter((send) => send.deadline > at);
-    if (delivered.length > 0 && this.deps.deliveries) {
-      for (const send of delivered) send.at = at;
-      this.deps.deliveries.record(delivered);
+    const delivered = sent.filter((send) => send.step !== "sent" || send.deadline > at);
+    if (delivered.length > 0 && recorder) {
+      for (const send of delivered) {
+        send.at = at;
+        // A `told` step's time tells one telling from the next of the same event.
+        if (send.step !== "sent") send.deadline = at;
+      }
+      recorder.record(delivered);
     }
     if (live.length > 0) await this.deps.broker.publish(live);
   }

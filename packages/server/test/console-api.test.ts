@@ -88,6 +88,14 @@ describe("console sign-in", () => {
       headers: { cookie: `beckon_console=${token}` },
     });
     expect(keys.status).toBe(200);
+    // A sign-in the schema refuses, with the key in it, is logged without it too.
+    const malformed = await fetch(`${server.httpUrl}/api/console/session`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ key: admin, actions: "yes please" }),
+    });
+    expect(malformed.status).toBe(400);
+    expect(lines.length).toBeGreaterThan(0);
     expect(lines.join("")).not.toContain(keySecret(admin));
   });
 
@@ -205,6 +213,74 @@ describe("operator routes", () => {
     const list = (await started.json()) as { calls: Array<{ callID: string; members: unknown[] }> };
     expect(list.calls[0]?.callID).toBe(callID);
     expect(list.calls[0]?.members).toContainEqual({ userID: "bob", state: CallUserState.Accepted });
+    await reader.cancel();
+  });
+
+  it("stream a watched call's every step: sends, receipts, the other devices told", async () => {
+    const { server, admin } = await node();
+    const auth = { authorization: `Bearer ${admin}` };
+    const alice = await world.device(server, "alice", { deviceID: "alice-desk" });
+    const phone = await world.device(server, "bob", { deviceID: "phone" });
+    await world.device(server, "bob", { deviceID: "laptop" });
+    const { callID } = await alice.client.callInvite(["bob"], { timeout: 30 });
+    const stream = await fetch(`${server.httpUrl}/api/events?callID=${callID}`, { headers: auth });
+    const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let buffered = "";
+    interface Item {
+      at: number;
+      kind: string;
+      userID?: string;
+      deviceID?: string;
+      detail: { event?: string; users?: Array<{ userID: string; state: number }> };
+    }
+    /** The next `call` event whose timeline satisfies `test`. */
+    const nextCall = async (test: (timeline: Item[]) => boolean) => {
+      for (;;) {
+        const end = buffered.indexOf("\n\n");
+        if (end >= 0) {
+          const event = buffered.slice(0, end);
+          buffered = buffered.slice(end + 2);
+          const data = /^data: (.*)$/m.exec(event)?.[1];
+          if (event.startsWith("event: call") && data) {
+            const call = JSON.parse(data) as { callID: string; timeline: Item[] };
+            expect(call.callID).toBe(callID);
+            if (test(call.timeline)) return call.timeline;
+          }
+          continue;
+        }
+        const { value, done } = await reader.read();
+        if (done) throw new Error("the stream ended");
+        buffered += decoder.decode(value, { stream: true });
+      }
+    };
+    const received = (timeline: Item[], device: string) =>
+      timeline.some((item) => item.kind === "invitation.received" && item.deviceID === device);
+    await nextCall((timeline) => received(timeline, "phone") && received(timeline, "laptop"));
+    await phone.client.callAccept(callID, {});
+    const accepted = (item: Item) =>
+      item.kind === "device.told" &&
+      item.detail.event === "callUserStateChanged" &&
+      (item.detail.users ?? []).some(
+        (user) => user.userID === "bob" && user.state === CallUserState.Accepted,
+      );
+    const timeline = await nextCall((items) => items.some(accepted));
+    // Each device told, by the server's record, with the time it was told.
+    const told = timeline.filter(accepted);
+    expect(told.map((item) => `${item.userID}/${item.deviceID}`).sort()).toEqual([
+      "alice/alice-desk",
+      "bob/laptop",
+      "bob/phone",
+    ]);
+    const acceptedAt = timeline.find((item) => item.kind === "member.accepted")?.at ?? Infinity;
+    expect(told.every((item) => item.at >= acceptedAt)).toBe(true);
+    // The same record GET /calls/{id} shows; a member's own callTimeline leaves it out.
+    const view = (await (
+      await fetch(`${server.httpUrl}/api/calls/${callID}`, { headers: auth })
+    ).json()) as { timeline: Item[] };
+    expect(view.timeline.filter(accepted)).toHaveLength(3);
+    const own = await alice.client.callTimeline(callID);
+    expect(own.entries.some((entry) => entry.kind === "device.told")).toBe(false);
     await reader.cancel();
   });
 

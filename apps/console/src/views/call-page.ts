@@ -47,12 +47,14 @@ function diagram(sequence: Sequence): HTMLElement {
     const to = index.get(step.to) ?? 0;
     const low = Math.min(from, to);
     const high = Math.max(from, to);
+    /** Lanes the arrow passes that it also reaches (devices told at once). */
+    const reached = new Set(step.targets.map((id) => index.get(id)));
     const cells = lanes.map((_, i) => {
       let shape = "";
       if (low === high) shape = i === low ? "seq-dot" : "";
       else if (i === from) shape = to > from ? "seq-start-right" : "seq-start-left";
       else if (i === to) shape = to > from ? "seq-end-right" : "seq-end-left";
-      else if (i > low && i < high) shape = "seq-through";
+      else if (i > low && i < high) shape = reached.has(i) ? "seq-through seq-hit" : "seq-through";
       return h("td", {
         class: `seq-cell ${shape} tone-${step.tone}`,
         attrs: { "aria-hidden": "true" },
@@ -61,9 +63,12 @@ function diagram(sequence: Sequence): HTMLElement {
     return h(
       "tr",
       {
-        class: `seq-row${step.derived ? " seq-derived" : ""}`,
+        class: "seq-row",
         testid: "step",
-        attrs: { "data-kind": step.kind },
+        attrs: {
+          "data-kind": step.kind,
+          "data-targets": step.targets.map((id) => id.replace("\u0000", "/")).join(" "),
+        },
       },
       h(
         "td",
@@ -79,7 +84,6 @@ function diagram(sequence: Sequence): HTMLElement {
         "td",
         { class: `seq-step tone-text-${step.tone}` },
         h("span", { testid: "step-label" }, step.label),
-        step.derived ? h("span", { class: "sub" }, "implied by the rules") : null,
         // On a phone the time column folds into the step.
         h(
           "span",
@@ -118,26 +122,42 @@ function actionsFor(call: CallDetail): { cancelAs?: string; endAs?: string } {
   };
 }
 
+/** What the operator did on the page, kept when a live change redraws it. */
+interface PageState {
+  message: string;
+  error: boolean;
+  jsonOpen: boolean;
+}
+
 function render(
   container: HTMLElement,
   context: PageContext,
   call: CallDetail,
+  state: PageState,
   reload: () => void,
 ) {
-  const message = h("p", {
-    class: "form-message",
-    testid: "action-message",
-    attrs: { role: "status" },
-  });
+  const message = h(
+    "p",
+    {
+      class: `form-message${state.error ? " form-message-error" : ""}`,
+      testid: "action-message",
+      attrs: { role: "status" },
+    },
+    state.message,
+  );
+  const say = (text: string, error = false) => {
+    state.message = text;
+    state.error = error;
+    message.textContent = text;
+    message.classList.toggle("form-message-error", error);
+  };
   const act = async (path: string, body: unknown, done: string) => {
     try {
       await api(path, { method: "POST", body });
-      message.textContent = done;
+      say(done);
       reload();
     } catch (error) {
-      message.textContent =
-        error instanceof ApiError ? error.message : "The server could not be reached.";
-      message.classList.add("form-message-error");
+      say(error instanceof ApiError ? error.message : "The server could not be reached.", true);
     }
   };
   const { cancelAs, endAs } = actionsFor(call);
@@ -200,9 +220,9 @@ function render(
           click: async () => {
             try {
               await navigator.clipboard.writeText(JSON.stringify(call, null, 2));
-              message.textContent = "Copied the call as JSON.";
+              say("Copied the call as JSON.");
             } catch {
-              message.textContent = "The browser did not allow copying; use the JSON below.";
+              say("The browser did not allow copying; use the JSON below.");
             }
           },
         },
@@ -284,7 +304,15 @@ function render(
     ),
     h(
       "details",
-      { class: "card json" },
+      {
+        class: "card json",
+        attrs: { open: state.jsonOpen },
+        on: {
+          toggle: (event) => {
+            state.jsonOpen = (event.currentTarget as HTMLDetailsElement).open;
+          },
+        },
+      },
       h("summary", null, "The call as JSON"),
       h("pre", { class: "mono", testid: "call-json" }, JSON.stringify(call, null, 2)),
     ),
@@ -292,15 +320,18 @@ function render(
 }
 
 export const callPage = (container: HTMLElement, context: PageContext, callID: string) => {
-  let version: number | undefined;
-  let running = false;
   let stopped = false;
+  let shown = "";
+  const state: PageState = { message: "", error: false, jsonOpen: false };
+  const show = (call: CallDetail) => {
+    const json = JSON.stringify(call);
+    if (stopped || json === shown) return;
+    shown = json;
+    render(container, context, call, state, () => void load());
+  };
   const load = async () => {
-    if (running || stopped) return;
-    running = true;
     try {
-      const call = await api<CallDetail>(`/calls/${encodeURIComponent(callID)}`);
-      if (!stopped) render(container, context, call, () => void load());
+      show(await api<CallDetail>(`/calls/${encodeURIComponent(callID)}`));
     } catch (error) {
       if (stopped) return;
       const text =
@@ -312,18 +343,12 @@ export const callPage = (container: HTMLElement, context: PageContext, callID: s
         h("div", { class: "page-head" }, h("h1", { class: "page-title" }, "Call")),
         h("p", { class: "card empty", testid: "not-found" }, text),
       );
-    } finally {
-      running = false;
     }
   };
   void load();
-  // The live feed lists running calls with their versions: a change (or the call ending) reloads.
-  const off = context.feed.listen((snapshot) => {
-    const live = snapshot.liveCalls.find((call) => call.callID === callID);
-    const next = live ? live.version : -1;
-    if (version !== undefined && next !== version) void load();
-    version = next;
-  });
+  // The live stream carries this call too: each step (a send, a receipt, a device told, a push's
+  // result, a member's answer) redraws the page as it is recorded.
+  const off = context.feed.watchCall(callID, show);
   return () => {
     stopped = true;
     off();

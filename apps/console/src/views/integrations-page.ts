@@ -220,10 +220,10 @@ export const integrationsPage: Page = (container, context) => {
                             ? null
                             : h("span", { class: "sub" }, "not configured now"),
                         ),
-                        h("td", null, String(push.sent)),
+                        h("td", { testid: "push-sent" }, String(push.sent)),
                         h(
                           "td",
-                          { class: push.failed > 0 ? "tone-text-bad" : "" },
+                          { class: push.failed > 0 ? "tone-text-bad" : "", testid: "push-failed" },
                           String(push.failed),
                         ),
                         h("td", null, String(push.expired)),

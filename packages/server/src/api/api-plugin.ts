@@ -9,6 +9,7 @@ import type { ApiDependencies } from "./api-dependencies.js";
 import { apiKeyRoutes } from "./api-key-routes.js";
 import { API_BODY_LIMIT_BYTES } from "./api-schemas.js";
 import { authPlugin } from "./auth-plugin.js";
+import { callView } from "./call-view.js";
 import { callsRoutes } from "./calls-routes.js";
 import { openApiPlugin } from "./openapi-plugin.js";
 import { problemPlugin } from "./problem-plugin.js";
@@ -41,5 +42,12 @@ export async function beckonApi(
     await app.register(webhookRoutes, { ...deps.webhooks, clock: deps.clock });
   }
   await app.register(apiKeyRoutes, { keys: deps.keys, clock: deps.clock });
-  if (deps.console) await app.register(consoleRoutes, deps.console);
+  if (deps.console) {
+    // The live stream's call events are the same view as GET /calls/{id}.
+    const view = async (callID: string) => {
+      const call = await deps.store.getCall(callID);
+      return call ? callView(deps, call) : undefined;
+    };
+    await app.register(consoleRoutes, { ...deps.console, callView: view });
+  }
 }

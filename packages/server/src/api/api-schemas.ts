@@ -151,7 +151,14 @@ const member = z.object({
 
 const timelineEntry = z.object({
   at: z.number(),
-  kind: z.string(),
+  kind: z.string().meta({
+    description:
+      "A fact (`call.created`, `member.invited`, `member.accepted`, …, `call.ended`); " +
+      "`invitation.sent` / `invitation.received` (to / from the device named); " +
+      "`device.told`: another event of the call put on the device's stream, detail " +
+      "`{ event, users? }` (users: for `callUserStateChanged`, each user named with its new " +
+      "state); or `push.queued|sent|failed|expired`",
+  }),
   userID: z.string().optional(),
   deviceID: z.string().optional(),
   detail: z.record(z.string(), z.unknown()),

@@ -5,23 +5,9 @@ import { BeckonError, ErrorCode, MAX_EXTENDED_DATA_BYTES } from "@beckon/protoco
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { ZodType } from "zod";
-import { deviceTimelines, timelineItems } from "../timeline/device-timelines.js";
 import { type ApiDependencies, apiActor } from "./api-dependencies.js";
 import * as s from "./api-schemas.js";
-
-function memberView(call: Call) {
-  return call.members.map((member) => ({
-    userID: member.userID,
-    state: member.state,
-    inviter: member.inviter,
-    extendedData: member.extendedData,
-    inviteTime: member.inviteTime,
-    deadline: member.deadline,
-    acceptTime: member.acceptTime,
-    quitTime: member.quitTime,
-    mainDevice: member.mainDevice,
-  }));
-}
+import { callView } from "./call-view.js";
 
 export async function callsRoutes(app: FastifyInstance, deps: ApiDependencies): Promise<void> {
   const api = app.withTypeProvider<ZodTypeProvider>();
@@ -68,27 +54,7 @@ export async function callsRoutes(app: FastifyInstance, deps: ApiDependencies): 
       },
     },
     async (request) => {
-      const call = await existingCall(request.params.callID);
-      await deps.settled?.();
-      const [facts, deliveries, pushes] = await Promise.all([
-        deps.timeline?.(call.callID) ?? [],
-        deps.deliveries?.(call.callID) ?? [],
-        deps.pushRegistrations.sendsOf(call.callID),
-      ]);
-      const records = { facts, deliveries, pushes };
-      return {
-        devices: deviceTimelines(records),
-        callID: call.callID,
-        caller: call.caller,
-        mode: call.mode,
-        state: call.state,
-        createTime: call.createTime,
-        endTime: call.endTime,
-        timeout: call.timeout,
-        extendedData: call.extendedData,
-        members: memberView(call),
-        timeline: timelineItems(records),
-      };
+      return callView(deps, await existingCall(request.params.callID));
     },
   );
 

@@ -8,6 +8,7 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { ApiKey } from "../api/api-key-store.js";
 import * as s from "../api/api-schemas.js";
+import type { CallView } from "../api/call-view.js";
 import { ApiProblem } from "../api/problem.js";
 import type { Presence } from "../presence/presence.js";
 import type { PushRegistrationStore } from "../push/push-registration-store.js";
@@ -33,6 +34,8 @@ export interface ConsoleRouteDependencies {
   pushRegistrations: Pick<PushRegistrationStore, "listOf">;
   webhooks?: { store: Pick<WebhookStore, "listEndpoints"> };
   health?: IntegrationHealth;
+  /** A call as GET /calls/{id} shows it (for the stream's `call` events); undefined: none. */
+  callView?: (callID: string) => Promise<CallView | undefined>;
   /** The push providers this server is configured with. */
   pushProviders: readonly string[];
   clock?: () => number;
@@ -206,6 +209,31 @@ export async function consoleRoutes(
     async () => feed.snapshot(),
   );
 
+  /**
+   * A watched call's view (JSON) once per snapshot, however many streams watch it: one read of
+   * the store per call a second, only while someone watches.
+   */
+  const watched = new WeakMap<object, Map<string, Promise<string | undefined>>>();
+  const watchedCall = (tick: object, callID: string): Promise<string | undefined> => {
+    let views = watched.get(tick);
+    if (!views) {
+      views = new Map();
+      watched.set(tick, views);
+    }
+    let view = views.get(callID);
+    if (!view) {
+      view = (deps.callView?.(callID) ?? Promise.resolve(undefined)).then(
+        (found) => (found ? JSON.stringify(found) : undefined),
+        (error: unknown) => {
+          app.log.warn({ err: error, callID }, "console call view failed");
+          return undefined;
+        },
+      );
+      views.set(callID, view);
+    }
+    return view;
+  };
+
   api.get(
     "/events",
     {
@@ -213,11 +241,15 @@ export async function consoleRoutes(
       schema: {
         tags: ["console"],
         operationId: "streamEvents",
-        summary: "The same as /stats, live, as Server-Sent Events",
+        summary: "The same as /stats, live, as Server-Sent Events (and one call's every step)",
         description:
           "`text/event-stream`: an `event: snapshot` whose data is a ConsoleSnapshot at once, " +
-          "then whenever it changes (checked every second). Works with EventSource; a comment " +
-          "line keeps an idle stream open.",
+          "then whenever it changes (checked every second). With `callID`, also an " +
+          "`event: call` whose data is that call as `GET /calls/{callID}` answers (a CallView) " +
+          "at once and whenever anything in it changes: a member's state, a send, a receipt, " +
+          "a device told, a push's result. Works with EventSource; a comment line keeps an " +
+          "idle stream open.",
+        querystring: c.eventsQuery,
         response: {
           200: {
             description: "A stream of `snapshot` events (text/event-stream)",
@@ -240,12 +272,21 @@ export async function consoleRoutes(
       });
       raw.write("retry: 3000\n\n");
       let last = "";
+      let lastCall = "";
+      const { callID } = request.query;
       const unsubscribe = feed.subscribe((snapshot) => {
         const { at: _at, ...content } = snapshot;
         const key = JSON.stringify(content);
-        if (key === last) return;
-        last = key;
-        raw.write(`event: snapshot\ndata: ${JSON.stringify(snapshot)}\n\n`);
+        if (key !== last) {
+          last = key;
+          raw.write(`event: snapshot\ndata: ${JSON.stringify(snapshot)}\n\n`);
+        }
+        if (callID === undefined) return;
+        void watchedCall(snapshot, callID).then((view) => {
+          if (view === undefined || view === lastCall || raw.destroyed) return;
+          lastCall = view;
+          raw.write(`event: call\ndata: ${view}\n\n`);
+        });
       });
       const keepalive = setInterval(() => raw.write(": keepalive\n\n"), KEEPALIVE_MS);
       keepalive.unref();

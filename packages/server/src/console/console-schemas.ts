@@ -33,6 +33,15 @@ export const callSummary = z
   })
   .meta({ id: "CallSummary" });
 
+export const eventsQuery = z.object({
+  callID: z
+    .string()
+    .min(1)
+    .max(64)
+    .optional()
+    .meta({ description: "Also stream this call's every change as `event: call`" }),
+});
+
 export const listCallsQuery = z.object({
   state: z
     .enum(["ringing", "started", "recent"])

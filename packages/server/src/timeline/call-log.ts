@@ -3,19 +3,43 @@
 // it) the node saw since its previous commit of the call. Nothing is written for a timeline
 // alone; the facts the hooks are handed are the same rows.
 import type { Fact } from "@beckon/engine";
+import type { CallEvent } from "@beckon/protocol";
 
 /**
  * `sent`: the invitation was put on the device's event stream (written at once to an attached
  * socket, replayed on resume to one that is away). `received`: the device's receipt came in.
+ * `told …`: another event of the call was put on the device's stream (another device answered,
+ * the call was cancelled, timed out or ended): `told <event>`, and for a state change the users
+ * it names with their new state, `told callUserStateChanged bob:1,carol:6`. A space and a comma
+ * never stand in a user ID, so the step reads back unambiguously.
  */
-export type DeliveryStep = "sent" | "received";
+export type DeliveryStep = "sent" | "received" | `told ${string}`;
+
+/** At most this many users are named in a `told` step (a big group call's change lists more). */
+const TOLD_USERS = 8;
+
+/** The `told` step for an event put on a device's stream. */
+export function toldStep(event: CallEvent): DeliveryStep {
+  if (event.name !== "callUserStateChanged") return `told ${event.name}`;
+  const users = event.data.callUserList
+    .slice(0, TOLD_USERS)
+    .map((user) => `${user.userID}:${user.state}`);
+  return `told ${event.name} ${users.join(",")}`;
+}
+
+export function isTold(step: DeliveryStep): step is `told ${string}` {
+  return step.startsWith("told ");
+}
 
 export interface DeliveryRecord {
   callID: string;
   userID: string;
   deviceID: string;
   step: DeliveryStep;
-  /** The invitation's deadline for a send (a member invited again gets a new one); 0 for a receipt. */
+  /**
+   * The invitation's deadline for a send (a member invited again gets a new one); 0 for a
+   * receipt; for a `told` step its time, so the same event told twice counts twice.
+   */
   deadline: number;
   /** Server time. */
   at: number;
@@ -56,10 +80,15 @@ export function deliveriesOf(callID: string, stored: Iterable<StoredDelivery>): 
   return [...first.values()].sort(
     (a, b) =>
       a.at - b.at ||
-      (a.step === b.step ? 0 : a.step === "sent" ? -1 : 1) ||
+      stepOrder(a.step) - stepOrder(b.step) ||
       order(a.userID, b.userID) ||
       order(a.deviceID, b.deviceID),
   );
+}
+
+/** At one instant: sent before received before told. */
+function stepOrder(step: DeliveryStep): number {
+  return step === "sent" ? 0 : step === "received" ? 1 : 2;
 }
 
 function order(a: string, b: string): number {

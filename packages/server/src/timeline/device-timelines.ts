@@ -1,6 +1,7 @@
 // A call's records (committed facts, deliveries to devices, offline pushes) turned into what the
 // server API and the `callTimeline` operation show: each device's sent → received → pushed →
-// answered path, and one list of everything in time order.
+// answered path, and one list of everything in time order (with, for the operator, each other
+// event the server put on a device's stream: `device.told`).
 
 import type { Fact } from "@beckon/engine";
 import type {
@@ -10,7 +11,7 @@ import type {
   CallTimelineResult,
 } from "@beckon/protocol";
 import type { PushSend } from "../push/push-registration-store.js";
-import type { DeliveryRecord } from "./call-log.js";
+import { type DeliveryRecord, isTold } from "./call-log.js";
 
 /** A committed fact as a timeline shows it: who (and from which device) did what, when. */
 export interface TimelineEntry {
@@ -85,10 +86,11 @@ export function deviceTimelines({ facts, deliveries, pushes }: CallRecords): Dev
     return device;
   };
   for (const record of deliveries) {
+    if (isTold(record.step)) continue;
     const device = deviceOf(record.userID, record.deviceID);
     // Oldest first: the first send is when the device began ringing.
     if (record.step === "sent") device.sentAt ??= record.at;
-    else device.receivedAt ??= record.at;
+    else if (record.step === "received") device.receivedAt ??= record.at;
   }
   for (const entry of facts) {
     // Only what a member did from their own device (not an API action or a timer).
@@ -126,10 +128,14 @@ export function timelineItems({ facts, deliveries, pushes }: CallRecords): Timel
     ...deliveries.map(
       (record): TimelineItem => ({
         at: record.at,
-        kind: `invitation.${record.step}`,
+        kind: isTold(record.step) ? "device.told" : `invitation.${record.step}`,
         userID: record.userID,
         deviceID: record.deviceID,
-        detail: record.step === "sent" ? { deadline: record.deadline } : {},
+        detail: isTold(record.step)
+          ? toldDetail(record.step)
+          : record.step === "sent"
+            ? { deadline: record.deadline }
+            : {},
       }),
     ),
     ...pushes.map(
@@ -150,6 +156,17 @@ export function timelineItems({ facts, deliveries, pushes }: CallRecords): Timel
   ].sort((a, b) => a.at - b.at);
 }
 
+/** A `told` step's event and, for a state change, the users it named with their new state. */
+function toldDetail(step: `told ${string}`): Record<string, unknown> {
+  const [event = "", list] = step.slice("told ".length).split(" ");
+  if (list === undefined) return { event };
+  const users = list.split(",").map((entry) => {
+    const colon = entry.lastIndexOf(":");
+    return { userID: entry.slice(0, colon), state: Number(entry.slice(colon + 1)) };
+  });
+  return { event, users };
+}
+
 /**
  * What a member of the call is shown: the same paths and list without the provider's answers
  * (status codes and reasons are for the operator) or the facts' details.
@@ -167,7 +184,11 @@ export function memberTimeline(callID: string, records: CallRecords): CallTimeli
         doneAt,
       })),
     })),
-    entries: timelineItems(records).map(({ at, kind, userID, deviceID }) => ({
+    // What other devices were told is the operator's view; a member sees their own events.
+    entries: timelineItems({
+      ...records,
+      deliveries: records.deliveries.filter((record) => !isTold(record.step)),
+    }).map(({ at, kind, userID, deviceID }) => ({
       at,
       kind,
       ...(userID !== undefined ? { userID } : {}),

@@ -462,8 +462,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The same as /stats, live, as Server-Sent Events
-         * @description `text/event-stream`: an `event: snapshot` whose data is a ConsoleSnapshot at once, then whenever it changes (checked every second). Works with EventSource; a comment line keeps an idle stream open.
+         * The same as /stats, live, as Server-Sent Events (and one call's every step)
+         * @description `text/event-stream`: an `event: snapshot` whose data is a ConsoleSnapshot at once, then whenever it changes (checked every second). With `callID`, also an `event: call` whose data is that call as `GET /calls/{callID}` answers (a CallView) at once and whenever anything in it changes: a member's state, a send, a receipt, a device told, a push's result. Works with EventSource; a comment line keeps an idle stream open.
          */
         get: operations["streamEvents"];
         put?: never;
@@ -587,6 +587,7 @@ export interface components {
             }[];
             timeline: {
                 at: number;
+                /** @description A fact (`call.created`, `member.invited`, `member.accepted`, …, `call.ended`); `invitation.sent` / `invitation.received` (to / from the device named); `device.told`: another event of the call put on the device's stream, detail `{ event, users? }` (users: for `callUserStateChanged`, each user named with its new state); or `push.queued|sent|failed|expired` */
                 kind: string;
                 userID?: string;
                 deviceID?: string;
@@ -4762,7 +4763,10 @@ export interface operations {
     };
     streamEvents: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Also stream this call's every change as `event: call` */
+                callID?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
