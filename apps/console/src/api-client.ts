@@ -64,7 +64,13 @@ export interface CallSummary {
 export interface Snapshot {
   at: number;
   devicesOnline: number;
-  nodes: Array<{ nodeID: string; devicesOnline: number }>;
+  nodes: Array<{
+    nodeID: string;
+    devicesOnline: number;
+    rings: number;
+    delivered: number;
+    shed: number;
+  }>;
   minutes: Array<{ at: number; rings: number; p50: number | null; p99: number | null }>;
   rings: number;
   latency: { p50: number | null; p99: number | null; count: number };

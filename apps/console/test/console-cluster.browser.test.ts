@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BeckonServer, createServer } from "@beckon/server";
+import type { Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { runApikeyCommand } from "../../../packages/server/src/cli-apikey.js";
 import {
@@ -12,7 +13,7 @@ import {
   redisUrl,
   useClusterServices,
 } from "../../../packages/server/test/support/services.js";
-import { Harness, hasChromium, inCI, noteSkip, SECRET } from "./console-harness.js";
+import { Harness, hasChromium, inCI, noteSkip, phone, SECRET } from "./console-harness.js";
 
 noteSkip("console-cluster.browser.test");
 const services = await useClusterServices();
@@ -55,6 +56,51 @@ describe.skipIf((!hasChromium && !inCI) || !services.available)(
       return { nodes: nodes as [BeckonServer, BeckonServer], adminKey };
     }
 
+    it("sums both nodes' rings and ring latency on either node's Now page, with each node's share", async () => {
+      const { nodes, adminKey } = await cluster();
+      const [one, two] = nodes;
+      // A call committed (and delivered, so its ring latency observed) on each node.
+      const alice = await harness.device(one.url, "alice", "alice-laptop");
+      const bob = await harness.device(one.url, "bob", "bob-phone");
+      const carol = await harness.device(two.url, "carol", "carol-laptop");
+      const dave = await harness.device(two.url, "dave", "dave-phone");
+      const rung = (client: typeof bob) =>
+        new Promise<void>((resolve) => client.on("callInvitationReceived", () => resolve()));
+      const bobRung = rung(bob);
+      const daveRung = rung(dave);
+      await alice.callInvite(["bob"], { timeout: 60 });
+      await carol.callInvite(["dave"], { timeout: 60 });
+      await Promise.all([bobRung, daveRung]);
+
+      const pages = await Promise.all(
+        [one, two].map(async (node) => {
+          const page = await harness.open(node.httpUrl);
+          await harness.signIn(page, adminKey);
+          return page;
+        }),
+      );
+      for (const page of pages) {
+        await expect.poll(() => page.getByTestId("stat-rings").textContent()).toBe("2");
+        await expect.poll(() => page.getByTestId("stat-devices").textContent()).toBe("4");
+        // Each node delivered one ring: the latency figures are both nodes' histograms summed.
+        await expect
+          .poll(() =>
+            page.locator(".tile-note", { hasText: "deliveries, last hour" }).textContent(),
+          )
+          .toBe("2 deliveries, last hour");
+        for (const nodeID of ["node-1", "node-2"]) {
+          const row = page.locator(`[data-testid="node"][data-node="${nodeID}"]`);
+          await expect.poll(() => row.getByTestId("node-delivered").textContent()).toBe("1");
+          await expect.poll(() => row.getByTestId("node-devices").textContent()).toBe("2");
+        }
+        expect(await page.getByTestId("stat-p50").textContent()).not.toBe("—");
+      }
+      expect(await harness.seriousViolations(pages[1] as Page)).toEqual([]);
+      await harness.screenshot(pages[1] as Page, "cluster-now-desktop");
+      await (pages[1] as Page).setViewportSize(phone);
+      await harness.screenshot(pages[1] as Page, "cluster-now-phone");
+    });
+
     it("shows both nodes' devices and a call that crosses them, step by step", async () => {
       const { nodes, adminKey } = await cluster();
       const [one, two] = nodes;
@@ -78,13 +124,14 @@ describe.skipIf((!hasChromium && !inCI) || !services.available)(
       await page.goto(`${one.httpUrl}/console/#/calls/${callID}`);
       await expect
         .poll(async () => (await page.getByTestId("step-label").allTextContents()).join("\n"))
-        .toContain("Accepted by bob on bob-phone");
+        .toContain("bob accepted");
       const labels = await page.getByTestId("step-label").allTextContents();
       const order = [
         "Call created by alice",
         "Sent to bob · bob-phone",
         "Received on bob · bob-phone",
         "Accepted by bob on bob-phone",
+        "Told alice · alice-laptop, bob · bob-phone: bob accepted",
       ].map((label) => labels.findIndex((text) => text.startsWith(label)));
       expect(order.every((index) => index >= 0)).toBe(true);
       expect([...order].sort((a, b) => a - b)).toEqual(order);

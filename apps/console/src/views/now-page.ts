@@ -102,6 +102,11 @@ export const nowPage: Page = (container, { feed }) => {
     attrs: { tabindex: "0", role: "region", "aria-label": "Running calls" },
   });
   const updated = h("span", { class: "hint", testid: "updated-at" });
+  const nodes = h("div", {
+    class: "table-wrap",
+    testid: "nodes",
+    attrs: { tabindex: "0", role: "region", "aria-label": "Nodes" },
+  });
 
   replaceChildren(
     container,
@@ -118,6 +123,17 @@ export const nowPage: Page = (container, { feed }) => {
       latencyChart.element,
     ),
     h("section", { class: "card" }, h("h2", { class: "section-title" }, "Running calls"), calls),
+    h(
+      "section",
+      { class: "card" },
+      h("h2", { class: "section-title" }, "Nodes, last hour"),
+      h(
+        "p",
+        { class: "hint" },
+        "The figures above are the sums of these: every node leaves its own on a shared board.",
+      ),
+      nodes,
+    ),
   );
 
   const show = (snapshot: Snapshot) => {
@@ -158,6 +174,36 @@ export const nowPage: Page = (container, { feed }) => {
       `Ring latency over the last hour: p50 ${latency(snapshot.latency.p50)}, p99 ${latency(snapshot.latency.p99)}.`,
     );
     updated.textContent = `Updated ${new Date(snapshot.at).toLocaleTimeString()}`;
+    const th = (text: string) => h("th", { attrs: { scope: "col" } }, text);
+    replaceChildren(
+      nodes,
+      h(
+        "table",
+        { class: "table" },
+        h(
+          "thead",
+          null,
+          h("tr", null, th("Node"), th("Devices online"), th("Rings"), th("Delivered"), th("Shed")),
+        ),
+        h(
+          "tbody",
+          null,
+          [...snapshot.nodes]
+            .sort((a, b) => (a.nodeID < b.nodeID ? -1 : 1))
+            .map((node) =>
+              h(
+                "tr",
+                { testid: "node", attrs: { "data-node": node.nodeID } },
+                h("td", { class: "mono" }, node.nodeID),
+                h("td", { testid: "node-devices" }, String(node.devicesOnline)),
+                h("td", { testid: "node-rings" }, String(node.rings)),
+                h("td", { testid: "node-delivered" }, String(node.delivered)),
+                h("td", null, String(node.shed)),
+              ),
+            ),
+        ),
+      ),
+    );
     if (snapshot.liveCalls.length === 0) {
       replaceChildren(calls, h("p", { class: "empty" }, "No call is running."));
       return;

@@ -86,7 +86,19 @@ export const snapshotView = z
   .object({
     at: z.number(),
     devicesOnline: z.number(),
-    nodes: z.array(z.object({ nodeID: z.string(), devicesOnline: z.number() })),
+    nodes: z
+      .array(
+        z.object({
+          nodeID: z.string(),
+          devicesOnline: z.number(),
+          rings: z.number().meta({ description: "Invitations this node counted, last hour" }),
+          delivered: z
+            .number()
+            .meta({ description: "Rings this node delivered to a device, last hour" }),
+          shed: z.number(),
+        }),
+      )
+      .meta({ description: "Each node's share of the sums (the cluster's nodes seen lately)" }),
     minutes: z.array(minutePoint).meta({ description: "The last hour, a point per minute (ms)" }),
     rings: z.number().meta({ description: "Invitations over the last hour" }),
     latency: z.object({

@@ -123,7 +123,16 @@ export class LiveStats {
 export interface CombinedStats {
   at: number;
   devicesOnline: number;
-  nodes: Array<{ nodeID: string; devicesOnline: number }>;
+  /** Each node's share of the sums (last hour), so a cluster's figures show where they come from. */
+  nodes: Array<{
+    nodeID: string;
+    devicesOnline: number;
+    /** Invitations this node relayed to the hooks. */
+    rings: number;
+    /** Rings this node delivered to a device (its ring latency observations). */
+    delivered: number;
+    shed: number;
+  }>;
   /** Per minute over the last hour, oldest first; the last point is the minute running now. */
   minutes: Array<{ at: number; rings: number; p50: number | null; p99: number | null }>;
   /** Over the last hour. */
@@ -225,10 +234,21 @@ export function combineStats(nodes: readonly NodeStats[], now: number): Combined
     });
   }
   const hour = minus(current, at(thisMinute - 59 * MINUTE));
+  const hourOf = (node: NodeStats) =>
+    minus(node.current, readingAt(node, thisMinute - 59 * MINUTE));
   return {
     at: now,
     devicesOnline: nodes.reduce((total, node) => total + node.devicesOnline, 0),
-    nodes: nodes.map(({ nodeID, devicesOnline }) => ({ nodeID, devicesOnline })),
+    nodes: nodes.map((node) => {
+      const own = hourOf(node);
+      return {
+        nodeID: node.nodeID,
+        devicesOnline: node.devicesOnline,
+        rings: own.invites,
+        delivered: own.latency.at(-1) ?? 0,
+        shed: own.shed,
+      };
+    }),
     minutes,
     rings: hour.invites,
     latency: {

@@ -692,9 +692,15 @@ export interface components {
         ConsoleSnapshot: {
             at: number;
             devicesOnline: number;
+            /** @description Each node's share of the sums (the cluster's nodes seen lately) */
             nodes: {
                 nodeID: string;
                 devicesOnline: number;
+                /** @description Invitations this node counted, last hour */
+                rings: number;
+                /** @description Rings this node delivered to a device, last hour */
+                delivered: number;
+                shed: number;
             }[];
             /** @description The last hour, a point per minute (ms) */
             minutes: {
