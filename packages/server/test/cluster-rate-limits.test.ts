@@ -111,7 +111,11 @@ async function apiStatus(node: BeckonServer, userID: string): Promise<number> {
     headers: { authorization: `Bearer ${await world.token(userID)}` },
   });
   const body = (await response.json()) as { code?: number };
-  if (response.status === 429) expect(body.code).toBe(ErrorCode.ServerFrequencyLimit);
+  if (response.status === 429) {
+    expect(body.code).toBe(ErrorCode.ServerFrequencyLimit);
+    // How long to wait, as HTTP says it (RFC 9110 §10.2.3): whole seconds.
+    expect(response.headers.get("retry-after")).toMatch(/^[1-9]\d*$/);
+  }
   return response.status;
 }
 

@@ -1,9 +1,13 @@
 // A callInvite may carry an idempotency key: a retry with it (after a lost reply, on any node of
 // a cluster) returns the first attempt's outcome instead of making a second call; the SDK sends
 // one per invitation and retries with it after a reconnect.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ConnectionState, PROTOCOL_VERSION } from "@beckon/protocol";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { runApikeyCommand } from "../src/cli-apikey.js";
 import { postgresUrl, redisUrl, useClusterServices } from "./support/services.js";
 import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy.js";
 import { useWorld } from "./support/world.js";
@@ -108,4 +112,49 @@ describe.runIf(services.available)("in a cluster", () => {
     expect(retried.data).toEqual(first.data);
     onTwo.close();
   });
+});
+
+it("POST /api/calls retried with its Idempotency-Key (on another node) returns the first call", async () => {
+  const store = `${postgresUrl}?schema=${services.schema()}`;
+  const redis = `${redisUrl}?prefix=${encodeURIComponent(services.prefix())}`;
+  const dir = mkdtempSync(join(tmpdir(), "beckon-idempotent-api-"));
+  try {
+    const created = await runApikeyCommand(["create", "backend", "--scopes", "write"], {
+      dataDir: dir,
+      store,
+    });
+    expect(created.exitCode).toBe(0);
+    const key = /bk_[A-Za-z0-9_-]+/.exec(created.output)?.[0] as string;
+    const nodes = [
+      await world.server({ store, redis, services: { nodeID: "api-1" } }),
+      await world.server({ store, redis, services: { nodeID: "api-2" } }),
+    ];
+    const bob = await world.device(nodes[0] as { url: string }, "bob");
+    await world.device(nodes[1] as { url: string }, "alice");
+    const create = async (node: number, idempotencyKey?: string) => {
+      const response = await fetch(`${nodes[node]?.httpUrl}/api/calls`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${key}`,
+          "content-type": "application/json",
+          ...(idempotencyKey ? { "idempotency-key": idempotencyKey } : {}),
+        },
+        body: JSON.stringify({ caller: "alice", invitees: ["bob"], timeout: 30 }),
+      });
+      return { status: response.status, body: (await response.json()) as { callID?: string } };
+    };
+    const first = await create(0, "order-17");
+    expect(first.status).toBe(201);
+    expect(await create(1, "order-17")).toEqual(first);
+    await bob.waitFor("callInvitationReceived", (e) => e.callID === first.body.callID);
+    // Without the key a retry is a new invitation: refused, as alice is in the first call.
+    expect((await create(1)).status).not.toBe(201);
+    const calls = await fetch(`${nodes[0]?.httpUrl}/api/users/alice/calls`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    expect(((await calls.json()) as { callList: unknown[] }).callList).toHaveLength(1);
+    expect(bob.events("callInvitationReceived")).toHaveLength(1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

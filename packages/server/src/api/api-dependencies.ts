@@ -20,6 +20,8 @@ import type { ApiKeyStore } from "./api-key-store.js";
 export interface ApiCallService {
   invite(
     input: Omit<InviteCommand, "type" | "callID" | "knownUsers" | "callerBusy">,
+    /** A retry with the same key (and caller) gets the first attempt's call. */
+    idempotencyKey?: string,
   ): Promise<CallInvitationSentResult>;
   execute<C extends CallCommand>(callID: string, command: C): Promise<ReplyOf<C>>;
   inviteMore: CallService["inviteMore"];

@@ -100,6 +100,14 @@ export function callBodies(maxExtendedDataBytes: number) {
   });
   return { createCallBody, actAsBody, actWithPushBody, cancelBody };
 }
+/** `Idempotency-Key`: a retry of a create with the same key (and caller) gets the first outcome. */
+export const idempotencyHeaders = z.object({
+  "idempotency-key": z.string().min(1).max(64).optional().meta({
+    description:
+      "Any string of up to 64 characters, unique per call the caller means to make: a retry with the same key and caller (after a lost reply, to any node) returns the call the first attempt made instead of making a second one",
+  }),
+});
+
 export const createCallReply = z.object({
   callID: z.string(),
   timeout: z.number().int(),

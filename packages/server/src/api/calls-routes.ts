@@ -27,13 +27,15 @@ export async function callsRoutes(app: FastifyInstance, deps: ApiDependencies): 
         tags: ["calls"],
         operationId: "createCall",
         summary: "Start a call on behalf of `caller` (callInvite)",
+        headers: s.idempotencyHeaders,
         body: bodies.createCallBody,
         response: { 201: s.createCallReply, ...s.bodyProblemReplies },
       },
     },
     async (request, reply) => {
       const { caller, ...config } = request.body;
-      const invite = () => deps.calls.invite({ actor: apiActor(caller), ...config });
+      const key = request.headers["idempotency-key"];
+      const invite = () => deps.calls.invite({ actor: apiActor(caller), ...config }, key);
       const result = await (deps.admission
         ? deps.admission.invitation("api.createCall", invite)
         : invite());

@@ -72,9 +72,10 @@ export function finishDocument(document: Document): Document {
           },
         };
       }
-      const unavailable = responses["503"];
-      if (unavailable) {
-        unavailable.headers = {
+      for (const status of ["429", "503"]) {
+        const refused = responses[status];
+        if (!refused) continue;
+        refused.headers = {
           "Retry-After": {
             description: "Seconds to wait before retrying",
             schema: { type: "integer", minimum: 0 },

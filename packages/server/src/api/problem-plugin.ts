@@ -18,6 +18,8 @@ export function sendProblem(reply: FastifyReply, status: number, code: ErrorCode
       sent ? 'Bearer realm="beckon", error="invalid_token"' : 'Bearer realm="beckon"',
     );
   }
+  // A budget refills within a second or a window; the client is told to wait that long.
+  if (status === 429 && !reply.hasHeader("retry-after")) reply.header("retry-after", "1");
   return reply
     .code(status)
     .type("application/problem+json")

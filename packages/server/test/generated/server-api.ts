@@ -840,6 +840,8 @@ export interface operations {
             /** @description Too many requests for this API key or user; slow down */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -956,6 +958,8 @@ export interface operations {
             /** @description Too many requests for this API key or user; slow down */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1062,6 +1066,8 @@ export interface operations {
             /** @description Too many requests for this API key or user; slow down */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1199,6 +1205,8 @@ export interface operations {
             /** @description Too many requests for this API key or user; slow down */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1310,6 +1318,8 @@ export interface operations {
             /** @description Too many requests for this API key or user; slow down */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1341,7 +1351,10 @@ export interface operations {
     createCall: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any string of up to 64 characters, unique per call the caller means to make: a retry with the same key and caller (after a lost reply, to any node) returns the call the first attempt made instead of making a second one */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1458,6 +1471,8 @@ export interface operations {
             /** @description Too many requests for this API key or user; slow down */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1566,6 +1581,8 @@ export interface operations {
             /** @description Too many requests for this API key or user; slow down */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1694,6 +1711,8 @@ export interface operations {
             /** @description Too many requests for this API key or user; slow down */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1842,6 +1861,8 @@ export interface operations {
             /** @description Too many requests for this API key or user; slow down */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1982,6 +2003,8 @@ export interface operations {
             /** @description Too many requests for this API key or user; slow down */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2122,6 +2145,8 @@ export interface operations {
             /** @description Too many requests for this API key or user; slow down */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2266,6 +2291,8 @@ export interface operations {
             /** @description Too many requests for this API key or user; slow down */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2410,6 +2437,8 @@ export interface operations {
             /** @description Too many requests for this API key or user; slow down */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2554,6 +2583,8 @@ export interface operations {
             /** @description Too many requests for this API key or user; slow down */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2662,6 +2693,8 @@ export interface operations {
             /** @description Too many requests for this API key or user; slow down */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2795,6 +2828,8 @@ export interface operations {
             /** @description Too many requests for this API key or user; slow down */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2902,6 +2937,8 @@ export interface operations {
             /** @description Too many requests for this API key or user; slow down */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3058,6 +3095,8 @@ export interface operations {
             /** @description Too many requests for this API key or user; slow down */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3188,6 +3227,8 @@ export interface operations {
             /** @description Too many requests for this API key or user; slow down */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3293,6 +3334,8 @@ export interface operations {
             /** @description Too many requests for this API key or user; slow down */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3398,6 +3441,8 @@ export interface operations {
             /** @description Too many requests for this API key or user; slow down */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3540,6 +3585,8 @@ export interface operations {
             /** @description Too many requests for this API key or user; slow down */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3645,6 +3692,8 @@ export interface operations {
             /** @description Too many requests for this API key or user; slow down */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3759,6 +3808,8 @@ export interface operations {
             /** @description Too many requests for this API key or user; slow down */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3887,6 +3938,8 @@ export interface operations {
             /** @description Too many requests for this API key or user; slow down */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3994,6 +4047,8 @@ export interface operations {
             /** @description Too many requests for this API key or user; slow down */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4105,6 +4160,8 @@ export interface operations {
             /** @description Too many requests for this API key or user; slow down */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4242,6 +4299,8 @@ export interface operations {
             /** @description Too many requests for this API key or user; slow down */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4347,6 +4406,8 @@ export interface operations {
             /** @description Too many requests for this API key or user; slow down */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4452,6 +4513,8 @@ export interface operations {
             /** @description Too many requests for this API key or user; slow down */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4587,6 +4650,8 @@ export interface operations {
             /** @description Too many requests for this API key or user; slow down */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4739,6 +4804,8 @@ export interface operations {
             /** @description Too many requests for this API key or user; slow down */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4847,6 +4914,8 @@ export interface operations {
             /** @description Too many requests for this API key or user; slow down */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4979,6 +5048,8 @@ export interface operations {
             /** @description Too many requests for this API key or user; slow down */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5112,6 +5183,8 @@ export interface operations {
             /** @description Too many requests for this API key or user; slow down */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
