@@ -35,7 +35,9 @@ import { KeyedQueue } from "./keyed-queue.js";
 import type { BeckonMetrics } from "./metrics.js";
 import type { DeviceState, Presence } from "./presence/presence.js";
 import {
+  type CallCommit,
   type CallStore,
+  type CallUpdate,
   type CommitResult,
   type StoredTimer,
   timerChange,
@@ -45,10 +47,6 @@ import { type DeliveryRecord, toldStep } from "./timeline/call-log.js";
 import { type CallRecords, memberTimeline } from "./timeline/device-timelines.js";
 import type { PendingDeliveries } from "./timeline/pending-deliveries.js";
 import type { TimerSource } from "./timers/timer-source.js";
-
-const MAX_VERSION_RETRIES = 5;
-/** Recently committed calls kept parsed; a stale one only costs a failed compare-and-set. */
-const CACHED_CALLS = 10_000;
 
 export type InviteInput = Omit<InviteCommand, "type" | "callID" | "knownUsers" | "callerBusy">;
 
@@ -86,8 +84,6 @@ export class CallService {
   private readonly queue = new KeyedQueue();
   /** Each call's latest deferred publish, so readers can wait until its events are out. */
   private readonly publishing = new Map<string, Promise<void>>();
-  /** The last version of each recently committed call, oldest first (Map order). */
-  private readonly cache = new Map<string, Call>();
   private readonly store: CallStore;
   private readonly clock: () => number;
 
@@ -109,12 +105,13 @@ export class CallService {
   async invite(input: InviteInput, idempotencyKey?: string): Promise<CallInvitationSentResult> {
     if (idempotencyKey === undefined) return this.inviteAs(timeOrderedID(), input);
     const callID = keyedCallID(input.actor.userID, idempotencyKey);
-    const first = await this.store.getCall(callID);
-    if (first) return firstOutcome(first, input);
     try {
+      // Not looked up first: a retry's commit finds the ID taken (or the caller busy in the
+      // call the first attempt made), and only then is that call read.
       return await this.inviteAs(callID, input);
     } catch (error) {
-      // Lost a race with an attempt of the same key (busy, or the ID taken): that one counts.
+      // An earlier attempt of the same key made the call (the ID is taken, the caller is busy
+      // in it, or this attempt failed where that one had passed): that one counts.
       const raced = await this.store.getCall(callID).catch(() => undefined);
       if (raced) return firstOutcome(raced, input);
       throw error;
@@ -137,7 +134,7 @@ export class CallService {
         if (!callerBusy) throw decision.error;
         continue;
       }
-      const result = await this.commit(null, decision, input.actor.userID);
+      const result = await this.commit(decision, input.actor.userID);
       if (result.ok) return decision.reply;
       callerBusy = true;
     }
@@ -155,29 +152,47 @@ export class CallService {
   ): Promise<ReplyOf<C>> {
     return this.queue.run(callID, async () => {
       if (!(await stillWanted())) return {} as ReplyOf<C>;
-      for (let attempt = 0; attempt < MAX_VERSION_RETRIES; attempt++) {
-        // Another node may have changed a cached call; the commit's compare-and-set catches
-        // that, and the retry reads the store.
-        const call =
-          (attempt === 0 && this.cache.get(callID)) || (await this.store.getCall(callID));
-        if (!call) throw new BeckonError(ErrorCode.CallDoesNotExist, "no such call");
-        const now = this.clock();
-        const decision = applyCommand<C>(call, command, now, this.deps.settings);
-        // A refusal or a no-op must not rest on a stale copy: decide once more on what the
-        // store holds (a change is safe, the compare-and-set checks it).
-        if ((!decision.ok || !decision.changed) && attempt === 0 && this.cache.has(callID)) {
-          this.cache.delete(callID);
-          continue;
-        }
-        if (!decision.ok) throw decision.error;
-        // Every device's receipt, not only the first that changed the member (in the call's
-        // turn, so a read queued after it sees it).
-        if (command.type === "receipt") this.recordReceipt(callID, command.actor, now);
-        if (!decision.changed) return decision.reply;
-        if ((await this.commit(call, decision)).ok) return decision.reply;
-        this.cache.delete(callID);
+      const { presence, deliveries } = this.deps;
+      let listed = false;
+      let riding: DeliveryRecord[] | undefined;
+      let started = 0;
+      let update: CallUpdate<Decision<ReplyOf<C>> & { ok: true }>;
+      try {
+        // Decided on the stored call while the store holds it: no other node's command on the
+        // call can come in between, so nothing is decided on a stale copy or retried.
+        update = await this.store.update(callID, async (call) => {
+          if (!call) throw new BeckonError(ErrorCode.CallDoesNotExist, "no such call");
+          const now = this.clock();
+          const decision = applyCommand<C>(call, command, now, this.deps.settings);
+          if (!decision.ok) throw decision.error;
+          // Every device's receipt, not only the first that changed the member (in the call's
+          // turn, so a read queued after it sees it).
+          if (command.type === "receipt") this.recordReceipt(callID, command.actor, now);
+          if (!decision.changed) return { value: decision };
+          // In a cluster, the call is on this node's in-flight list until its events are out:
+          // if the node is lost in between, another one makes the members' devices resync.
+          await presence.commitStarted?.(callID);
+          listed = true;
+          riding = deliveries?.take(callID);
+          started = performance.now();
+          return { value: decision, change: this.changeOf(call, decision, undefined, riding) };
+        });
+      } catch (error) {
+        if (riding) deliveries?.putBack(callID, riding);
+        if (listed) presence.commitPublished?.(callID);
+        throw error;
       }
-      throw new BeckonError(ErrorCode.ServerError, "the call is too busy, try again");
+      const decision = update.value;
+      if (!update.result) return decision.reply;
+      this.deps.metrics?.observeStoreCommit(performance.now() - started);
+      if (!update.result.ok) {
+        // A store that holds the call while the command is decided loses no compare-and-set.
+        if (riding) deliveries?.putBack(callID, riding);
+        presence.commitPublished?.(callID);
+        throw new BeckonError(ErrorCode.ServerError, "the call is too busy, try again");
+      }
+      this.committed(decision);
+      return decision.reply;
     });
   }
 
@@ -259,65 +274,70 @@ export class CallService {
     this.deps.timers.stop(this.onTimer);
   }
 
+  /** Commits a new call (the invite); its busy rule is checked inside the commit. */
   private async commit(
-    before: Call | null,
     decision: Decision<unknown> & { ok: true },
-    idleUser?: string,
+    idleUser: string,
   ): Promise<CommitResult> {
-    const { call } = decision;
-    const { settings } = this.deps;
-    const next = timersOf(call, settings);
+    const { callID } = decision.call;
     const { presence } = this.deps;
-    // In a cluster, the call is on this node's in-flight list until its events are out: if the
-    // node is lost in between, another one makes the members' devices resync.
-    await presence.commitStarted?.(call.callID);
+    await presence.commitStarted?.(callID);
     const started = performance.now();
-    const riding = this.deps.deliveries?.take(call.callID);
     let result: CommitResult;
     try {
-      result = await this.store.commit({
-        call,
-        before,
-        timers: timerChange(before ? timersOf(before, settings) : [], next),
-        facts: decision.facts,
-        ...(idleUser !== undefined ? { idleUser } : {}),
-        ...(riding ? { deliveries: riding } : {}),
-      });
+      result = await this.store.commit(this.changeOf(null, decision, idleUser));
     } catch (error) {
-      if (riding) this.deps.deliveries?.putBack(call.callID, riding);
-      presence.commitPublished?.(call.callID);
+      presence.commitPublished?.(callID);
       throw error;
     }
     this.deps.metrics?.observeStoreCommit(performance.now() - started);
-    if (!result.ok || decision.deliveries.length === 0) presence.commitPublished?.(call.callID);
     if (!result.ok) {
-      if (riding) this.deps.deliveries?.putBack(call.callID, riding);
+      presence.commitPublished?.(callID);
       return result;
     }
-    this.remember(call);
+    this.committed(decision);
+    return result;
+  }
+
+  /** The commit of a decision made on `before` (null for a new call). */
+  private changeOf(
+    before: Call | null,
+    decision: Decision<unknown> & { ok: true },
+    idleUser?: string,
+    riding?: readonly DeliveryRecord[],
+  ): CallCommit {
+    const { settings } = this.deps;
+    return {
+      call: decision.call,
+      before,
+      timers: timerChange(
+        before ? timersOf(before, settings) : [],
+        timersOf(decision.call, settings),
+      ),
+      facts: decision.facts,
+      ...(idleUser !== undefined ? { idleUser } : {}),
+      ...(riding ? { deliveries: riding } : {}),
+    };
+  }
+
+  /** What follows a commit: its timers, the hooks' turn, its events. */
+  private committed(decision: Decision<unknown> & { ok: true }): void {
+    const { call } = decision;
     this.deps.timers.changed(
       call.callID,
-      next.map((timer): StoredTimer => ({ ...timer, callID: call.callID })),
+      timersOf(call, this.deps.settings).map(
+        (timer): StoredTimer => ({ ...timer, callID: call.callID }),
+      ),
     );
     if (decision.facts.length > 0) this.deps.relay.kick();
     if (decision.deliveries.length > 0) this.publishLater(call.callID, decision.deliveries);
-    return result;
+    else this.deps.presence.commitPublished?.(call.callID);
   }
 
   private recordReceipt(callID: string, actor: Actor, at: number): void {
     this.deps.deliveries?.record([
       { callID, ...actorOf(actor), step: "received", deadline: 0, at },
     ]);
-  }
-
-  private remember(call: Call): void {
-    this.cache.delete(call.callID);
-    if (call.state === CallState.Ended) return;
-    this.cache.set(call.callID, call);
-    if (this.cache.size > CACHED_CALLS) {
-      const oldest = this.cache.keys().next().value;
-      if (oldest !== undefined) this.cache.delete(oldest);
-    }
   }
 
   /**

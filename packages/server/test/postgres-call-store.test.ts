@@ -195,6 +195,27 @@ describe.runIf(available)("PostgresCallStore", () => {
       }
     });
 
+    it("commands of one call on three nodes at once are serialized: none loses, none waits for a retry", async () => {
+      for (let round = 0; round < 10; round++) {
+        const call = makeCall(`serial${round}`, ["bob", "carol"]);
+        await node(0).commit(creation(call));
+        const seen: number[] = [];
+        const results = await Promise.all(
+          [0, 1, 2].map((i) =>
+            node(i).update(call.callID, (stored) => {
+              if (!stored) throw new Error("no call");
+              seen.push(stored.version);
+              const next = { ...stored, version: stored.version + 1 };
+              return { value: i, change: change(stored, next) };
+            }),
+          ),
+        );
+        expect(results.map((r) => r.result)).toEqual([{ ok: true }, { ok: true }, { ok: true }]);
+        expect([...seen].sort()).toEqual([1, 2, 3]);
+        expect((await node(0).getCall(call.callID))?.version).toBe(4);
+      }
+    });
+
     it("the busy rule holds across nodes: one user's two calls at once, one passes", async () => {
       for (let round = 0; round < 20; round++) {
         const calls = [0, 1, 2].map((i) => makeCall(`dave${round}`, [`peer${round}-${i}`]));

@@ -56,6 +56,20 @@ export type CommitResult =
   /** `version`: another writer changed the call first; `busy`: `idleUser` is in another call. */
   | { ok: false; conflict: "version" | "busy" };
 
+/** What a command decided on the call `update` read: its answer, and the change, if any. */
+export interface CallDecision<T> {
+  value: T;
+  /** What to commit; its `before` is the call `decide` was given. */
+  change?: CallCommit;
+}
+
+/** What `update` did: the decision's answer and, when it changed the call, the commit's result. */
+export interface CallUpdate<T> {
+  value: T;
+  /** Absent when the decision changed nothing (nothing was written). */
+  result?: CommitResult;
+}
+
 /** One commit's facts, waiting in the outbox for the hooks. */
 export interface OutboxEntry {
   /** Increasing in commit order for any one call. */
@@ -72,7 +86,19 @@ export interface StartedCallCounts {
 }
 
 export interface CallStore {
+  /** Commits a new call (`before` null) or a change decided elsewhere (compare-and-set). */
   commit(change: CallCommit): Promise<CommitResult>;
+  /**
+   * One command on a stored call, as one transaction: the call is read and held against every
+   * other writer, on every node (a row lock in PostgreSQL, a queue per call in process), while
+   * `decide` runs on it (undefined: no such call), and the change it returns is committed before
+   * the hold ends. A call's commands are so serialized, never decided on a stale copy and never
+   * retried after a lost compare-and-set. What `decide` throws rolls back and is thrown.
+   */
+  update<T>(
+    callID: string,
+    decide: (call: Call | undefined) => CallDecision<T> | Promise<CallDecision<T>>,
+  ): Promise<CallUpdate<T>>;
   getCall(callID: string): Promise<Call | undefined>;
   /** Started calls in which the user is pending or Accepted. */
   activeCallsOf(userID: string): Promise<Call[]>;

@@ -13,10 +13,12 @@ import {
 } from "../timeline/call-log.js";
 import {
   type CallCommit,
+  type CallDecision,
   type CallListFilter,
   type CallPage,
   type CallStore,
   type CommitResult,
+  type CallUpdate,
   type OutboxEntry,
   type StartedCallCounts,
   type StoredTimer,
@@ -64,6 +66,19 @@ const ACKS_HELD = 10_000;
 /** How often a node that is not the outbox relay asks whether it may become it. */
 const RELAY_ASK_EVERY_MS = 1_000;
 
+/** What `decide` threw, carried past the store's own error handling. */
+class Refused {
+  constructor(readonly error: unknown) {}
+}
+
+/** Both queries' answers, once both are in (pipelined); the first failure if any failed. */
+async function settled<A, B>(first: Promise<A>, second: Promise<B>): Promise<[A, B]> {
+  const [a, b] = await Promise.allSettled([first, second]);
+  if (a.status === "rejected") throw a.reason;
+  if (b.status === "rejected") throw b.reason;
+  return [a.value, b.value];
+}
+
 function pgCode(error: unknown): string | undefined {
   return error instanceof Error && "code" in error && typeof error.code === "string"
     ? error.code
@@ -94,6 +109,12 @@ const sql = {
            DO UPDATE SET at = least(device_deliveries.at, excluded.at)`,
   },
   getCall: { name: "beckon_get_call", text: "SELECT data FROM calls WHERE call_id = $1" },
+  // The row lock that serializes a call's commands across nodes, held until the command's
+  // transaction ends.
+  lockCall: {
+    name: "beckon_lock_call",
+    text: "SELECT data FROM calls WHERE call_id = $1 FOR UPDATE",
+  },
   activeCalls: {
     name: "beckon_active_calls",
     text: `SELECT c.data FROM call_members m JOIN calls c ON c.seq = m.call_seq
@@ -307,6 +328,9 @@ export class PostgresCallStore implements CallStore {
     const pool = new pg.Pool({
       connectionString: settings.connectionString,
       max: settings.poolSize,
+      // A connection sends queries without waiting for the previous answer: a command's BEGIN
+      // and its locking read, and its commit and COMMIT, each cost one round trip.
+      pipeline: true,
       options: `-c search_path=${settings.schema}`,
       types,
     });
@@ -344,6 +368,64 @@ export class PostgresCallStore implements CallStore {
       } finally {
         client.release(broken);
       }
+    }
+  }
+
+  async update<T>(
+    callID: string,
+    decide: (call: Call | undefined) => CallDecision<T> | Promise<CallDecision<T>>,
+  ): Promise<CallUpdate<T>> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      const [, read] = await settled(
+        client.query("BEGIN"),
+        client.query<{ data: Call }>({ ...sql.lockCall, values: [callID] }),
+      );
+      let decided: CallDecision<T>;
+      try {
+        decided = await decide(read.rows[0]?.data);
+      } catch (error) {
+        // The command's refusal: the connection is fine, the transaction is rolled back below.
+        throw new Refused(error);
+      }
+      if (!decided.change) {
+        await client.query("COMMIT");
+        return { value: decided.value };
+      }
+      const values = this.commitArguments(decided.change);
+      try {
+        // After a failed commit statement, COMMIT ends the transaction as a ROLLBACK.
+        await settled(
+          client.query(
+            values.length > 21
+              ? { ...sql.commitWithDeliveries, values }
+              : { ...sql.commit, values },
+          ),
+          client.query("COMMIT"),
+        );
+      } catch (error) {
+        const code = pgCode(error);
+        if (code === "BK001")
+          return { value: decided.value, result: { ok: false, conflict: "version" } };
+        if (code === "BK002")
+          return { value: decided.value, result: { ok: false, conflict: "busy" } };
+        throw error;
+      }
+      return { value: decided.value, result: { ok: true } };
+    } catch (error) {
+      if (error instanceof Refused) throw error.error;
+      // Only what PostgreSQL reported leaves the connection fit for the next query.
+      if (!(error instanceof pg.DatabaseError)) broken = error as Error;
+      throw error;
+    } finally {
+      // What `decide` threw, or a failed statement, leaves the transaction open or aborted.
+      if (!broken && client.getTransactionStatus() !== "I") {
+        await client.query("ROLLBACK").catch((error: unknown) => {
+          broken = error as Error;
+        });
+      }
+      client.release(broken);
     }
   }
 

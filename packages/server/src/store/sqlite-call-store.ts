@@ -4,6 +4,7 @@ import { dirname } from "node:path";
 import type { Call, Fact, Timer } from "@beckon/engine";
 import { CallState, CallUserState } from "@beckon/protocol";
 import Database from "better-sqlite3";
+import { KeyedQueue } from "../keyed-queue.js";
 import { checkpointInBackground } from "../sqlite/checkpointer.js";
 import {
   type CallLog,
@@ -15,9 +16,11 @@ import {
 import { ActiveMembers } from "./active-members.js";
 import {
   type CallCommit,
+  type CallDecision,
   type CallListFilter,
   type CallPage,
   type CallStore,
+  type CallUpdate,
   type CommitResult,
   type OutboxEntry,
   type StartedCallCounts,
@@ -200,6 +203,9 @@ class JobFailed extends Error {
   }
 }
 
+/** Recently written calls kept parsed for the next command (each a few KiB at most). */
+const RECENT_CALLS = 10_000;
+
 /** How often, at most, the relay's cursor is stored (a crash hands the facts since to hooks again). */
 const SAVE_CURSOR_EVERY_MS = 1_000;
 
@@ -218,6 +224,13 @@ export class SqliteCallStore implements CallStore {
   private cursorSavedAt = 0;
   private readonly releaseCheckpoints: () => Promise<void>;
   private readonly knownUsersCache = new KnownUsers();
+  /** A call's commands, one at a time, whichever node of this process runs them. */
+  private readonly queue = new KeyedQueue();
+  /**
+   * The last committed version of calls written lately, parsed: this store is its file's only
+   * writer, so the copy is the stored call, and a command costs no read.
+   */
+  private readonly recent = new Map<string, Call>();
 
   constructor(path: string) {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
@@ -396,6 +409,35 @@ export class SqliteCallStore implements CallStore {
       );
     }
     this.active.apply(before, call, seq, undo);
+    this.remember(call, undo);
+  }
+
+  private remember(call: Call, undo: Array<() => void>): void {
+    const { callID } = call;
+    const previous = this.recent.get(callID);
+    this.recent.delete(callID);
+    if (call.state !== CallState.Ended) {
+      this.recent.set(callID, call);
+      if (this.recent.size > RECENT_CALLS) {
+        const oldest = this.recent.keys().next().value;
+        if (oldest !== undefined) this.recent.delete(oldest);
+      }
+    }
+    undo.push(() => {
+      this.recent.delete(callID);
+      if (previous) this.recent.set(callID, previous);
+    });
+  }
+
+  async update<T>(
+    callID: string,
+    decide: (call: Call | undefined) => CallDecision<T> | Promise<CallDecision<T>>,
+  ): Promise<CallUpdate<T>> {
+    return this.queue.run(callID, async () => {
+      const decided = await decide(this.recent.get(callID) ?? (await this.getCall(callID)));
+      if (!decided.change) return { value: decided.value };
+      return { value: decided.value, result: await this.commit(decided.change) };
+    });
   }
 
   async commit(change: CallCommit): Promise<CommitResult> {

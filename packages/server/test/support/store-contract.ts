@@ -195,6 +195,86 @@ export function describeCallStore(name: string, open: () => Promise<CallStore>):
       expect((await store.listCallsOf("bob", 10, 0)).calls).toHaveLength(2);
     });
 
+    it("update decides on the stored call and commits what it decided, in one step", async () => {
+      const call = makeCall("alice", ["bob"]);
+      await insert(store, call);
+      const decision = accepted(call, "bob");
+      const done = await store.update(call.callID, (stored) => {
+        expect(stored).toEqual(call);
+        return {
+          value: "decided",
+          change: {
+            call: decision.call,
+            before: call,
+            timers: timerChange(
+              timersOf(call, defaultEngineSettings),
+              timersOf(decision.call, defaultEngineSettings),
+            ),
+            facts: decision.facts,
+          },
+        };
+      });
+      expect(done).toEqual({ value: "decided", result: { ok: true } });
+      expect(await store.getCall(call.callID)).toEqual(decision.call);
+      // A decision that changes nothing writes nothing.
+      expect(await store.update(call.callID, () => ({ value: 1 }))).toEqual({ value: 1 });
+      expect(await store.getCall(call.callID)).toEqual(decision.call);
+      // An unknown call is decided on as such.
+      expect(await store.update("missing", (stored) => ({ value: stored }))).toEqual({
+        value: undefined,
+      });
+    });
+
+    it("update: what the decision throws is thrown, and nothing of it is written", async () => {
+      const call = makeCall("alice", ["bob"]);
+      await insert(store, call);
+      const refusal = new Error("refused");
+      await expect(
+        store.update(call.callID, () => {
+          throw refusal;
+        }),
+      ).rejects.toBe(refusal);
+      expect(await store.getCall(call.callID)).toEqual(call);
+      // The call is free again: the next command runs.
+      const over = ended(call, 7);
+      const done = await store.update(call.callID, (stored) => ({
+        value: stored?.version,
+        change: {
+          call: over,
+          before: call,
+          timers: timerChange(timersOf(call, defaultEngineSettings), []),
+          facts: [],
+        },
+      }));
+      expect(done).toEqual({ value: call.version, result: { ok: true } });
+    });
+
+    it("update: a call's commands at once run one after the other, each on the last commit", async () => {
+      const call = makeCall("alice", ["bob"]);
+      await insert(store, call);
+      const seen: number[] = [];
+      const bump = () =>
+        store.update(call.callID, async (stored) => {
+          if (!stored) throw new Error("no call");
+          seen.push(stored.version);
+          // A decision that waits (another node's answer): the others still wait for it.
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          return {
+            value: stored.version,
+            change: {
+              call: { ...stored, version: stored.version + 1 },
+              before: stored,
+              timers: timerChange([], []),
+              facts: [],
+            },
+          };
+        });
+      const results = await Promise.all([bump(), bump(), bump(), bump()]);
+      expect(results.every((r) => r.result?.ok === true)).toBe(true);
+      expect(seen).toEqual([call.version, call.version + 1, call.version + 2, call.version + 3]);
+      expect((await store.getCall(call.callID))?.version).toBe(call.version + 4);
+    });
+
     it("of two concurrent commits on one call, exactly one wins", async () => {
       const call = makeCall("alice", ["bob"]);
       await insert(store, call);
