@@ -227,13 +227,30 @@ interface Setup {
   label: string;
   nodes: number;
   cluster: boolean;
+  /** Another build of @beckon/server (its dist/index.js), for a baseline in the same run. */
+  module?: string;
 }
+
+// BENCH_BASELINE_SERVER names another build of @beckon/server: `cluster-2-baseline` runs two
+// nodes of it beside this build's, for before/after figures from one run.
+const baseline = process.env.BENCH_BASELINE_SERVER;
 
 const setups: Setup[] = [
   { key: "sqlite-1", label: "1 node, SQLite", nodes: 1, cluster: false },
   { key: "cluster-1", label: "1 node, PostgreSQL + Redis", nodes: 1, cluster: true },
   { key: "cluster-2", label: "2 nodes, PostgreSQL + Redis", nodes: 2, cluster: true },
   { key: "cluster-3", label: "3 nodes, PostgreSQL + Redis", nodes: 3, cluster: true },
+  ...(baseline
+    ? [
+        {
+          key: "cluster-2-baseline",
+          label: "2 nodes, PostgreSQL + Redis (baseline build)",
+          nodes: 2,
+          cluster: true,
+          module: baseline,
+        },
+      ]
+    : []),
 ];
 
 export async function runCluster(
@@ -265,13 +282,12 @@ export async function runCluster(
       }
       for (let n = 0; n < setup.nodes; n++) {
         servers.push(
-          await startServer(
-            "beckon",
-            workDir,
-            redis
+          await startServer("beckon", workDir, {
+            ...(redis
               ? { store: databaseUrl(database), redis: `${redis.url}?prefix=bench:`, secret }
-              : { secret },
-          ),
+              : { secret }),
+            ...(setup.module ? { module: setup.module } : {}),
+          }),
         );
       }
       const targets: PeerTarget[] = servers.map((server) => server.target);
