@@ -1,8 +1,13 @@
 // `beckon apikey create|list|revoke`: the CLI's logic, kept apart from argument parsing so the
 // CLI stays a thin shell and this is testable in-process.
 import { join } from "node:path";
-import { type ApiKeyStore, apiScopes, isApiScope, SqliteApiKeyStore } from "./api/api-key-store.js";
-import { PostgresApiKeyStore } from "./api/postgres-api-key-store.js";
+import {
+  type ApiKeyStore,
+  apiScopes,
+  isApiScope,
+  PostgresApiKeyStore,
+  SqliteApiKeyStore,
+} from "./api/api-key-store.js";
 import { isPostgresUrl, openStore } from "./node-services.js";
 import { openSqlite } from "./sqlite/module-schema.js";
 import { PostgresCallStore } from "./store/postgres-call-store.js";

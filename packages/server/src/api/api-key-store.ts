@@ -1,7 +1,15 @@
 // API keys for app backends: shown once at creation, stored only as a SHA-256 hash (the secret
-// is 192 random bits, so a slow password hash would add nothing), each with its scopes.
+// is 192 random bits, so a slow password hash would add nothing), each with its scopes. One
+// implementation over SQLite (one node) and PostgreSQL (a cluster).
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type Database from "better-sqlite3";
+import type pg from "pg";
+import {
+  PostgresDatabase,
+  type SqlDatabase,
+  SqliteDatabase,
+  type Statement,
+} from "../sql/sql-database.js";
 import { migrateModule } from "../sqlite/module-schema.js";
 
 /** read: look; write: act on users, calls and devices; admin: keys and webhooks too. */
@@ -88,11 +96,16 @@ export function worthMarkingUsed(lastUsedAt: number, now: number): boolean {
   return now - lastUsedAt > 60_000;
 }
 
+function hashOf(secret: string): Buffer {
+  return createHash("sha256").update(secret).digest();
+}
+
+/** A row as either driver reads it: scopes are JSON text in SQLite, jsonb in PostgreSQL. */
 interface KeyRow {
   id: string;
   name: string;
   hash: Buffer;
-  scopes: string;
+  scopes: string | ApiScope[];
   created_at: number;
   last_used_at: number;
 }
@@ -101,52 +114,73 @@ function keyOf(row: KeyRow): ApiKey {
   return {
     id: row.id,
     name: row.name,
-    scopes: JSON.parse(row.scopes) as ApiScope[],
-    createdAt: row.created_at,
-    lastUsedAt: row.last_used_at,
+    scopes: typeof row.scopes === "string" ? (JSON.parse(row.scopes) as ApiScope[]) : row.scopes,
+    createdAt: Number(row.created_at),
+    lastUsedAt: Number(row.last_used_at),
   };
 }
 
-function hashOf(secret: string): Buffer {
-  return createHash("sha256").update(secret).digest();
-}
+const sql = {
+  insert: {
+    name: "beckon_keys_insert",
+    text: "INSERT INTO api_keys (id, name, hash, scopes, created_at) VALUES ($1, $2, $3, $4, $5)",
+    postgres: `INSERT INTO api_keys (id, name, hash, scopes, created_at)
+               VALUES ($1, $2, $3, $4::jsonb, $5)`,
+  },
+  list: { name: "beckon_keys_list", text: "SELECT * FROM api_keys ORDER BY created_at, id" },
+  get: { name: "beckon_keys_get", text: "SELECT * FROM api_keys WHERE id = $1" },
+  revoke: { name: "beckon_keys_revoke", text: "DELETE FROM api_keys WHERE id = $1" },
+  // Never backwards: two nodes may mark the same key.
+  used: {
+    name: "beckon_keys_used",
+    text: "UPDATE api_keys SET last_used_at = MAX(last_used_at, $1) WHERE id = $2",
+    postgres: "UPDATE api_keys SET last_used_at = GREATEST(last_used_at, $1) WHERE id = $2",
+  },
+} satisfies Record<string, Statement>;
 
-export class SqliteApiKeyStore implements ApiKeyStore {
-  private readonly statements;
-
-  constructor(db: Database.Database) {
-    migrateModule(db, "api-keys", migrations);
-    this.statements = {
-      insert: db.prepare<[string, string, Buffer, string, number]>(
-        "INSERT INTO api_keys (id, name, hash, scopes, created_at) VALUES (?, ?, ?, ?, ?)",
-      ),
-      list: db.prepare<[], KeyRow>("SELECT * FROM api_keys ORDER BY created_at, id"),
-      get: db.prepare<[string], KeyRow>("SELECT * FROM api_keys WHERE id = ?"),
-      revoke: db.prepare<[string]>("DELETE FROM api_keys WHERE id = ?"),
-      used: db.prepare<[number, string]>("UPDATE api_keys SET last_used_at = ? WHERE id = ?"),
-    };
-  }
+/** API keys over either database: the one implementation. */
+export class SqlApiKeyStore implements ApiKeyStore {
+  constructor(private readonly sql: SqlDatabase) {}
 
   async create(name: string, scopes: readonly ApiScope[], now: number): Promise<CreatedApiKey> {
     const { id, secret, hash, scopes: unique } = newKey(scopes);
-    this.statements.insert.run(id, name, hash, JSON.stringify(unique), now);
+    await this.sql.run(sql.insert, [id, name, hash, JSON.stringify(unique), now]);
     return { id, name, scopes: unique, createdAt: now, lastUsedAt: 0, key: `bk_${id}_${secret}` };
   }
 
   async list(): Promise<ApiKey[]> {
-    return this.statements.list.all().map(keyOf);
+    return (await this.sql.all<KeyRow>(sql.list)).map(keyOf);
   }
 
   async revoke(id: string): Promise<boolean> {
-    return this.statements.revoke.run(id).changes > 0;
+    return (await this.sql.run(sql.revoke, [id])) > 0;
   }
 
   async verify(presented: string, now: number): Promise<ApiKey | undefined> {
     const parsed = parseKey(presented);
     if (!parsed) return undefined;
-    const row = this.statements.get.get(parsed.id);
+    const [row] = await this.sql.all<KeyRow>(sql.get, [parsed.id]);
     if (!row || !secretMatches(row.hash, parsed.secret)) return undefined;
-    if (worthMarkingUsed(row.last_used_at, now)) this.statements.used.run(now, row.id);
+    if (worthMarkingUsed(Number(row.last_used_at), now))
+      await this.sql.run(sql.used, [now, row.id]);
     return keyOf({ ...row, last_used_at: now });
+  }
+}
+
+/** API keys in a SQLite file (one node); makes its table. */
+export class SqliteApiKeyStore extends SqlApiKeyStore {
+  constructor(db: Database.Database) {
+    migrateModule(db, "api-keys", migrations);
+    super(new SqliteDatabase(db));
+  }
+}
+
+/**
+ * API keys in PostgreSQL (cluster mode): a key made through one node works on every node. The
+ * call store's migrations make the table; `pool` has its schema on the search path.
+ */
+export class PostgresApiKeyStore extends SqlApiKeyStore {
+  constructor(pool: pg.Pool) {
+    super(new PostgresDatabase(pool));
   }
 }

@@ -3,8 +3,7 @@
 // PostgreSQL beside the call tables in a cluster, so every node sees the same keys,
 // registrations and queues.
 import type pg from "pg";
-import { type ApiKeyStore, SqliteApiKeyStore } from "../api/api-key-store.js";
-import { PostgresApiKeyStore } from "../api/postgres-api-key-store.js";
+import { type ApiKeyStore, PostgresApiKeyStore, SqliteApiKeyStore } from "../api/api-key-store.js";
 import {
   type IntegrationHealth,
   PostgresIntegrationHealth,
