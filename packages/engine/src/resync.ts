@@ -28,13 +28,17 @@ export function pictureFor(
   userID: string,
   deviceID: string,
   now: number,
+  /** The device says it shows the call already (its `openCalls`): an invitation is no news. */
+  shown = false,
 ): CallEvent | null {
   const member = findMember(call, userID);
   if (call.state !== CallState.Started || !member) return null;
   if (isPending(member.state)) {
-    return member.deadline > now
-      ? { name: "callInvitationReceived", data: invitationEvent(call, member) }
-      : null;
+    if (member.deadline <= now) return null;
+    // A device that rings already is told where everyone stands, not invited a second time.
+    return shown
+      ? everyoneNow(call)
+      : { name: "callInvitationReceived", data: invitationEvent(call, member) };
   }
   const actsHere = member.mainDevice === null || member.mainDevice === deviceID;
   return member.state === CallUserState.Accepted && actsHere ? everyoneNow(call) : null;

@@ -55,10 +55,37 @@ export function payloadOf(event: CallEvent): string {
   return `"ev":"${event.name}","data":${JSON.stringify(event.data)}`;
 }
 
-/** A `once` key that keeps a device from being shown one invitation twice. */
-export function invitationOnce(event: CallEvent): Publication["once"] {
-  if (event.name !== "callInvitationReceived") return undefined;
-  return { key: `${event.data.callID}:${event.data.deadline}`, until: event.data.deadline };
+/** How long a device's stream remembers that it was told a call closed. */
+const CLOSED_ONCE_MS = 600_000;
+
+/**
+ * A `once` key that keeps a device from being shown one invitation twice, or told twice in one
+ * epoch that a call closed (the live event and a login picture's closing event can both reach a
+ * device that logs in just as the call ends).
+ */
+export function onceOf(
+  event: CallEvent,
+  now: number,
+  /** The call as decided, and whom the event is for: a member invited again closes again. */
+  call?: Call,
+  userID?: string,
+): Publication["once"] {
+  switch (event.name) {
+    case "callInvitationReceived":
+      return { key: `${event.data.callID}:${event.data.deadline}`, until: event.data.deadline };
+    case "callInvitationCancelled":
+    case "callInvitationTimeout":
+    case "callInvitationEnded": {
+      const member = call?.members.find((m) => m.userID === userID);
+      if (!member) return undefined;
+      return {
+        key: `${event.data.callID}:closed:${member.inviteTime}`,
+        until: now + CLOSED_ONCE_MS,
+      };
+    }
+    default:
+      return undefined;
+  }
 }
 
 export interface CallServiceDeps {
@@ -249,7 +276,12 @@ export class CallService {
   }
 
   /** Publishes events to one device's stream (a login picture). */
-  async tell(device: { userID: string; deviceID: string }, events: readonly CallEvent[]) {
+  async tell(
+    device: { userID: string; deviceID: string },
+    events: readonly CallEvent[],
+    /** The call the events are about, as read (closing events are then told once per epoch). */
+    call?: Call,
+  ) {
     const stream = streamOf(device.userID, device.deviceID);
     const at = this.clock();
     const sent: DeliveryRecord[] = [];
@@ -260,7 +292,11 @@ export class CallService {
     }
     if (sent.length > 0) this.deps.deliveries?.record(sent);
     await this.deps.broker.publish(
-      events.map((event) => ({ stream, payload: payloadOf(event), once: invitationOnce(event) })),
+      events.map((event) => ({
+        stream,
+        payload: payloadOf(event),
+        once: onceOf(event, at, call, device.userID),
+      })),
     );
   }
 
@@ -330,7 +366,7 @@ export class CallService {
       ),
     );
     if (decision.facts.length > 0) this.deps.relay.kick();
-    if (decision.deliveries.length > 0) this.publishLater(call.callID, decision.deliveries);
+    if (decision.deliveries.length > 0) this.publishLater(call, decision.deliveries);
     else this.deps.presence.commitPublished?.(call.callID);
   }
 
@@ -346,12 +382,15 @@ export class CallService {
    * it; the two then usually share one socket write. Ticks run in order, so events keep theirs,
    * and a publish whose presence look-ups wait (Redis) holds back the call's next one.
    */
-  private publishLater(callID: string, deliveries: readonly Delivery[]): void {
+  private publishLater(call: Call, deliveries: readonly Delivery[]): void {
+    const { callID } = call;
     const previous = this.publishing.get(callID);
     const published = new Promise<void>((resolve) => {
       process.nextTick(() =>
         resolve(
-          previous ? previous.then(() => this.publish(deliveries)) : this.publish(deliveries),
+          previous
+            ? previous.then(() => this.publish(call, deliveries))
+            : this.publish(call, deliveries),
         ),
       );
     }).then(
@@ -365,7 +404,7 @@ export class CallService {
     });
   }
 
-  private async publish(deliveries: readonly Delivery[]): Promise<void> {
+  private async publish(call: Call, deliveries: readonly Delivery[]): Promise<void> {
     const batch: Publication[] = [];
     /** Each event's payload and once key (and its `told` step), made once for all its devices. */
     const made = new Map<CallEvent, Pick<Publication, "payload" | "once"> & { told?: string }>();
@@ -387,16 +426,19 @@ export class CallService {
         devices = presence.devicesNow?.(to.userID) ?? (await presence.devicesOf(to.userID));
         sessions.set(to.userID, devices);
       }
+      // A closing event's key names its member's invitation: worked out per recipient.
+      const closing = invitation ? undefined : onceOf(event, now, call, to.userID);
       for (const device of devices) {
         if (to.device !== undefined && device.deviceID !== to.device) continue;
         if (device.deviceID === to.exceptDevice) continue;
         let shared = made.get(event);
         if (shared === undefined) {
-          shared = { payload: payloadOf(event), once: invitationOnce(event) };
+          shared = { payload: payloadOf(event), once: invitation ? onceOf(event, now) : undefined };
           if (!invitation && recorder) shared.told = toldStep(event);
           made.set(event, shared);
         }
-        const { payload, once, told } = shared;
+        const { payload, told } = shared;
+        const once = shared.once ?? closing;
         batch.push({ stream: streamOf(device.userID, device.deviceID), payload, once });
         if (invitation) {
           const { callID, deadline } = invitation;

@@ -1,7 +1,7 @@
 // Devices' sessions, whichever node their socket is on: login and resume (from the stream
 // broker, so any node can resume a device), the login picture, presence, and what a device
 // going away or coming back means for its calls. The gateway only moves frames.
-import { actorOf, closingEventFor, findMember, pictureFor } from "@beckon/engine";
+import { actorOf, type Call, closingEventFor, findMember, pictureFor } from "@beckon/engine";
 import {
   BeckonError,
   type CallEvent,
@@ -217,8 +217,8 @@ export class SessionService {
     const active = await store.activeCallsOf(device.userID);
     const actor = actorOf(device);
     const ids = new Set(active.map((call) => call.callID));
-    const show = (event: CallEvent | null | undefined) =>
-      event ? calls.tell(device, [event]) : Promise.resolve();
+    const show = (event: CallEvent | null | undefined, call: Call) =>
+      event ? calls.tell(device, [event], call) : Promise.resolve();
     await Promise.all([
       ...active.map(async ({ callID, caller, members }) => {
         if (caller === device.userID) await calls.execute(callID, { type: "deviceBack", actor });
@@ -228,7 +228,9 @@ export class SessionService {
         if (openCalls === null) return;
         await calls.inCallOrder(callID, async () => {
           const call = await store.getCall(callID);
-          await show(call && pictureFor(call, device.userID, device.deviceID, this.deps.clock()));
+          const shown = openCalls.includes(callID);
+          const now = this.deps.clock();
+          if (call) await show(pictureFor(call, device.userID, device.deviceID, now, shown), call);
         });
       }),
       ...(openCalls ?? [])
@@ -236,7 +238,7 @@ export class SessionService {
         .map((callID) =>
           calls.inCallOrder(callID, async () => {
             const call = await store.getCall(callID);
-            await show(call && closingEventFor(call, device.userID));
+            if (call) await show(closingEventFor(call, device.userID), call);
           }),
         ),
     ]);
