@@ -10,14 +10,14 @@ import {
   ConnectionState,
   ErrorCode,
 } from "@beckon/sdk";
-import { CallBook, type CallRecord } from "./call-book.js";
+import { CallBook } from "./call-book.js";
 import { CallHistory } from "./call-history.js";
 import { callExtendedData, parseUserList } from "./call-labels.js";
+import { CallScreen } from "./call-screen.js";
 import {
   disconnectReasons,
   gone,
   infoNoticeMs,
-  overCardMs,
   pageSizeFromURL,
   pendingAnswerWaitMs,
   pushConfig,
@@ -33,10 +33,8 @@ import { RecentUsers } from "./recent-users.js";
 import { Ringer } from "./ringer.js";
 import { savedSession, saveSession, tabDeviceID } from "./tab-session.js";
 import type { CallActions } from "./views/call-actions.js";
-import { callCard } from "./views/call-card.js";
 import { startCountdownTicker } from "./views/countdown.js";
 import { createDialerView, type DialerValues } from "./views/dialer-view.js";
-import { incomingCall } from "./views/incoming-call.js";
 import { createLoginView } from "./views/login-view.js";
 import type { NoticeKind } from "./views/notice-list.js";
 import { peopleView } from "./views/people-view.js";
@@ -76,9 +74,6 @@ export class DemoApp {
   /** Calls this device created, to tell them from calls the user started on another device. */
   private readonly ownCallIDs = new Set<string>();
   private invitesInFlight = 0;
-  private shownCalls = new Set<string>();
-  /** Finished calls whose card is due to clear itself. */
-  private readonly clearing = new Map<string, ReturnType<typeof setTimeout>>();
   /** An Accept or Decline from a call's notification, waiting for the user to sign in. */
   private pendingAnswer: AnswerRequest | null = null;
   private pendingAnswerTimer: ReturnType<typeof setTimeout> | undefined;
@@ -100,10 +95,11 @@ export class DemoApp {
     void this.signIn(userID, token);
   });
   private readonly dialer = createDialerView((values) => void this.invite(values));
-  private readonly callsArea = h("section", {
-    class: "calls",
-    testid: "calls",
-    attrs: { "aria-label": "Calls" },
+  private readonly screen = new CallScreen({
+    root: () => this.root,
+    ringer: this.ringer,
+    session: () => this.session,
+    actions: () => this.callActions,
   });
   private readonly history = new CallHistory(
     {
@@ -141,15 +137,10 @@ export class DemoApp {
     },
     pageSizeFromURL(),
   );
-  private readonly incomingLayer = h("div", {
-    class: "incoming-layer",
-    testid: "incoming-layer",
-    attrs: { hidden: true },
-  });
   private readonly workspace = h(
     "div",
     { class: "workspace", testid: "workspace", attrs: { hidden: true } },
-    this.callsArea,
+    this.screen.callsArea,
     h("div", { class: "dialer-slot" }, this.dialer.element, this.pushSlot),
     this.history.element,
     this.eventLog.element,
@@ -226,7 +217,7 @@ export class DemoApp {
         "Beckon demo: the real @beckon/sdk against this server. Guides in the repository's docs/: ",
         "quick-start.md, tokens.md, modes.md.",
       ),
-      this.incomingLayer,
+      this.screen.incomingLayer,
     );
     startCountdownTicker(root);
     window.addEventListener("error", (event) =>
@@ -706,95 +697,6 @@ export class DemoApp {
   }
 
   private renderCalls(): void {
-    const session = this.session;
-    const calls = session?.book.list() ?? [];
-    const incoming = calls.filter((call) => call.surface === "incoming");
-    const cards = calls.filter((call) => call.surface === "card");
-    const focus = this.focusedControl();
-
-    if (session) {
-      replaceChildren(
-        this.incomingLayer,
-        h(
-          "div",
-          { class: "incoming-stack" },
-          incoming.map((call) => incomingCall(call, session.book, this.callActions)),
-        ),
-      );
-      replaceChildren(
-        this.callsArea,
-        cards.length > 0 ? h("h2", { class: "section-title" }, "Calls") : null,
-        cards.map((call) => callCard(call, session.book, this.callActions)),
-      );
-    } else {
-      replaceChildren(this.incomingLayer);
-      replaceChildren(this.callsArea);
-    }
-    if (session) this.scheduleClearing(session, cards);
-    this.incomingLayer.hidden = incoming.length === 0;
-    this.callsArea.hidden = cards.length === 0;
-    document.body.classList.toggle("has-incoming", incoming.length > 0);
-    this.markNewArrivals();
-    this.restoreFocus(focus);
-
-    const ringing = session
-      ? incoming.find((call: CallRecord) => session.book.phase(call) === "ringing")
-      : undefined;
-    document.title = ringing ? `📞 ${ringing.caller} is calling · Beckon demo` : "Beckon demo";
-    this.ringer.update(ringing ? { callID: ringing.callID, caller: ringing.caller } : null);
-  }
-
-  /** A card whose call is over stays a few seconds (its outcome is worth a look), then goes. */
-  private scheduleClearing(session: Session, cards: readonly CallRecord[]): void {
-    for (const call of cards) {
-      if (session.book.phase(call) !== "over" || this.clearing.has(call.callID)) continue;
-      const timer = setTimeout(() => {
-        this.clearing.delete(call.callID);
-        if (this.session !== session) return;
-        const still = session.book.get(call.callID);
-        if (still && session.book.phase(still) === "over" && still.surface === "card") {
-          this.callActions.dismiss(call.callID);
-        }
-      }, overCardMs);
-      this.clearing.set(call.callID, timer);
-    }
-    for (const [callID, timer] of this.clearing) {
-      const call = session.book.get(callID);
-      if (call && session.book.phase(call) !== "over") {
-        clearTimeout(timer);
-        this.clearing.delete(callID);
-      }
-    }
-  }
-
-  /** Only screens and cards that just appeared animate in, not every re-render of them. */
-  private markNewArrivals(): void {
-    const shown = new Set<string>();
-    for (const element of this.root.querySelectorAll<HTMLElement>(
-      '[data-testid="incoming-call"], [data-testid="call-card"]',
-    )) {
-      const key = `${element.dataset.testid}:${element.dataset.callId}`;
-      shown.add(key);
-      if (!this.shownCalls.has(key)) element.classList.add("is-new");
-    }
-    this.shownCalls = shown;
-  }
-
-  /** Which call control has the focus, so a re-render does not steal it from the user. */
-  private focusedControl(): { callID: string; testid: string } | null {
-    const active = document.activeElement;
-    if (!(active instanceof HTMLElement) || !active.dataset.testid) return null;
-    const callID = active.closest<HTMLElement>("[data-call-id]")?.dataset.callId;
-    return callID ? { callID, testid: active.dataset.testid } : null;
-  }
-
-  private restoreFocus(focus: { callID: string; testid: string } | null): void {
-    if (!focus) return;
-    const selector = `[data-call-id="${CSS.escape(focus.callID)}"] [data-testid="${CSS.escape(focus.testid)}"]`;
-    const element = this.root.querySelector<HTMLElement>(selector);
-    element?.focus();
-    if (element instanceof HTMLInputElement) {
-      element.setSelectionRange(element.value.length, element.value.length);
-    }
+    this.screen.render();
   }
 }
