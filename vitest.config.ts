@@ -30,6 +30,8 @@ const serverUnit = server([
   "protocol-docs",
 ]);
 const browser = ["apps/*/test/**/*.browser.test.ts"];
+/** Fault injection that times rings against their deadlines: run last, alone on the machine. */
+const alone = server(["cluster-faults"]);
 
 const project = (
   name: string,
@@ -69,8 +71,19 @@ export default defineConfig({
       project(
         "integration",
         ["packages/server/test/**/*.test.ts"],
-        [...serverUnit, ...packaging, ...browser],
+        [...serverUnit, ...packaging, ...browser, ...alone],
       ),
+      // Part of the integration tests; a project of its own only so that it runs after the rest
+      // with no other file beside it (sequence.groupOrder, one worker).
+      {
+        extends: true,
+        test: {
+          name: "integration-alone",
+          include: alone,
+          maxWorkers: 1,
+          sequence: { groupOrder: 1 },
+        },
+      },
       project("browser", browser),
       project("packaging", packaging),
     ],

@@ -12,7 +12,6 @@ const LONGEST_FIRST = [
   "apps/demo/test/demo-polish.browser.test.ts",
   "apps/console/test/console.browser.test.ts",
   "apps/demo/test/demo-push.browser.test.ts",
-  "packages/server/test/cluster-faults.test.ts",
   "apps/console/test/console-cluster.browser.test.ts",
   "packages/server/test/postgres-call-store.test.ts",
   "packages/engine/test/invariants.property.test.ts",
