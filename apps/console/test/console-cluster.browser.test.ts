@@ -13,7 +13,7 @@ import {
   redisUrl,
   useClusterServices,
 } from "../../../packages/server/test/support/services.js";
-import { Harness, hasChromium, inCI, noteSkip, phone, SECRET } from "./console-harness.js";
+import { Harness, hasChromium, inCI, noteSkip, SECRET } from "./console-harness.js";
 
 noteSkip("console-cluster.browser.test");
 const services = await useClusterServices();
@@ -97,8 +97,7 @@ describe.skipIf((!hasChromium && !inCI) || !services.available)(
       }
       expect(await harness.seriousViolations(pages[1] as Page)).toEqual([]);
       await harness.screenshot(pages[1] as Page, "cluster-now-desktop");
-      await (pages[1] as Page).setViewportSize(phone);
-      await harness.screenshot(pages[1] as Page, "cluster-now-phone");
+      await harness.phoneScreenshot(pages[1] as Page, "cluster-now-phone");
     });
 
     it("shows both nodes' devices and a call that crosses them, step by step", async () => {
@@ -142,6 +141,7 @@ describe.skipIf((!hasChromium && !inCI) || !services.available)(
         .toMatch(/on node node-2/);
       expect(await harness.seriousViolations(page)).toEqual([]);
       await harness.screenshot(page, "cluster-user-desktop");
+      await harness.phoneScreenshot(page, "cluster-user-phone");
     });
   },
 );

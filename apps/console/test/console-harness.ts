@@ -160,6 +160,16 @@ export class Harness {
       .map((v) => `${v.id}: ${v.nodes.map((n) => JSON.stringify(n.target)).join(", ")}`);
   }
 
+  /** At phone width: the page scrolls only where it means to (tables in their own box). */
+  async phoneScreenshot(page: Page, name: string): Promise<void> {
+    await page.setViewportSize(phone);
+    await this.screenshot(page, name);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(
+      phone.width,
+    );
+    expect(await this.seriousViolations(page)).toEqual([]);
+  }
+
   async screenshot(page: Page, name: string): Promise<void> {
     await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
   }

@@ -13,7 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SqliteApiKeyStore } from "../../../packages/server/src/api/api-key-store.js";
 import { openSqlite } from "../../../packages/server/src/sqlite/module-schema.js";
 import { HttpReceiver } from "../../../packages/server/test/support/http-receiver.js";
-import { Harness, hasChromium, inCI, noteSkip, phone, SECRET } from "./console-harness.js";
+import { desktop, Harness, hasChromium, inCI, noteSkip, SECRET } from "./console-harness.js";
 
 noteSkip("console.browser.test");
 
@@ -76,6 +76,8 @@ describe.skipIf(!hasChromium && !inCI)("the console on one node", { timeout: 120
     const page = await harness.open(server.httpUrl);
     expect(await harness.seriousViolations(page)).toEqual([]);
     await harness.screenshot(page, "sign-in-desktop");
+    await harness.phoneScreenshot(page, "sign-in-phone");
+    await page.setViewportSize(desktop);
     await page.getByTestId("api-key").fill(writeKey);
     await page.getByRole("button", { name: "Sign in" }).click();
     await expect
@@ -123,11 +125,7 @@ describe.skipIf(!hasChromium && !inCI)("the console on one node", { timeout: 120
     expect(await page.evaluate(() => (window as unknown as { marker: number }).marker)).toBe(42);
     expect(await harness.seriousViolations(page)).toEqual([]);
     await harness.screenshot(page, "now-desktop");
-    await page.setViewportSize(phone);
-    await harness.screenshot(page, "now-phone");
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(
-      phone.width,
-    );
+    await harness.phoneScreenshot(page, "now-phone");
   });
 
   it("shows a real call's steps in order, lane by device, with silent devices flagged", async () => {
@@ -232,8 +230,7 @@ describe.skipIf(!hasChromium && !inCI)("the console on one node", { timeout: 120
 
     expect(await harness.seriousViolations(page)).toEqual([]);
     await harness.screenshot(page, "call-desktop");
-    await page.setViewportSize(phone);
-    await harness.screenshot(page, "call-phone");
+    await harness.phoneScreenshot(page, "call-phone");
 
     // Find by user ID: bob's page lists the three devices and this call.
     await page.getByTestId("find-input").fill("bob");
@@ -245,8 +242,7 @@ describe.skipIf(!hasChromium && !inCI)("the console on one node", { timeout: 120
       /Online.*on node/,
     );
     await page.locator(`a[href="#/calls/${callID}"]`).first().waitFor();
-    expect(await harness.seriousViolations(page)).toEqual([]);
-    await harness.screenshot(page, "user-phone");
+    await harness.phoneScreenshot(page, "user-phone");
     await page.setViewportSize({ width: 1280, height: 860 });
     await harness.screenshot(page, "user-desktop");
     // Find by call ID opens the call.
@@ -304,8 +300,7 @@ describe.skipIf(!hasChromium && !inCI)("the console on one node", { timeout: 120
     expect(await endpoint.getByTestId("endpoint-state").textContent()).toMatch(/Live|Paused until/);
     expect(await harness.seriousViolations(page)).toEqual([]);
     await harness.screenshot(page, "integrations-desktop");
-    await page.setViewportSize(phone);
-    await harness.screenshot(page, "integrations-phone");
+    await harness.phoneScreenshot(page, "integrations-phone");
   });
 
   it("shows a push to a device that is away as it is answered, live, and counts sends and failures", async () => {
