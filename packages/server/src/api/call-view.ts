@@ -1,13 +1,21 @@
 // A call as the server API shows it (`GET /api/calls/{id}`, and the live stream's `call` events):
 // its members, each device's path and every step in time order.
 import type { Call } from "@beckon/engine";
-import { deviceTimelines, timelineItems } from "../timeline/device-timelines.js";
-import type { ApiDependencies } from "./api-dependencies.js";
+import type { PushRegistrationStore } from "../push/push-registration-store.js";
+import type { DeliveryRecord } from "../timeline/call-log.js";
+import {
+  deviceTimelines,
+  type TimelineEntry,
+  timelineItems,
+} from "../timeline/device-timelines.js";
 
-export type CallViewSources = Pick<
-  ApiDependencies,
-  "timeline" | "deliveries" | "pushRegistrations" | "settled"
->;
+/** Where a call's records come from (the server API's dependencies of the same names). */
+export interface CallViewSources {
+  timeline?: (callID: string) => Promise<TimelineEntry[]>;
+  deliveries?: (callID: string) => Promise<DeliveryRecord[]>;
+  pushRegistrations: Pick<PushRegistrationStore, "sendsOf">;
+  settled?: () => Promise<void>;
+}
 
 function memberView(call: Call) {
   return call.members.map((member) => ({
