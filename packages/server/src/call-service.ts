@@ -23,7 +23,6 @@ import {
   type CallEvent,
   type CallInvitationListQueriedResult,
   type CallInvitationSentResult,
-  CallState,
   type CallTimelineResult,
   ErrorCode,
   isValidUserID,
