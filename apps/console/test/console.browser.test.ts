@@ -373,3 +373,87 @@ describe.skipIf(!hasChromium && !inCI)("the console on one node", { timeout: 120
     await expect.poll(() => http.getByTestId("push-failed").textContent()).toBe("1");
   });
 });
+
+describe.skipIf(!hasChromium && !inCI)("the console's dead letters", { timeout: 120_000 }, () => {
+  const harness = new Harness();
+  let server: BeckonServer | undefined;
+  let app: HttpReceiver | undefined;
+  let dataDir = "";
+
+  afterAll(async () => {
+    await harness.stop();
+    await server?.close();
+    await app?.stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it("replays a dead letter from the Integrations page, and the endpoint then gets it", async () => {
+    await harness.start();
+    dataDir = mkdtempSync(join(tmpdir(), "beckon-console-dead-"));
+    const store = join(dataDir, "beckon.db");
+    const db = openSqlite(store);
+    const adminKey = (await new SqliteApiKeyStore(db).create("ops", ["admin"], Date.now())).key;
+    db.close();
+    app = await new HttpReceiver().start();
+    let healthy = false;
+    app.responder = () => (healthy ? { status: 200 } : { status: 500, body: "down for upgrade" });
+    // Two quick attempts, so the delivery is a dead letter while the test watches.
+    server = await createServer({
+      secret: SECRET,
+      port: 0,
+      store,
+      consoleDir: harness.distDir,
+      logLevel: "silent",
+      webhookRetryDelaysMs: [5],
+    });
+    const admin = { authorization: `Bearer ${adminKey}`, "content-type": "application/json" };
+    const added = await fetch(`${server.httpUrl}/api/webhooks/endpoints`, {
+      method: "POST",
+      headers: admin,
+      body: JSON.stringify({ url: app.url, events: ["call_create"] }),
+    });
+    expect(added.status).toBe(201);
+    await fetch(`${server.httpUrl}/api/users`, {
+      method: "POST",
+      headers: admin,
+      body: JSON.stringify({ userIDs: ["kim", "lee"] }),
+    });
+    const created = await fetch(`${server.httpUrl}/api/calls`, {
+      method: "POST",
+      headers: admin,
+      body: JSON.stringify({ caller: "kim", invitees: ["lee"] }),
+    });
+    expect(created.status).toBe(201);
+    await app.waitFor(2);
+
+    const page = await harness.open(server.httpUrl);
+    await harness.signIn(page, adminKey, true);
+    await page.getByRole("link", { name: "Integrations" }).click();
+    const replay = page.getByRole("button", { name: /^Replay delivery / });
+    await expect
+      .poll(async () => {
+        await page.getByRole("button", { name: "Refresh" }).click();
+        return replay.count();
+      })
+      .toBe(1);
+    const label = (await replay.getAttribute("aria-label")) ?? "";
+    const deliveryID = label.replace("Replay delivery ", "");
+    expect(deliveryID).not.toBe("");
+
+    healthy = true;
+    await replay.click();
+    await expect
+      .poll(() => page.getByTestId("replay-message").textContent())
+      .toBe(`Delivery ${deliveryID} queued again.`);
+    const [third] = (await app.waitFor(3)).slice(2);
+    expect(third?.headers["webhook-id"]).toBe(deliveryID);
+    // Delivered now: the page no longer offers it.
+    await expect
+      .poll(async () => {
+        await page.getByRole("button", { name: "Refresh" }).click();
+        return replay.count();
+      })
+      .toBe(0);
+    await harness.afterEach();
+  });
+});

@@ -67,6 +67,12 @@ export interface NodeServices {
 export type CreateServerOptions = ServerOptions & {
   /** Service instances to use instead of those `store` and `redis` describe. */
   services?: Partial<NodeServices>;
+  /**
+   * The waits between a webhook delivery's attempts, in place of the standard schedule (18 retries
+   * over about 24.5 h). Not a configuration setting: an embedding app or a test that must see a
+   * dead letter soon shortens it here.
+   */
+  webhookRetryDelaysMs?: readonly number[];
 };
 
 export interface BeckonServer {
@@ -87,7 +93,7 @@ export interface BeckonNode {
 
 /** Builds a node without opening a port. */
 export async function buildNode(options: CreateServerOptions): Promise<BeckonNode> {
-  const { services: given = {}, ...settings } = options;
+  const { services: given = {}, webhookRetryDelaysMs, ...settings } = options;
   const config: ResolvedOptions = resolveOptions(settings);
   if (config.redis && !isPostgresUrl(config.store) && !options.services?.store)
     throw new Error("createServer: cluster mode (`redis`) needs a postgres:// `store`");
@@ -186,6 +192,7 @@ export async function buildNode(options: CreateServerOptions): Promise<BeckonNod
     log,
     clock,
     webhookMaxPerSecond: config.webhookMaxPerSecond,
+    ...(webhookRetryDelaysMs ? { webhookRetryDelaysMs } : {}),
     onPushOverflow: () => metrics.onOverflow("push"),
   });
   // The console's live numbers: this node's, left for the others on a board (Redis in a cluster).
