@@ -362,7 +362,9 @@ export abstract class ClientSession<Self> {
     this.socket = socket;
     this.socketReady = false;
     this.earlyFrames = [];
+    let opened = false;
     socket.addEventListener("open", () => {
+      opened = true;
       if (this.openWaiter?.socket === socket) this.openWaiter.resolve();
     });
     socket.addEventListener("message", (event) => this.onSocketMessage(socket, event.data));
@@ -373,8 +375,15 @@ export abstract class ClientSession<Self> {
         this.handleSocketLost(socket, closeError(event.code, event.reason), told);
       }
     });
-    // A close event always follows an error; the listener exists so `ws` does not throw.
-    socket.addEventListener("error", () => {});
+    // An error before the socket opened is a failed connection. Browsers and `ws` follow it with
+    // a close event, but Node 22's built-in WebSocket fires none when the server cuts the
+    // handshake, so a reconnect would wait out the whole open timeout. After the open, a close
+    // always follows an error; the listener also keeps `ws` from throwing.
+    socket.addEventListener("error", () => {
+      if (!opened && this.socket === socket) {
+        this.handleSocketLost(socket, connectionLost(`could not connect to ${this.url}`));
+      }
+    });
     return socket;
   }
 
