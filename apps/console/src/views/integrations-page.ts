@@ -10,6 +10,8 @@ const th = (text: string) => h("th", { attrs: { scope: "col" } }, text);
 
 export const integrationsPage: Page = (container, context) => {
   let stopped = false;
+  /** What the last replay said; it outlives the reload the replay starts. */
+  let notice = "";
   const load = async () => {
     try {
       const health = await api<Integrations>("/integrations");
@@ -22,19 +24,20 @@ export const integrationsPage: Page = (container, context) => {
       );
       if (stopped) return;
       const now = Date.now();
-      const message = h("p", {
-        class: "form-message",
-        testid: "replay-message",
-        attrs: { role: "status" },
-      });
+      const message = h(
+        "p",
+        { class: "form-message", testid: "replay-message", attrs: { role: "status" } },
+        notice,
+      );
       const replay = async (id: string) => {
         try {
           await api(`/webhooks/deliveries/${encodeURIComponent(id)}/replay`, { method: "POST" });
-          message.textContent = `Delivery ${id} queued again.`;
+          notice = `Delivery ${id} queued again.`;
+          message.textContent = notice;
           void load();
         } catch (error) {
-          message.textContent =
-            error instanceof ApiError ? error.message : "The server could not be reached.";
+          notice = error instanceof ApiError ? error.message : "The server could not be reached.";
+          message.textContent = notice;
         }
       };
       const endpoints = health.webhooks.map((endpoint, i) => {
